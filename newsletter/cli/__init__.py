@@ -1,0 +1,9 @@
+"""Command-line entry point ``newsletter``; each command module registers itself on ``app``."""
+
+from newsletter.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

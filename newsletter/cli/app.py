@@ -1,0 +1,67 @@
+"""The typer application, its shared options and the one place that turns expected errors into a line.
+
+Commands live in sibling modules (one per stage or concern) and stay thin: parse input, call the library,
+format the result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from newsletter.config import Settings
+from newsletter.errors import NewsletterError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Every command runs through here: an expected failure prints one line and exits non-zero."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsletterError as err:
+            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="newsletter",
+    help="The daily commit digest: what changed in the GitHub repositories a list follows, by email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def settings() -> Settings:
+    """Settings for this invocation: read from the environment once, at the entry point."""
+    return Settings.from_env()
+
+
+# Shared option types, so that every command spells the same option the same way.
+DateOpt = Annotated[str | None, typer.Option("--date", help="The day, YYYY-MM-DD (default: yesterday in --tz).")]
+TzOpt = Annotated[str, typer.Option("--tz", help="IANA timezone that defines the day, e.g. Asia/Shanghai.")]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of the issue: en or zh-CN.")]
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
+) -> None:
+    """The daily commit digest."""
+    if version:
+        from newsletter import __version__
+
+        console.print(__version__)
+        raise typer.Exit()

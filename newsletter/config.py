@@ -1,0 +1,76 @@
+"""Settings from the environment, read once at the entry point and passed down as plain data.
+
+Names that the ecosystem already uses keep their names (GITHUB_TOKEN, OPENAI_API_KEY, AWS_ENDPOINT_URL …);
+the project's own start with NEWSLETTER_. Nothing below an entry point reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsletter.errors import ConfigError
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Per-user data folder (XDG on Linux): the SQLite store, the outbox and the archive live here."""
+    if env.get("NEWSLETTER_DATA_DIR"):
+        return Path(env["NEWSLETTER_DATA_DIR"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "newsletter"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    # GitHub
+    github_api_url: str = "https://api.github.com"
+    github_url: str = "https://github.com"
+    github_token: str | None = None
+    github_concurrency: int = 8
+    # Language model (an OpenAI-compatible server); no key means the heuristic analyzer.
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    analysis_concurrency: int = 8
+    # Store: sqlite:///path (default, in data_dir) or dynamodb://table-prefix
+    store_url: str = ""
+    # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = default_data_dir(env)
+        return cls(
+            data_dir=data_dir,
+            github_api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+            github_url=(env.get("GITHUB_URL") or "https://github.com").rstrip("/"),
+            github_token=env.get("GITHUB_TOKEN") or None,
+            github_concurrency=_int(env, "NEWSLETTER_GITHUB_CONCURRENCY", 8),
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
+            analysis_concurrency=_int(env, "NEWSLETTER_ANALYSIS_CONCURRENCY", 8),
+            store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
+        )

@@ -1,0 +1,280 @@
+"""Plain data that flows between the stages: collect → analyse → compose → render → deliver → archive.
+
+Every stage takes and returns these models and nothing else; none of them knows about HTTP, SQL or AWS.
+All datetimes are timezone-aware and stored in UTC; a list's timezone only matters for the window and
+for display.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from newsletter.errors import InputError
+
+_UTC = ZoneInfo("UTC")
+# GitHub's own rules: owner 1-39 chars of [A-Za-z0-9-], repo [A-Za-z0-9._-]; branch anything git allows.
+_SPEC = re.compile(r"^(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>[A-Za-z0-9._-]+)(?:@(?P<branch>[^\s@]+))?$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------- collect
+
+
+class RepoSpec(Model):
+    """``owner/repo[@branch]``; no branch means the repository's default branch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner: str
+    name: str
+    branch: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> RepoSpec:
+        match = _SPEC.match(text.strip())
+        if not match or match["name"] in {".", ".."}:
+            raise InputError(f"malformed repository {text!r}", hint="expected OWNER/REPO or OWNER/REPO@BRANCH")
+        return cls(owner=match["owner"], name=match["name"], branch=match["branch"])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.full_name}@{self.branch}" if self.branch else self.full_name
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA timezone, or an InputError that names it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InputError(f"unknown timezone {name!r}", hint="use an IANA name such as Asia/Shanghai") from err
+
+
+class Window(Model):
+    """Half-open interval [start, end) in UTC, plus the timezone the day was defined in."""
+
+    start: datetime
+    end: datetime
+    timezone: str = "UTC"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("datetime must be timezone-aware")
+        return value.astimezone(_UTC)
+
+    @classmethod
+    def for_day(cls, day: date, tz: str) -> Window:
+        """[00:00, 24:00) of ``day`` in ``tz``; 23 or 25 hours long across a DST change."""
+        zi = zone(tz)
+        start = datetime.combine(day, time(0), zi)
+        end = datetime.combine(day + timedelta(days=1), time(0), zi)
+        return cls(start=start, end=end, timezone=tz)
+
+    @classmethod
+    def between(cls, since: datetime, until: datetime, tz: str = "UTC") -> Window:
+        if until <= since:
+            raise InputError(f"empty window: --until {until.isoformat()} is not after --since {since.isoformat()}")
+        return cls(start=since, end=until, timezone=tz)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    @property
+    def local_date(self) -> date:
+        return self.start.astimezone(zone(self.timezone)).date()
+
+
+class Person(Model):
+    name: str
+    email: str | None = None
+    login: str | None = None
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.login and self.login.endswith("[bot]")) or self.name.endswith("[bot]")
+
+
+class FileChange(Model):
+    path: str
+    status: str  # added, removed, modified, renamed, copied, changed, unchanged
+    additions: int = 0
+    deletions: int = 0
+    patch: str | None = None  # GitHub omits it for binary and very large files
+    previous_path: str | None = None
+
+
+class PullRequest(Model):
+    number: int
+    title: str | None = None
+    body: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    url: str | None = None
+
+
+class Commit(Model):
+    sha: str
+    url: str
+    title: str
+    message: str
+    author: Person
+    committer: Person | None = None
+    committed_at: datetime
+    authored_at: datetime
+    pr: PullRequest | None = None
+    additions: int = 0
+    deletions: int = 0
+    files: list[FileChange] = Field(default_factory=list)
+    parents: list[str] = Field(default_factory=list)
+    is_merge: bool = False
+    # From the Atom feed only: no files, no stats, no parents.
+    degraded: bool = False
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+class RepoCommits(Model):
+    """What collect returns for one repository: the branch's commits in the window, newest first."""
+
+    repo: str
+    branch: str
+    window: Window
+    commits: list[Commit]
+    degraded: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------- analyse
+
+
+class Importance(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return {"high": 0, "medium": 1, "low": 2}[self.value]
+
+
+class ChangeType(StrEnum):
+    FEATURE = "feature"
+    FIX = "fix"
+    REFACTOR = "refactor"
+    PERF = "perf"
+    DOCS = "docs"
+    TEST = "test"
+    BUILD_CI = "build/ci"
+    CHORE = "chore"
+    REVERT = "revert"
+    SECURITY = "security"
+
+
+class Insights(Model):
+    architecture: str | None = None
+    performance: str | None = None
+    security: str | None = None
+    maintainability: str | None = None
+
+
+class Analysis(Model):
+    """What a commit means. The fields up to ``mismatch_note`` are what a model is asked for."""
+
+    change_type: ChangeType
+    importance: Importance
+    headline: str
+    summary: list[str] = Field(default_factory=list)
+    impact: str | None = None
+    insights: Insights = Field(default_factory=Insights)
+    risks: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    breaking_change: bool = False
+    security_relevant: bool = False
+    message_matches_diff: bool = True
+    mismatch_note: str | None = None
+    # How it was produced.
+    analyzer: str = "heuristic"  # "llm" | "heuristic"
+    model: str | None = None
+    prompt_version: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    fallback_reason: str | None = None  # why the heuristic stands in for the model, when it does
+
+
+class AnalyzedCommit(Model):
+    commit: Commit
+    analysis: Analysis
+
+
+# --------------------------------------------------------------------------------------------- compose
+
+
+class RepoStats(Model):
+    commits: int = 0
+    by_importance: dict[Importance, int] = Field(default_factory=dict)
+    by_type: dict[ChangeType, int] = Field(default_factory=dict)
+    authors: int = 0
+    additions: int = 0
+    deletions: int = 0
+    files_changed: int = 0
+    top_dirs: list[tuple[str, int]] = Field(default_factory=list)
+
+
+class RepoDigest(Model):
+    repo: str
+    branch: str
+    window: Window
+    overview: str | None = None
+    commits: list[AnalyzedCommit] = Field(default_factory=list)  # newest first
+    stats: RepoStats = Field(default_factory=RepoStats)
+    degraded: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+    def group(self, importance: Importance) -> list[AnalyzedCommit]:
+        return [c for c in self.commits if c.analysis.importance == importance]
+
+
+class Usage(Model):
+    """What one run cost: kept with the issue and printed at the end."""
+
+    analyzer: str = "heuristic"
+    model: str | None = None
+    llm_calls: int = 0
+    cache_hits: int = 0
+    heuristic: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+
+class Issue(Model):
+    """One day's digest for one list: the only input of every renderer."""
+
+    list_id: str | None = None
+    title: str
+    date: date
+    timezone: str
+    language: str = "en"  # "en" | "zh-CN"
+    repos: list[RepoDigest] = Field(default_factory=list)
+    stats: RepoStats = Field(default_factory=RepoStats)  # all repositories together
+    usage: Usage = Field(default_factory=Usage)
+    generated_at: datetime
+    web_url: str | None = None  # where the full issue lives on the web archive
+
+    @property
+    def commit_count(self) -> int:
+        return sum(len(r.commits) for r in self.repos)

@@ -1,0 +1,1 @@
+"""Persistence behind small protocols (``base.py``), one real implementation per backend."""
