@@ -39,6 +39,7 @@ app = typer.Typer(
     name="newsletter",
     help="The daily commit digest: what changed in the GitHub repositories a list follows, by email.",
     no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )

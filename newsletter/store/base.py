@@ -3,7 +3,12 @@ so that a backend (SQLite, DynamoDB) implements a handful of methods, not a data
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
 
 
 class Cache(Protocol):
@@ -16,3 +21,102 @@ class Cache(Protocol):
     def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
 
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None: ...
+
+
+# --- The contracts below are implemented by every backend (SQLite and DynamoDB). ----------------------
+# Subscriber management (add, confirm, unsubscribe, import, export, forget …) lives in the store module
+# that implements them; the delivery stage only needs what follows.
+
+
+class Recipient(BaseModel):
+    """An active member of a list who is not suppressed: someone we may mail today."""
+
+    email: str
+    name: str | None = None
+    list_id: str
+
+
+class Recipients(Protocol):
+    def active_recipients(self, list_id: str) -> Iterator[Recipient]:
+        """Active members of the list minus globally suppressed addresses, streamed (paged), in a
+        stable order (by email), never all in memory at once."""
+        ...
+
+
+class Suppressions(Protocol):
+    def suppress(self, email: str, reason: str, source: str) -> None:
+        """Globally suppress ``email`` (reason: bounced | complained | manual); wins over any list."""
+        ...
+
+    def is_suppressed(self, email: str) -> bool: ...
+
+
+class LedgerState(StrEnum):
+    RESERVED = "reserved"  # claimed by a runner, not yet handed to the provider: safe to retake after the lease
+    SENDING = "sending"  # handed to the provider, no answer recorded: ambiguous if the runner died
+    SENT = "sent"
+    FAILED = "failed"  # permanently rejected, with a reason
+
+
+class LedgerEntry(BaseModel):
+    issue_id: str
+    email: str
+    state: LedgerState
+    runner: str
+    updated_at: datetime
+    message_id: str | None = None
+    reason: str | None = None
+
+
+class SendLedger(Protocol):
+    """One entry per (issue, recipient). Conditional writes make two runners never send to one recipient."""
+
+    def claim(self, issue_id: str, email: str, runner: str, *, lease_seconds: float) -> bool:
+        """Atomically take (issue, email) for ``runner``: true when there was no entry, or when the entry is
+        RESERVED and its lease (updated_at + lease_seconds) has expired. Never takes SENDING, SENT, FAILED."""
+        ...
+
+    def mark(
+        self,
+        issue_id: str,
+        email: str,
+        runner: str,
+        state: LedgerState,
+        *,
+        message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Move the entry to ``state``; raises ConflictError unless ``runner`` holds it."""
+        ...
+
+    def release(self, issue_id: str, email: str, runner: str) -> None:
+        """Delete a RESERVED entry held by ``runner`` (gave up on a transient failure: a later run retries)."""
+        ...
+
+    def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
+        """All entries of an issue, streamed."""
+        ...
+
+
+class IssueRecord(BaseModel):
+    """One issue of one list on one day: what was built, where it is archived, how sending went."""
+
+    issue_id: str  # f"{list_id}/{date}"
+    list_id: str
+    date: date
+    status: str = "built"  # built | sending | sent | skipped
+    subject: str | None = None
+    archive_key: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    stats: dict = Field(default_factory=dict)  # counts, usage and cost, html size, what was shed
+
+
+class IssueRecords(Protocol):
+    def create_issue(self, record: IssueRecord) -> bool:
+        """Insert if no record exists for ``record.issue_id`` (conditional); false when one does."""
+        ...
+
+    def get_issue(self, issue_id: str) -> IssueRecord | None: ...
+
+    def update_issue(self, record: IssueRecord) -> None: ...

@@ -1,0 +1,37 @@
+"""Every test runs isolated from the person's machine: its own data folder, no keys, no AWS profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_OUTSIDE = (
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "GITHUB_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "NEWSLETTER_STORE",
+    "NEWSLETTER_DELIVERY",
+    "NEWSLETTER_OUTBOX",
+    "NEWSLETTER_LISTS_DIR",
+    "NEWSLETTER_MODEL",
+    "NEWSLETTER_PUBLIC_URL",
+    "SMTP_HOST",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in _OUTSIDE:
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    monkeypatch.setenv("NEWSLETTER_DATA_DIR", str(data))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return data
