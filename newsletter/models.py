@@ -278,3 +278,54 @@ class Issue(Model):
     @property
     def commit_count(self) -> int:
         return sum(len(r.commits) for r in self.repos)
+
+
+# --------------------------------------------------------------------------------------------- lists
+
+
+class MailingList(Model):
+    """One mailing list, from ``subscribers/<id>.toml``: what it watches, for whom, when, in which language.
+    Never holds addresses (those live in the store)."""
+
+    id: str
+    title: str
+    description: str | None = None
+    repos: list[RepoSpec]
+    timezone: str = "UTC"
+    language: str = "en"  # "en" | "zh-CN"
+    send_at: time = time(8, 0)  # local time of day in ``timezone``
+    sender: str  # From, e.g. "Commit Digest <digest@example.com>"
+    reply_to: str | None = None
+    postal_address: str  # CAN-SPAM: the sender's physical address, shown in every footer
+    skip_empty_days: bool = True
+    min_importance: Importance = Importance.LOW
+    exclude_bots: bool = True
+    exclude_merges: bool = False
+    analyzer: str | None = None  # overrides: "auto" | "llm" | "heuristic"
+    model: str | None = None
+    delivery: str | None = None  # overrides NEWSLETTER_DELIVERY: "ses" | "smtp" | "outbox"
+
+
+# --------------------------------------------------------------------------------------------- render
+
+
+class Placeholder(StrEnum):
+    """Per-recipient values left in the rendered HTML and text: MJML runs once per issue, and the delivery
+    stage substitutes these (HTML-escaped in the HTML part) for each recipient."""
+
+    UNSUBSCRIBE_URL = "%%unsubscribe_url%%"
+    PREFERENCES_URL = "%%preferences_url%%"
+    VIEW_URL = "%%view_url%%"
+    EMAIL = "%%email%%"
+
+
+class RenderedIssue(Model):
+    """One render of one issue: the email's parts with placeholders, ready to personalise and archive."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    markdown: str
+    html_bytes: int
+    shed: list[str] = Field(default_factory=list)  # what the size budget removed, in order

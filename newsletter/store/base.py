@@ -120,3 +120,15 @@ class IssueRecords(Protocol):
     def get_issue(self, issue_id: str) -> IssueRecord | None: ...
 
     def update_issue(self, record: IssueRecord) -> None: ...
+
+
+class BounceEvents(Protocol):
+    """What ingesting SES notifications needs beyond suppression: idempotence and soft-bounce history."""
+
+    def first_time(self, notification_id: str) -> bool:
+        """Record ``notification_id`` (conditional insert); false when it was already processed."""
+        ...
+
+    def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
+        """Add a transient bounce and return every transient bounce on record for ``email``."""
+        ...
