@@ -1,0 +1,1 @@
+"""Renderers: the composed Issue in, the email's parts out (HTML, text, Markdown)."""
