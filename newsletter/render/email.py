@@ -66,8 +66,8 @@ _env = Environment(
 _env.filters["code"] = _code
 _template = _env.get_template("issue.mjml.j2")
 
-# Whitespace only (never \s, which would also eat no-break and ideographic spaces).
-_WS = re.compile(r"[ \t\r\n\f]+")
+# Runs of whitespace other than a lone space (never \s, which would also eat no-break and ideographic spaces).
+_WS = re.compile(r"[\t\r\n\f][ \t\r\n\f]*| [ \t\r\n\f]+")
 # Whitespace next to block-level or table tags, and around comments, never shows in a browser.
 _BLOCK = r"(?:html|head|body|title|meta|link|style|table|tbody|thead|tr|td|th|div|p|ul|ol|li|h[1-6]|br|center)"
 _WS_BEFORE_BLOCK = re.compile(rf" (?=<(?:/?{_BLOCK}\b|!--|!\[))")
