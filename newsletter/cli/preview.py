@@ -32,7 +32,9 @@ def _day(text: str | None, tz: str) -> date:
 
 @app.command()
 def preview(
-    repos: Annotated[list[str] | None, typer.Argument(help="OWNER/REPO[@BRANCH] to collect.", show_default=False)] = None,
+    repos: Annotated[
+        list[str] | None, typer.Argument(help="OWNER/REPO[@BRANCH] to collect.", show_default=False)
+    ] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Use the sample day shipped with the package.")] = False,
     day: DateOpt = None,
     tz: TzOpt = "UTC",

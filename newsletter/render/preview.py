@@ -37,14 +37,20 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(folder: Path, port: int, on_ready: Callable[[str], None]) -> None:
-    """Serve ``folder`` on 127.0.0.1:``port`` (0 picks a free port) until interrupted."""
+def open_server(folder: Path, port: int) -> ThreadingHTTPServer:
+    """An HTTP server for ``folder`` on 127.0.0.1:``port`` (0 picks a free port); the caller runs it."""
     handler = functools.partial(_Quiet, directory=str(folder))
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        return ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as err:
-        raise InputError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}", hint="pick another --serve port") from err
-    with server:
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port}: {err.strerror}", hint="pick another --serve port"
+        ) from err
+
+
+def serve(folder: Path, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve ``folder`` until interrupted (Ctrl-C ends it quietly)."""
+    with open_server(folder, port) as server:
         on_ready(f"http://127.0.0.1:{server.server_address[1]}/issue.html")
         try:
             server.serve_forever()
