@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,5 @@ def serve(folder: Path, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve ``folder`` until interrupted (Ctrl-C ends it quietly)."""
     with open_server(folder, port) as server:
         on_ready(f"http://127.0.0.1:{server.server_address[1]}/issue.html")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
