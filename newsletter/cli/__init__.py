@@ -1,5 +1,6 @@
 """Command-line entry point ``newsletter``; each command module registers itself on ``app``."""
 
+from newsletter.cli import collect as _collect  # noqa: F401  (registers `newsletter collect`)
 from newsletter.cli.app import app
 
 __all__ = ["app", "main"]
