@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from newsletter.backends import open_store
 from newsletter.cli.app import DateOpt, TzOpt, app, console, err_console, settings
@@ -50,13 +52,15 @@ def collect(
     for repo in result:
         console.print(_table(repo))
         for warning in repo.warnings:
-            err_console.print(f"[yellow]warning:[/] {repo.repo}: {warning}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[yellow]warning:[/] {escape(repo.repo)}: {escape(warning)}", highlight=False, soft_wrap=True
+            )
     total = sum(len(r.commits) for r in result)
     repos_word = "repository" if len(result) == 1 else "repositories"
     console.print(f"{total} commit{'s' if total != 1 else ''} in {len(result)} {repos_word}")
     if json_path is not None:
         dump_collected(result, json_path)
-        err_console.print(f"wrote {json_path}")
+        err_console.print(Text(f"wrote {json_path}"))
 
 
 def _table(repo: RepoCommits) -> Table:
@@ -66,7 +70,7 @@ def _table(repo: RepoCommits) -> Table:
     title = f"{repo.repo}@{repo.branch} · {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} {repo.window.timezone}"
     if repo.degraded:
         title += " · degraded (Atom feed)"
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=Text(title), title_justify="left", show_lines=False)
     table.add_column(f"Time ({repo.window.timezone})", no_wrap=True)
     table.add_column("Author")
     table.add_column("Message")
@@ -75,8 +79,12 @@ def _table(repo: RepoCommits) -> Table:
         message = commit.title
         if commit.pr and f"#{commit.pr.number}" not in message:
             message += f" (#{commit.pr.number})"
+        # Text, not markup: titles like "[diffusion] fix …" and logins like "dependabot[bot]" are data.
         table.add_row(
-            f"{commit.committed_at.astimezone(tz):%Y-%m-%d %H:%M:%S}", commit.author.name, message, commit.short_sha
+            f"{commit.committed_at.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+            Text(commit.author.name),
+            Text(message),
+            commit.short_sha,
         )
     table.caption = f"{len(repo.commits)} commits"
     return table

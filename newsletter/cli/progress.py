@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from newsletter.cli.app import err_console
@@ -38,4 +39,4 @@ class RichProgress:
             self._bar.advance(self._task, amount)
 
     def note(self, message: str) -> None:
-        self._bar.console.print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True)
+        self._bar.console.print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True)

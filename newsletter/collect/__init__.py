@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from newsletter.collect.atom import AtomClient, Feed
+from newsletter.collect.atom import FEED_SIZE, AtomClient, Feed
 from newsletter.collect.github import GitHubRest, Listed
 from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
 from newsletter.collect.window import resolve_window
@@ -162,8 +162,8 @@ def _degraded(
         and not (options.exclude_bots and options.is_bot(c.author.login, c.author.name))
     ]
     warnings = [
-        f"GitHub API unavailable ({reason.message}): commits from the Atom feed only, without files, stats or "
-        f"pull requests; the feed holds only the {len(feed.entries)} newest commits"
+        f"{reason.message}; fell back to the Atom feed: titles only (no files, stats or pull requests), "
+        f"and the feed holds at most the {FEED_SIZE} newest commits"
     ]
     if feed.may_be_truncated(window):
         warnings.append("the feed's oldest entry is inside the window: earlier commits of the day are missing")

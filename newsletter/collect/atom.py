@@ -92,7 +92,7 @@ class AtomClient:
         url = self.url(spec)
         try:
             response = self.session.get(url, timeout=self.timeout)
-        except requests.RetryError as err:
+        except requests.exceptions.RetryError as err:
             raise GitHubUnavailableError(f"{url} kept failing: {err}") from err
         except requests.RequestException as err:
             raise NetworkError(f"cannot reach {self.base}: {type(err).__name__}", hint="check GITHUB_URL") from err
