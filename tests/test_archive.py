@@ -64,6 +64,7 @@ def test_local_archive_publishes_neutral_pages_indexes_and_feed(tmp_path: Path) 
     index = files["sglang-daily/index.html"]
     assert index.index("2026-01-13.html") < index.index("2026-01-12.html"), "newest first"
     assert 'id="manage"' in index and '<html lang="en">' in index
+    assert "1 commit</span>" in index
     assert "sglang-daily/index.html" in files["index.html"]
 
 

@@ -34,4 +34,4 @@ def build(
     if copied == 0:
         console.print(f"The archive ({config.archive_url}) holds no issue yet; wrote an empty site to {out}.")
     else:
-        console.print(f"Wrote {copied} issue(s) to {out}; open {target.base_url}/index.html")
+        console.print(f"Wrote {copied} issue(s) to {out}/ (links point at {target.base_url}/index.html)")
