@@ -196,6 +196,7 @@ def test_degraded_fallback_to_the_atom_feed(fake: FakeGitHub, tmp_path: Path) ->
     first = repo["commits"][0]
     assert first["title"].startswith("Merge pull request #18") and first["files"] == []
     assert first["author"]["login"] == "alice"
+    assert first["pr"]["number"] == 18  # read from the message, as the feed has no pull requests
 
 
 @pytest.mark.parametrize("status", [403, 429])

@@ -66,6 +66,9 @@ def _root(
     # Libraries (urllib3's "Retrying …", PyGithub's backoff notes) would reach stderr through logging's
     # last-resort handler; the CLI speaks through its own lines and progress notes instead.
     logging.getLogger().addHandler(logging.NullHandler())
+    # PyGithub attaches its own stderr handler at INFO ("Request GET … failed with 403"); rate-limit waits are
+    # shown through the progress notes instead.
+    logging.getLogger("github").setLevel(logging.WARNING)
     if version:
         from newsletter import __version__
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from newsletter.collect.atom import FEED_SIZE, AtomClient, Feed
-from newsletter.collect.github import GitHubRest, Listed
+from newsletter.collect.github import GitHubRest, Listed, pr_from_message
 from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
 from newsletter.collect.window import resolve_window
 from newsletter.config import Settings
@@ -92,7 +92,7 @@ def _collect_one(
     except (RateLimitedError, GitHubUnavailableError) as err:
         if not options.allow_degraded:
             raise
-        return _degraded(spec, window, atom, feed, options, progress, err)
+        return _degraded(spec, window, atom, feed, options, settings.github_url, err)
     commits.sort(key=lambda c: c.committed_at, reverse=True)
     return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits)
 
@@ -150,11 +150,14 @@ def _degraded(
     atom: AtomClient,
     feed: Feed | None,
     options: CollectOptions,
-    progress: Progress,
+    web: str,
     reason: NewsletterError,
 ) -> RepoCommits:
     feed = feed or atom.fetch(spec)  # no feed either: its error is the one to report
-    commits = [e.to_commit() for e in feed.in_window(window)]
+    commits = [
+        e.to_commit().model_copy(update={"pr": pr_from_message(e.message, web=web, repo=spec.full_name)})
+        for e in feed.in_window(window)
+    ]
     commits = [
         c
         for c in commits
@@ -167,8 +170,6 @@ def _degraded(
     ]
     if feed.may_be_truncated(window):
         warnings.append("the feed's oldest entry is inside the window: earlier commits of the day are missing")
-    for warning in warnings:
-        progress.note(f"{spec.full_name}: {warning}")
     branch = spec.branch or feed.branch or "HEAD"
     return RepoCommits(
         repo=spec.full_name, branch=branch, window=window, commits=commits, degraded=True, warnings=warnings
