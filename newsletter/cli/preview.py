@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import webbrowser
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -11,23 +10,15 @@ import typer
 
 from newsletter.backends import open_store
 from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, console, err_console, settings
-from newsletter.collect import collect_repos
+from newsletter.cli.progress import RichProgress
+from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
-from newsletter.models import RepoCommits, RepoSpec, Window, zone
+from newsletter.models import RepoCommits, RepoSpec
 from newsletter.pipeline import build_issue
 from newsletter.render.email import DEFAULT_BUDGET, render_issue
 from newsletter.render.preview import serve, write_preview
 from newsletter.render.view import Catalogue
 from newsletter.samples import sample_day
-
-
-def _day(text: str | None, tz: str) -> date:
-    if text is None:
-        return datetime.now(zone(tz)).date() - timedelta(days=1)
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"malformed --date {text!r}", hint="expected YYYY-MM-DD") from None
 
 
 @app.command()
@@ -59,14 +50,23 @@ def preview(
     store = open_store(s)
     try:
         collected: list[RepoCommits]
-        if sample:
-            collected, when, tz = sample_day()
-        else:
-            specs = [RepoSpec.parse(r) for r in repos or []]
-            when = _day(day, tz)
-            collected = collect_repos(specs, Window.for_day(when, tz), settings=s, cache=store)
-        name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
-        issue = build_issue(collected, language=lang, settings=s, store=store, analyzer_choice=analyzer, title=name)
+        with RichProgress() as progress:
+            if sample:
+                collected = sample_day()[0]
+            else:
+                specs = [RepoSpec.parse(r) for r in repos or []]
+                window = resolve_window(day, tz)
+                collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
+            name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
+            issue = build_issue(
+                collected,
+                language=lang,
+                settings=s,
+                store=store,
+                analyzer_choice=analyzer,
+                title=name,
+                progress=progress,
+            )
         rendered = render_issue(issue, budget_bytes=budget)
     finally:
         store.close()
