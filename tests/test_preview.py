@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.models import RenderedIssue
 from newsletter.render.preview import open_server, write_preview
 from newsletter.samples import sample_day
+from tests.fakes.github import FakeGitHub
+
+CASE = Path(__file__).parent / "data" / "github" / "widgets-2026-03-08"
 
 
 def test_preview_sample_writes_three_files_offline(tmp_path: Path) -> None:
@@ -31,6 +36,21 @@ def test_preview_sample_writes_three_files_offline(tmp_path: Path) -> None:
         assert commit.short_sha in md.read_text("utf-8")
     assert '<html lang="en"' in page
     assert "%%unsubscribe_url%%" in page
+
+
+def test_preview_collects_from_github_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = json.loads((CASE / "case.json").read_text())
+    with FakeGitHub(CASE) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        args = ["preview", "acme/widgets", "--date", expected["date"], "--tz", expected["tz"], "--out", str(tmp_path)]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "issue.html").read_text("utf-8")
+    for sha in expected["expected_shas"]:
+        assert f'/acme/widgets/commit/{sha}"' in page
+    assert expected["roles"]["at_end_excluded"] not in page
+    assert "acme/widgets" in (tmp_path / "issue.txt").read_text("utf-8")
 
 
 def test_preview_sample_in_chinese(tmp_path: Path) -> None:
