@@ -37,12 +37,12 @@ def stats(commits: Sequence[AnalyzedCommit]) -> RepoStats:
     return RepoStats(
         commits=len(commits),
         by_importance={level: by_importance.get(level, 0) for level in Importance},
-        by_type={kind: n for kind, n in by_type.most_common()},
+        by_type=dict(sorted(by_type.items(), key=lambda item: (-item[1], item[0].value))),
         authors=len({c.commit.author.login or c.commit.author.email or c.commit.author.name for c in commits}),
         additions=sum(c.commit.additions for c in commits),
         deletions=sum(c.commit.deletions for c in commits),
         files_changed=len(files),
-        top_dirs=dirs.most_common(TOP_DIRS),
+        top_dirs=sorted(dirs.items(), key=lambda item: (-item[1], item[0]))[:TOP_DIRS],
     )
 
 

@@ -32,7 +32,7 @@ def escape(text: object) -> str:
     """Inline Markdown: backslash-escape punctuation that means something, entity-encode ``&``, fold lines.
     Balanced `code spans` are kept (their content is literal in Markdown and reads better)."""
     out = []
-    for part in _CODE.split(" ".join(str(text).split())):
+    for part in _CODE.split(re.sub(r"\s+", " ", str(text))):
         if part.startswith("`") and part.endswith("`") and len(part) > 1:
             out.append(part)
         else:
