@@ -173,6 +173,6 @@ def test_the_cache_survives_a_new_process_as_json() -> None:
     rows = store._db.execute("SELECT key, value FROM cache WHERE kind = 'analysis'").fetchall()
     assert len(rows) == 2
     for key, value in rows:
-        sha, model, version, language = key.split(":")
+        _sha, model, version, language = key.split(":")
         assert model == "gpt-4o-mini" and language == "en" and version.startswith("1.")
         Analysis.model_validate(json.loads(value))

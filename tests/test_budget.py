@@ -15,10 +15,14 @@ def _patch(lines: int, sign: str = "+", width: int = 60) -> str:
 
 
 def _huge_commit() -> Commit:
-    files = [FileChange(path=f"src/engine/module_{i}.py", status="modified", additions=3000, deletions=0,
-                        patch=_patch(3000)) for i in range(9)]  # ~1.7 MB of source
-    files += [FileChange(path=f"tests/test_module_{i}.py", status="added", additions=800, deletions=0,
-                         patch=_patch(800)) for i in range(4)]
+    files = [
+        FileChange(path=f"src/engine/module_{i}.py", status="modified", additions=3000, deletions=0, patch=_patch(3000))
+        for i in range(9)
+    ]  # ~1.7 MB of source
+    files += [
+        FileChange(path=f"tests/test_module_{i}.py", status="added", additions=800, deletions=0, patch=_patch(800))
+        for i in range(4)
+    ]
     files += [
         FileChange(path="docs/guide.md", status="modified", additions=200, deletions=10, patch=_patch(200)),
         FileChange(path="uv.lock", status="modified", additions=4000, deletions=3000, patch=_patch(4000)),
@@ -27,9 +31,18 @@ def _huge_commit() -> Commit:
         FileChange(path="src/old.py", status="removed", deletions=700, patch=_patch(700, "-")),
     ]
     now = datetime(2026, 7, 14, 10, tzinfo=UTC)
-    return Commit(sha="a" * 40, url="https://github.com/o/r/commit/" + "a" * 40, title="refactor: everything",
-                  message="refactor: everything", author=Person(name="A"), committed_at=now, authored_at=now,
-                  additions=sum(f.additions for f in files), deletions=sum(f.deletions for f in files), files=files)
+    return Commit(
+        sha="a" * 40,
+        url="https://github.com/o/r/commit/" + "a" * 40,
+        title="refactor: everything",
+        message="refactor: everything",
+        author=Person(name="A"),
+        committed_at=now,
+        authored_at=now,
+        additions=sum(f.additions for f in files),
+        deletions=sum(f.deletions for f in files),
+        files=files,
+    )
 
 
 def test_a_two_megabyte_diff_stays_under_budget_and_names_what_it_omits() -> None:
@@ -59,8 +72,12 @@ def test_the_same_budget_holds_in_chinese() -> None:
 
 
 def test_thousands_of_files_are_grouped_by_folder_rather_than_silently_dropped() -> None:
-    files = [FileChange(path=f"pkg/sub{i % 7}/f{i}.py", status="modified", additions=1, deletions=1,
-                        patch="@@ -1 +1 @@\n-a\n+b") for i in range(3000)]
+    files = [
+        FileChange(
+            path=f"pkg/sub{i % 7}/f{i}.py", status="modified", additions=1, deletions=1, patch="@@ -1 +1 @@\n-a\n+b"
+        )
+        for i in range(3000)
+    ]
     digest = compress(files, 6_000)
     named = len(digest.files)
     grouped = sum(n for _, n in digest.omitted_groups)

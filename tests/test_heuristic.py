@@ -37,14 +37,26 @@ def test_parse_title(title: str, tags: list[str], word: str | None, bang: bool) 
     [
         ("[CI/NPU] Fix ascend CI issue (#16953)", ChangeType.BUILD_CI, Importance.LOW),
         ("[Refactor] Clean up JIT kernel utilites (#16884)", ChangeType.REFACTOR, Importance.HIGH),
-        ("feat(workflow): add scheduled/delayed steps and conditional branching (#16980)", ChangeType.FEATURE, Importance.HIGH),
-        ("[diffusion] fix: fix not respecting dit_layerwise_offload server arg (#16252)", ChangeType.FIX, Importance.LOW),
+        (
+            "feat(workflow): add scheduled/delayed steps and conditional branching (#16980)",
+            ChangeType.FEATURE,
+            Importance.HIGH,
+        ),
+        (
+            "[diffusion] fix: fix not respecting dit_layerwise_offload server arg (#16252)",
+            ChangeType.FIX,
+            Importance.LOW,
+        ),
         ("docs: document unified YAML schema", ChangeType.DOCS, Importance.LOW),
         ("test: restore 4-rank legacy teacher fixture", ChangeType.TEST, Importance.LOW),
         ("refactor!: remove duplicate training paths", ChangeType.REFACTOR, Importance.HIGH),
         ("security: validate uploaded config paths against traversal", ChangeType.SECURITY, Importance.HIGH),
         ("Bump urllib3 from 2.2.1 to 2.2.2", ChangeType.BUILD_CI, Importance.LOW),
-        ("Support min load besides random routing key assignment policy in ManualPolicy (#16767)", ChangeType.FEATURE, Importance.MEDIUM),
+        (
+            "Support min load besides random routing key assignment policy in ManualPolicy (#16767)",
+            ChangeType.FEATURE,
+            Importance.MEDIUM,
+        ),
     ],
 )
 def test_type_and_importance(title: str, kind: ChangeType, level: Importance) -> None:

@@ -23,20 +23,21 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "markdown"
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}
 _CODE = re.compile(r"(`[^`\n]+`)")
 # Only what can start markup inline: links/images need "[", emphasis "*"/"~" and "_" at a word edge (GFM
-# ignores intraword "_", so per_token_quant stays readable), HTML "<", tables "|".
-_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# ignores intraword "_", so per_token_quant stays readable), tables "|". HTML is entity-encoded.
+_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _TOC_WIDTH = 70
 
 
 def escape(text: object) -> str:
-    """Inline Markdown: backslash-escape punctuation that means something, entity-encode ``&``, fold lines.
+    """Inline Markdown: backslash-escape punctuation that means something, entity-encode ``& < >``, fold lines.
     Balanced `code spans` are kept (their content is literal in Markdown and reads better)."""
     out = []
     for part in _CODE.split(re.sub(r"\s+", " ", str(text))):
         if part.startswith("`") and part.endswith("`") and len(part) > 1:
             out.append(part)
         else:
-            out.append(_SPECIAL.sub(r"\\\1", part.replace("&", "&amp;")))
+            part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            out.append(_SPECIAL.sub(r"\\\1", part))
     return "".join(out)
 
 
