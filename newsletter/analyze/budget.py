@@ -23,6 +23,7 @@ CHARS_PER_TOKEN = 3.5
 _ORDER = {
     Kind.SOURCE: 0,
     Kind.TEST: 1,
+    Kind.EXAMPLE: 2,
     Kind.DOCS: 2,
     Kind.BUILD: 3,
     Kind.CI: 3,

@@ -48,7 +48,8 @@ _WORDS: dict[str, ChangeType] = {
 # First words of a plain title ("Fix …", "Add …") when there is no prefix or tag.
 _VERBS: list[tuple[re.Pattern[str], ChangeType]] = [
     (re.compile(r"^revert\b", re.I), ChangeType.REVERT),
-    (re.compile(r"^(fix|fixed|fixes|bug)\b", re.I), ChangeType.FIX),
+    (re.compile(r"^merge (pull request|branch|remote-tracking)\b", re.I), ChangeType.CHORE),
+    (re.compile(r"^(fix|fixed|fixes|bug|harden|guard|prevent|handle|avoid|correct)\b", re.I), ChangeType.FIX),
     (re.compile(r"^(add|support|implement|introduce|enable|allow|new)\b", re.I), ChangeType.FEATURE),
     (re.compile(r"^(optimi[sz]e|speed ?up|faster|accelerate)\b", re.I), ChangeType.PERF),
     (re.compile(r"^(refactor|clean ?up|simplify|restructure|move|rename|remove|drop)\b", re.I), ChangeType.REFACTOR),
@@ -74,7 +75,7 @@ _BASE = {
     ChangeType.DOCS: 0.0,
     ChangeType.TEST: 0.0,
 }
-_PERIPHERAL = {Kind.TEST, Kind.DOCS, Kind.CI, Kind.BUILD, Kind.LOCKFILE}
+_PERIPHERAL = {Kind.TEST, Kind.DOCS, Kind.EXAMPLE, Kind.CI, Kind.BUILD, Kind.LOCKFILE, Kind.BINARY}
 
 
 def parse_title(title: str) -> tuple[list[str], str | None, bool, str]:
@@ -108,9 +109,11 @@ def change_type(commit: Commit) -> ChangeType:
         return ChangeType.TEST
     if kinds and kinds <= {Kind.CI, Kind.BUILD, Kind.LOCKFILE}:
         return ChangeType.BUILD_CI
-    if commit.deletions > 2 * max(commit.additions, 1):
+    if commit.additions + commit.deletions < 20:
+        return ChangeType.CHORE
+    if commit.deletions > 2 * max(commit.additions, 1) or not any(f.status == "added" for f in commit.files):
         return ChangeType.REFACTOR
-    return ChangeType.FEATURE if any(f.status == "added" for f in commit.files) else ChangeType.CHORE
+    return ChangeType.FEATURE
 
 
 def _breaking(commit: Commit) -> bool:
@@ -120,6 +123,8 @@ def _breaking(commit: Commit) -> bool:
 
 def importance(commit: Commit, kind: ChangeType | None = None) -> Importance:
     kind = kind or change_type(commit)
+    if commit.is_merge or commit.title.lower().startswith(("merge pull request", "merge branch")):
+        return Importance.LOW  # its changes arrive as the branch's own commits
     if _breaking(commit) or kind is ChangeType.SECURITY:
         return Importance.HIGH
     kinds = [kind_of(f.path) for f in commit.files]

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 class Kind(StrEnum):
     SOURCE = "source"
     TEST = "test"
+    EXAMPLE = "example"  # examples, samples, benchmarks: read by users, not run by them
     DOCS = "docs"
     CI = "ci"
     BUILD = "build"
@@ -56,6 +57,7 @@ _DOC_EXT = {".md", ".rst", ".adoc", ".txt", ".ipynb"}
 _DOC_DIRS = {"docs", "doc", "documentation"}
 _TEST_DIRS = {"test", "tests", "testing", "__tests__", "spec", "e2e"}
 _TEST_FILE = re.compile(r"(^test_.*|.*_test\.\w+$|.*\.test\.\w+$|.*\.spec\.\w+$|^conftest\.py$)")
+_EXAMPLE_DIRS = {"examples", "example", "samples", "benchmark", "benchmarks", "bench"}
 _VENDOR_DIRS = {"vendor", "third_party", "thirdparty", "3rdparty", "node_modules", "external"}
 _GENERATED = re.compile(r"(_pb2(_grpc)?\.pyi?$|\.pb\.go$|\.min\.(js|css)$|\.generated\.\w+$|\.snap$|\.map$)")
 _BINARY_EXT = {
@@ -106,6 +108,8 @@ def kind_of(path: str) -> Kind:
         return Kind.CI
     if parts & _TEST_DIRS or _TEST_FILE.match(name):
         return Kind.TEST
+    if parts & _EXAMPLE_DIRS:
+        return Kind.EXAMPLE
     if parts & _DOC_DIRS or suffix in _DOC_EXT or name.upper().startswith(("README", "CHANGELOG", "CONTRIBUTING")):
         return Kind.DOCS
     if name in _BUILD_NAMES or name.startswith(("requirements", "Dockerfile")) or "docker" in parts:
