@@ -6,9 +6,11 @@ or a backend name again.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlparse
 
 from newsletter.analyze import Analyzer, HeuristicAnalyzer
+from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
 from newsletter.errors import ConfigError
 from newsletter.store.base import Cache
@@ -42,3 +44,24 @@ def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | No
     from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
 
     return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
+
+
+def open_archive(settings: Settings) -> SiteArchive:
+    """NEWSLETTER_ARCHIVE: ``local:///path`` (default ``<data dir>/archive``) or ``s3://bucket/prefix``;
+    NEWSLETTER_ARCHIVE_URL is the public base URL the site is served from."""
+    url = urlparse(settings.archive_url)
+    if url.scheme == "local" and (url.netloc or url.path):
+        return LocalArchive(Path(url.netloc + url.path), settings.archive_public_url, public_url=settings.public_url)
+    if url.scheme == "s3" and url.netloc:
+        return S3Archive(
+            url.netloc,
+            url.path.strip("/"),
+            settings.archive_public_url,
+            public_url=settings.public_url,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+        )
+    raise ConfigError(
+        f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
+        hint="use local:///path/to/folder or s3://bucket/prefix",
+    )

@@ -80,6 +80,11 @@ class Settings:
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
+    # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
+    archive_url: str = ""
+    archive_public_url: str | None = None
+    # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
+    public_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -108,5 +113,8 @@ class Settings:
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
+            archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )

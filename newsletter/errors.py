@@ -84,3 +84,7 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The provider rejected this message or recipient for good."""
+
+
+class ArchiveError(NewsletterError):
+    """The web archive (a local folder or an S3 bucket) could not be read or written."""
