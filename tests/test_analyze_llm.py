@@ -176,3 +176,15 @@ def test_the_cache_survives_a_new_process_as_json() -> None:
         _sha, model, version, language = key.split(":")
         assert model == "gpt-4o-mini" and language == "en" and version.startswith("1.")
         Analysis.model_validate(json.loads(value))
+
+
+def test_an_unreachable_server_degrades_to_the_heuristic_quickly() -> None:
+    day = day_of_commits(6)
+    with FakeOpenAI() as fake:
+        url = fake.url  # the port is closed once the fake stops
+    settings = llm_settings(fake, openai_base_url=url, triage=False, llm_max_retries=0, analysis_concurrency=1)
+    issue = build_issue([day], language="en", settings=settings, store=open_store(settings))
+    analysed = _all(issue)
+    assert len(analysed) == 6
+    assert all(c.analysis.analyzer == "heuristic" and "Connection error" in c.analysis.fallback_reason for c in analysed)
+    assert issue.repos[0].overview  # the heuristic overview stands in

@@ -66,6 +66,7 @@ class LlmAnalyzer:
         self._lock = threading.Lock()
         self._spent = 0  # tokens used or reserved against settings.run_token_budget
         self._fatal: AnalysisError | None = None
+        self._unreachable: str | None = None  # set once the server could not be reached even after retries
         self.usage = Usage(analyzer=self.name, model=self.model)
 
     # ------------------------------------------------------------------------------------------ commits
@@ -123,6 +124,9 @@ class LlmAnalyzer:
         if self._fatal:
             raise self._fatal
         try:
+            if self._unreachable:
+                # Every request would wait through the same retries: the rest of the run goes without the model.
+                raise _Fallback(self._unreachable)
             analysis = self._ask(job, language)
         except _Fallback as fb:
             self._count(heuristic=1)
@@ -171,6 +175,9 @@ class LlmAnalyzer:
             first = err
         except _FATAL:
             raise
+        except openai.APIConnectionError as err:
+            self._unreachable = t(language, "fallback.server", error=_brief(err))
+            raise _Fallback(self._unreachable) from err
         except openai.APIError as err:
             raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         try:
@@ -252,6 +259,8 @@ class LlmAnalyzer:
         if cached is not None:
             self._count(cache_hits=1)
             return str(cached["text"])
+        if self._unreachable:
+            return heuristic.overview(repo, commits, language)
         prompt = overview_prompt(repo, commits, language)
         try:
             self._reserve(prompt.tokens + _OVERVIEW_TOKENS, language)
