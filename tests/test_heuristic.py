@@ -80,7 +80,8 @@ def test_analysis_states_facts_in_the_list_language() -> None:
     zh = analyse(commit, "zh-CN")
     assert en.headline == "Feature: Add scheduled/delayed steps and conditional branching (#16980)"
     assert zh.headline.startswith("功能：")
-    assert en.summary[0].startswith("3 files (+1530/−92)")
+    assert en.summary[0] == "3 files changed (+1530/−92)"
+    assert en.impact == "Areas touched: sgl-model-gateway/src/, sgl-model-gateway/tests/"
     assert "个文件" in zh.summary[0]
     assert en.analyzer == "heuristic" and en.fallback_reason is None
     assert analyse(commit, "en") == en  # deterministic

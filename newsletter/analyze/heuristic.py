@@ -184,16 +184,8 @@ def analyse(commit: Commit, language: str, *, fallback_reason: str | None = None
         f = commit.files[0]
         summary.append(t(language, "heuristic.touches_one", path=f.path, additions=f.additions, deletions=f.deletions))
     elif paths:
-        dirs = ", ".join(d for d, _ in top_dirs(paths))
         summary.append(
-            t(
-                language,
-                "heuristic.touches",
-                files=len(paths),
-                additions=commit.additions,
-                deletions=commit.deletions,
-                dirs=dirs,
-            )
+            t(language, "heuristic.touches", files=len(paths), additions=commit.additions, deletions=commit.deletions)
         )
     else:
         summary.append(t(language, "heuristic.no_files"))
@@ -232,8 +224,10 @@ def overview(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> str
         return None
     text = t(language, "heuristic.overview", count=len(commits))
     top = [c.analysis.headline for c in commits if c.analysis.importance is Importance.HIGH][:3]
-    sep = "；" if language == "zh-CN" else "; "
-    return f"{text} {t(language, 'heuristic.overview_top', items=sep.join(top))}" if top else text
+    if not top:
+        return text
+    items = t(language, "heuristic.list_separator").join(top)
+    return t(language, "heuristic.overview_both", overview=text, top=t(language, "heuristic.overview_top", items=items))
 
 
 class HeuristicAnalyzer:
