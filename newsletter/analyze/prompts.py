@@ -82,9 +82,17 @@ def commit_prompt(job: Job, language: str, *, budget: int, schema: str | None = 
     name = f"commit.{language}.j2"
     system, user = _render(name, digest=DiffDigest(), **values)
     fixed = estimate_tokens(system) + estimate_tokens(user)
-    digest = compress(commit.files, max(budget - fixed, 500))
-    system, user = _render(name, digest=digest, **values)
-    return Prompt(system=system, user=user, digest=digest)
+    room = max(budget - fixed, 500)
+    for _ in range(4):
+        digest = compress(commit.files, room)
+        system, user = _render(name, digest=digest, **values)
+        prompt = Prompt(system=system, user=user, digest=digest)
+        # compress() works on estimates of the parts; the rendered whole decides. Shrink and retry on overshoot.
+        overshoot = prompt.tokens - budget
+        if overshoot <= 0 or room <= 500:
+            break
+        room = max(room - overshoot - 200, 500)
+    return prompt
 
 
 def overview_prompt(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> Prompt:
