@@ -13,6 +13,7 @@ from newsletter.compose import compose_issue
 from newsletter.config import Settings
 from newsletter.i18n import check_language, format_date, t
 from newsletter.models import AnalyzedCommit, Importance, Issue, RepoCommits
+from newsletter.progress import Progress
 from newsletter.store.base import Cache
 
 
@@ -25,7 +26,7 @@ def build_issue(
     analyzer_choice: str = "auto",
     title: str | None = None,
     list_id: str | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
     min_importance: Importance = Importance.LOW,
     day: date | None = None,
     timezone: str | None = None,
@@ -42,7 +43,7 @@ def build_issue(
     started = time.monotonic()
     analyzer = analyzer or make_analyzer(settings, analyzer_choice, cache=store)
     jobs = [Job(repo.repo, commit) for repo in repos for commit in repo.commits]
-    analyses = analyzer.analyze(jobs, language=language, progress=progress)
+    analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
     analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
     for job, analysis in zip(jobs, analyses, strict=True):
         analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
@@ -60,3 +61,18 @@ def build_issue(
         list_id=list_id,
         min_importance=min_importance,
     )
+
+
+def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
+    """The analyzers report (done, total); the stage progress wants start + advance."""
+    if progress is None:
+        return None
+    progress.start("analysing commits", total)
+    shown = 0
+
+    def report(done: int, _total: int) -> None:
+        nonlocal shown
+        progress.advance(done - shown)
+        shown = done
+
+    return report
