@@ -11,6 +11,8 @@ import typer
 
 from newsletter.backends import ANALYZERS, open_store
 from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, err_console, settings
+from newsletter.cli.progress import RichProgress
+from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
 from newsletter.i18n import check_language
 from newsletter.models import Issue, RepoSpec
@@ -33,10 +35,6 @@ def build(
     ] = "auto",
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
-    # Imported here so that this command registers before the collect stage lands on main.
-    from newsletter.cli.progress import RichProgress
-    from newsletter.collect import collect_repos, resolve_window
-
     started = time.monotonic()
     check_language(lang)
     if fmt not in FORMATS:
