@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
+from newsletter.analyze import Analyzer, HeuristicAnalyzer
 from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
 from newsletter.errors import ConfigError
+from newsletter.store.base import Cache
 from newsletter.store.sqlite import SqliteStore
 
 
@@ -25,6 +27,23 @@ def open_store(settings: Settings) -> SqliteStore:
         f"NEWSLETTER_STORE={settings.store_url!r} has an unknown scheme",
         hint="use sqlite:///path/to/file.db",
     )
+
+
+ANALYZERS = ("auto", "llm", "heuristic")
+
+
+def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | None = None) -> Analyzer:
+    """ "auto" is the language model when OPENAI_API_KEY is set, else the heuristic. ``cache`` holds the
+    analyses (the store by default)."""
+    if choice not in ANALYZERS:
+        raise ConfigError(f"unknown analyzer {choice!r}", hint=f"use one of {', '.join(ANALYZERS)}")
+    if choice == "heuristic" or (choice == "auto" and not settings.openai_api_key):
+        return HeuristicAnalyzer()
+    if not settings.openai_api_key:
+        raise ConfigError("--analyzer llm needs OPENAI_API_KEY", hint="set it, or use --analyzer heuristic")
+    from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
+
+    return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
 
 
 def open_archive(settings: Settings) -> SiteArchive:
