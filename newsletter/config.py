@@ -53,6 +53,9 @@ class Settings:
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
+    # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
+    lists_dir: Path = Path("subscribers")
+    secret: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,5 +75,16 @@ class Settings:
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
+            secret=env.get("NEWSLETTER_SECRET") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
+
+    def require_secret(self) -> str:
+        """The token secret, for the commands that sign or read subscription links."""
+        if not self.secret:
+            raise ConfigError(
+                "NEWSLETTER_SECRET is not set",
+                hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return self.secret
