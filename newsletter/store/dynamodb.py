@@ -8,7 +8,7 @@ item               pk                   sk                      gsi1pk          
 =================  ===================  ======================  =======================  ==========
 profile            ``P#<email>``        ``PROFILE``
 membership         ``P#<email>``        ``M#<list>``            ``L#<list>#<status>``    email
-consent event      ``P#<email>``        ``E#<at>#<random>``
+consent event      ``P#<email>``        ``E#<at>#<ns><random>``
 soft bounce        ``P#<email>``        ``B#<at>``
 send ledger        ``P#<email>``        ``S#<issue>``           ``S#<issue>``            email
 suppression        ``X#<sha256(email)>`` ``X``
@@ -60,7 +60,6 @@ from newsletter.store.base import (
 )
 from newsletter.store.common import Clock, email_hash, iso, parse_iso, utcnow
 
-_PAGE = 100  # BatchGetItem takes at most 100 keys: a page of recipients is checked against suppressions at once
 _CACHE_LIMIT = 350_000  # DynamoDB items stop at 400 KB; a cache may simply miss larger values
 _MEMBERSHIP_FIELDS = ("list_id", "status", "source", "created_at", "updated_at")
 _LEDGER_FIELDS = ("issue_id", "state", "runner", "updated_at", "message_id", "reason")
@@ -89,9 +88,12 @@ class DynamoStore:
         region: str | None = None,
         endpoint_url: str | None = None,
         clock: Clock = utcnow,
+        # BatchGetItem takes ≤ 100 keys: a page of recipients is checked against suppressions in one call.
+        page_size: int = 100,
     ) -> None:
         self.table = f"{prefix}-store"
         self.clock = clock
+        self.page_size = min(page_size, 100)
         try:
             self._db = boto3.client(
                 "dynamodb",
@@ -226,7 +228,8 @@ class DynamoStore:
     ) -> dict[str, Any]:
         return _av(
             pk=f"P#{email}",
-            sk=f"E#{at}#{uuid.uuid4().hex[:12]}",
+            # time_ns keeps events that share a timestamp in the order this process wrote them
+            sk=f"E#{at}#{time.time_ns():020d}{uuid.uuid4().hex[:6]}",
             email=email,
             list_id=list_id,
             action=action,
@@ -350,7 +353,9 @@ class DynamoStore:
         outcome = BatchOutcome()
         if not rows:
             return outcome
-        names = dict(rows)
+        names: dict[str, str | None] = {}
+        for email, name in rows:
+            names.setdefault(email, name)  # the first row of an address wins, as in the report
         emails = list(names)
         keys = [(f"P#{e}", f"M#{list_id}") for e in emails]
         keys += [(f"P#{e}", "PROFILE") for e in emails]
@@ -399,7 +404,7 @@ class DynamoStore:
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues=_av(**{":p": f"L#{list_id}#{status.value}"}),
-            Limit=_PAGE,
+            Limit=self.page_size,
         )
 
     def members(self, list_id: str, status: MemberStatus | None = None) -> Iterator[Member]:
@@ -434,7 +439,7 @@ class DynamoStore:
         page: list[dict[str, Any]] = []
         for item in self._status_members(list_id, MemberStatus.ACTIVE):
             page.append(item)
-            if len(page) == _PAGE:
+            if len(page) == self.page_size:
                 yield from self._unsuppressed(page, list_id)
                 page = []
         yield from self._unsuppressed(page, list_id)
@@ -557,7 +562,7 @@ class DynamoStore:
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues=_av(**{":p": f"S#{issue_id}"}),
-            Limit=_PAGE,
+            Limit=self.page_size,
         ):
             yield _ledger(item)
 

@@ -102,7 +102,6 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
 ) WITHOUT ROWID;
 """
 _TABLES = ("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications")
-_PAGE = 500
 _MEMBERSHIP_FIELDS = ("list_id", "status", "source", "created_at", "updated_at")
 _LEDGER_FIELDS = ("issue_id", "state", "runner", "updated_at", "message_id", "reason")
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
@@ -112,9 +111,10 @@ class SqliteStore:
     """One connection shared by the threads of one process, serialised by a lock: SQLite allows one
     writer at a time anyway, and the work between writes (HTTP, LLM) dominates."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = utcnow) -> None:
+    def __init__(self, path: Path | str, *, clock: Clock = utcnow, page_size: int = 500) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.page_size = page_size
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +226,9 @@ class SqliteStore:
         if not rows:
             return BatchOutcome()
         now = iso(self.clock())
-        names = dict(rows)  # later duplicates in a batch collapse onto the first key
+        names: dict[str, str | None] = {}
+        for email, name in rows:
+            names.setdefault(email, name)  # the first row of an address wins, as in the report
         emails = list(names)
         outcome = BatchOutcome()
         with self._tx() as db:
@@ -274,7 +276,7 @@ class SqliteStore:
         args: tuple[Any, ...] = (list_id, status.value) if status else (list_id,)
         sql = (
             f"SELECT {_MEMBER_COLUMNS} FROM members m LEFT JOIN subscribers s USING (email)"
-            f" WHERE {where} AND m.email > ? ORDER BY m.email LIMIT {_PAGE}"
+            f" WHERE {where} AND m.email > ? ORDER BY m.email LIMIT ?"
         )
         for row in self._pages(sql, args):
             yield _member(row)
@@ -291,9 +293,9 @@ class SqliteStore:
         after = ""
         while True:
             with self._guard() as db:
-                page = db.execute(sql, (*args, after)).fetchall()
+                page = db.execute(sql, (*args, after, self.page_size)).fetchall()
             yield from page
-            if len(page) < _PAGE:
+            if len(page) < self.page_size:
                 return
             after = page[-1][0]
 
@@ -303,7 +305,7 @@ class SqliteStore:
             "SELECT m.email, s.name FROM members m JOIN subscribers s USING (email)"
             " WHERE m.list_id = ? AND m.status = 'active' AND m.email > ?"
             " AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_hash = s.email_hash)"
-            f" ORDER BY m.email LIMIT {_PAGE}"
+            " ORDER BY m.email LIMIT ?"
         )
         for email, name in self._pages(sql, (list_id,)):
             yield Recipient(email=email, name=name, list_id=list_id)
@@ -384,7 +386,7 @@ class SqliteStore:
     def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
         sql = (
             "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
-            f" WHERE issue_id = ? AND email > ? ORDER BY email LIMIT {_PAGE}"
+            " WHERE issue_id = ? AND email > ? ORDER BY email LIMIT ?"
         )
         for email, state, runner, updated_at, message_id, reason in self._pages(sql, (issue_id,)):
             yield LedgerEntry(
