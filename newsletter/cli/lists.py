@@ -21,7 +21,7 @@ def lists_command() -> None:
     store = open_store(conf)
     table = Table(title=f"lists in {conf.lists_dir}")
     for column in ("list", "title", "repos", "language", "sends at"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for status in MemberStatus:
         table.add_column(status.value, justify="right")
     for list_id, mailing in found.items():

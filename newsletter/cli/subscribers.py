@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter import roster, subscriptions
@@ -39,6 +39,35 @@ def _writer(out: Path | None) -> TextIO:
         raise InputError(f"cannot write {out}: {err.strerror or err}") from None
 
 
+class _LazyBar:
+    """A progress bar on stderr that appears with the first update: a file rejected up front leaves stderr
+    with nothing but the error line."""
+
+    def __init__(self, label: str) -> None:
+        self._bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._bar.stop()
+
+
 @subscribers.command("add")
 def add(
     email: EmailArg,
@@ -60,7 +89,7 @@ def add(
     )
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
-    console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False)
+    console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
     if done.token:
         console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
 
@@ -70,9 +99,9 @@ def remove(email: EmailArg, list_id: ListOpt) -> None:
     """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
     email = subscriptions.normalise_email(email)
     if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
-        console.print(f"removed {email} from {list_id}", highlight=False)
+        console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
     else:
-        console.print(f"{email} was not on {list_id}", highlight=False)
+        console.print(f"{email} was not on {list_id}", highlight=False, soft_wrap=True)
 
 
 @subscribers.command("ls")
@@ -110,25 +139,17 @@ def import_(
     _known_list(list_id)
     store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
-    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("import", total=None)
-        report = roster.import_csv(
-            store,
-            file,
-            list_id,
-            status=status,
-            source=f"import:{file.name}",
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with _LazyBar("importing") as bar:
+        report = roster.import_csv(store, file, list_id, status=status, source=f"import:{file.name}", progress=bar)
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
     for line in report.suppressed:
-        console.print(f"line {line}: suppressed address, skipped", highlight=False)
+        console.print(f"line {line}: suppressed address, skipped", highlight=False, soft_wrap=True)
     console.print(
         f"{file}: {report.rows:,} rows: {report.added:,} added as {status.value}, {report.present:,} already present,"
         f" {len(report.invalid):,} invalid, {len(report.suppressed):,} suppressed",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -147,7 +168,9 @@ def export(
     finally:
         if out is not None:
             handle.close()
-    err_console.print(f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False)
+    err_console.print(
+        f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False, soft_wrap=True
+    )
 
 
 @subscribers.command("confirm")
@@ -156,7 +179,7 @@ def confirm(token: Annotated[str, typer.Argument(help="The token from the confir
     conf = settings()
     done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
     verb = "confirmed" if done.transition.changed else "was already confirmed"
-    console.print(f"{done.email} {verb} on {done.list_id}", highlight=False)
+    console.print(f"{done.email} {verb} on {done.list_id}", highlight=False, soft_wrap=True)
 
 
 @subscribers.command("unsubscribe")
@@ -165,11 +188,11 @@ def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
     change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
     email = subscriptions.normalise_email(email)
     if change.changed:
-        console.print(f"unsubscribed {email} from {list_id}", highlight=False)
+        console.print(f"unsubscribed {email} from {list_id}", highlight=False, soft_wrap=True)
     elif change.before is None:
-        console.print(f"{email} is not on {list_id}: nothing to do", highlight=False)
+        console.print(f"{email} is not on {list_id}: nothing to do", highlight=False, soft_wrap=True)
     else:
-        console.print(f"{email} was already unsubscribed from {list_id}", highlight=False)
+        console.print(f"{email} was already unsubscribed from {list_id}", highlight=False, soft_wrap=True)
 
 
 @subscribers.command("suppress")
@@ -181,7 +204,7 @@ def suppress(
 ) -> None:
     """Never mail an address again, on any list (bounced, complained or manual)."""
     email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
-    console.print(f"suppressed {email} ({reason}) on every list", highlight=False)
+    console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
 
 
 @subscribers.command("forget")
@@ -201,4 +224,6 @@ def forget(
                 handle.close()
 
     deleted = subscriptions.forget(store, email, write)
-    err_console.print(f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False)
+    err_console.print(
+        f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False, soft_wrap=True
+    )
