@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer.main
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from newsletter.cli import app
@@ -13,19 +13,20 @@ from newsletter.cli import app
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+# typer ≥ 0.16 ships its own copy of click: its groups are TyperGroup, not click.Group.
+def _commands(group: TyperGroup, prefix: str = "") -> list[tuple[str, typer.core.TyperCommand]]:
     found = []
     for name, cmd in sorted(group.commands.items()):
         full = f"{prefix}{name}"
         found.append((full, cmd))
-        if isinstance(cmd, click.Group):
+        if isinstance(cmd, TyperGroup):
             found.extend(_commands(cmd, full + " "))
     return found
 
 
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
+    assert isinstance(root, TyperGroup)
     readme = README.read_text(encoding="utf-8")
     commands = _commands(root)
     assert commands, "the CLI registers no command"
