@@ -6,8 +6,10 @@ or a backend name again.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlparse
 
+from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
 from newsletter.errors import ConfigError
 from newsletter.store.dynamodb import DynamoStore
@@ -41,4 +43,25 @@ def open_store(settings: Settings) -> Store:
     raise ConfigError(
         f"NEWSLETTER_STORE={settings.store_url!r} has an unknown scheme",
         hint="use sqlite:///path/to/file.db or dynamodb://table-prefix",
+    )
+
+
+def open_archive(settings: Settings) -> SiteArchive:
+    """NEWSLETTER_ARCHIVE: ``local:///path`` (default ``<data dir>/archive``) or ``s3://bucket/prefix``;
+    NEWSLETTER_ARCHIVE_URL is the public base URL the site is served from."""
+    url = urlparse(settings.archive_url)
+    if url.scheme == "local" and (url.netloc or url.path):
+        return LocalArchive(Path(url.netloc + url.path), settings.archive_public_url, public_url=settings.public_url)
+    if url.scheme == "s3" and url.netloc:
+        return S3Archive(
+            url.netloc,
+            url.path.strip("/"),
+            settings.archive_public_url,
+            public_url=settings.public_url,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+        )
+    raise ConfigError(
+        f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
+        hint="use local:///path/to/folder or s3://bucket/prefix",
     )

@@ -43,6 +43,7 @@ class Settings:
     github_url: str = "https://github.com"
     github_token: str | None = None
     github_concurrency: int = 8
+    github_bot_logins: frozenset[str] = frozenset()  # extra authors treated as bots, besides "*[bot]" logins
     # Language model (an OpenAI-compatible server); no key means the heuristic analyzer.
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -56,6 +57,11 @@ class Settings:
     # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
     lists_dir: Path = Path("subscribers")
     secret: str | None = None
+    # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
+    archive_url: str = ""
+    archive_public_url: str | None = None
+    # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
+    public_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +74,9 @@ class Settings:
             github_url=(env.get("GITHUB_URL") or "https://github.com").rstrip("/"),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_concurrency=_int(env, "NEWSLETTER_GITHUB_CONCURRENCY", 8),
+            github_bot_logins=frozenset(
+                login.strip().lower() for login in env.get("NEWSLETTER_BOT_LOGINS", "").split(",") if login.strip()
+            ),
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
@@ -77,6 +86,9 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
             secret=env.get("NEWSLETTER_SECRET") or None,
+            archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
+            archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
 
