@@ -81,6 +81,9 @@ class Settings:
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
+    # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
+    lists_dir: Path = Path("subscribers")
+    secret: str | None = None
     # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
     archive_url: str = ""
     archive_public_url: str | None = None
@@ -117,8 +120,19 @@ class Settings:
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
+            secret=env.get("NEWSLETTER_SECRET") or None,
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
+
+    def require_secret(self) -> str:
+        """The token secret, for the commands that sign or read subscription links."""
+        if not self.secret:
+            raise ConfigError(
+                "NEWSLETTER_SECRET is not set",
+                hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return self.secret
