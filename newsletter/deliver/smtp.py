@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 import threading
@@ -63,10 +64,8 @@ class SmtpSender:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         conn = getattr(self._local, "conn", None) or self._connect()
