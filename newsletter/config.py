@@ -77,7 +77,6 @@ class Settings:
     delivery: str = "outbox"
     outbox_dir: Path | None = None  # None: <data_dir>/outbox
     public_url: str = "http://localhost:8000"  # base of the unsubscribe / preferences endpoints
-    secret: str | None = None  # signs subscription tokens; None: a per-machine secret in data_dir
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -110,7 +109,6 @@ class Settings:
             delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
             outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
-            secret=env.get("NEWSLETTER_SECRET") or None,
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 587),
             smtp_username=env.get("SMTP_USERNAME") or None,

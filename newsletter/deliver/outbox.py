@@ -36,5 +36,8 @@ class OutboxSender:
     def max_send_rate(self) -> float | None:
         return None
 
+    def describe(self) -> str:
+        return f"outbox {self.folder}"
+
     def close(self) -> None:
         return None

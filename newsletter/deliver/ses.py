@@ -100,5 +100,9 @@ class SesSender:
                 f"cannot read the SES sending quota: {err}", hint="set NEWSLETTER_SEND_RATE to the account's max rate"
             ) from err
 
+    def describe(self) -> str:
+        endpoint = self._client_args["endpoint_url"]
+        return f"Amazon SES {self._session.region_name}" + (f" at {endpoint}" if endpoint else "")
+
     def close(self) -> None:
         self._client.close()

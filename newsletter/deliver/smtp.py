@@ -98,6 +98,9 @@ class SmtpSender:
     def max_send_rate(self) -> float | None:
         return None
 
+    def describe(self) -> str:
+        return f"SMTP {self.host}:{self.port} ({self.tls})"
+
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
