@@ -13,18 +13,37 @@ from newsletter.deliver.base import Sender
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import ConfigError
+from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 
+Store = SqliteStore | DynamoStore
 
-def open_store(settings: Settings) -> SqliteStore:
+
+def open_store(settings: Settings) -> Store:
+    """``sqlite:///path`` (the default, in the data folder) or ``dynamodb://<table-prefix>``."""
     url = urlparse(settings.store_url)
     if url.scheme == "sqlite":
-        # sqlite:///abs/path → "/abs/path"; sqlite:///:memory: → ":memory:"
-        path = url.path if url.path != "/:memory:" else ":memory:"
+        # sqlite:///abs/path and sqlite:////abs/path → "/abs/path"; sqlite://rel/path → "rel/path" (relative
+        # to the working directory); sqlite:///:memory: → ":memory:"
+        path = url.netloc + url.path if url.netloc else "/" + url.path.lstrip("/")
+        if url.path == "/:memory:":
+            path = ":memory:"
+        if path in ("", "/"):
+            raise ConfigError(
+                f"NEWSLETTER_STORE={settings.store_url!r} has no path", hint="use sqlite:///path/to/file.db"
+            )
         return SqliteStore(path)
+    if url.scheme == "dynamodb":
+        prefix = url.netloc + url.path.rstrip("/")
+        if not prefix or not all(c.isalnum() or c in "-_." for c in prefix):
+            raise ConfigError(
+                f"NEWSLETTER_STORE={settings.store_url!r} needs a table prefix of letters, digits, '-', '_', '.'",
+                hint="e.g. dynamodb://newsletter",
+            )
+        return DynamoStore(prefix, region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     raise ConfigError(
         f"NEWSLETTER_STORE={settings.store_url!r} has an unknown scheme",
-        hint="use sqlite:///path/to/file.db",
+        hint="use sqlite:///path/to/file.db or dynamodb://table-prefix",
     )
 
 

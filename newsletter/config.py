@@ -73,6 +73,9 @@ class Settings:
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
+    # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
+    lists_dir: Path = Path("subscribers")
+    secret: str | None = None
     # Delivery: outbox (default, .eml files), smtp or ses; lists may override the sender.
     delivery: str = "outbox"
     outbox_dir: Path | None = None  # None: <data_dir>/outbox
@@ -82,7 +85,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_tls: str = "starttls"  # starttls | tls | none
-    send_rate: float | None = None  # messages per second; None: ask SES (or 10/s for SMTP, unlimited outbox)
+    send_rate: float | None = None  # messages per second; None: the provider's ceiling (SES), else unlimited
     send_concurrency: int = 8
     send_lease_seconds: float = 120.0
     ses_configuration_set: str | None = None
@@ -106,6 +109,8 @@ class Settings:
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
+            secret=env.get("NEWSLETTER_SECRET") or None,
             delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
             outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
@@ -121,3 +126,12 @@ class Settings:
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
+
+    def require_secret(self) -> str:
+        """The token secret, for the commands that sign or read subscription links."""
+        if not self.secret:
+            raise ConfigError(
+                "NEWSLETTER_SECRET is not set",
+                hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return self.secret
