@@ -1,7 +1,6 @@
 """Command-line entry point ``newsletter``; each command module registers itself on ``app``."""
 
-from newsletter.cli import lists, store, subscribers  # noqa: F401  (commands register on import)
-from newsletter.cli import deliver, events  # noqa: F401
+from newsletter.cli import deliver, events, lists, store, subscribers  # noqa: F401  (commands register on import)
 from newsletter.cli.app import app
 
 __all__ = ["app", "main"]
