@@ -63,6 +63,7 @@ class Settings:
     github_url: str = "https://github.com"
     github_token: str | None = None
     github_concurrency: int = 8
+    github_bot_logins: frozenset[str] = frozenset()  # extra authors treated as bots, besides "*[bot]" logins
     # Language model (an OpenAI-compatible server); no key means the heuristic analyzer.
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -79,7 +80,6 @@ class Settings:
     # Delivery: outbox (default, .eml files), smtp or ses; lists may override the sender.
     delivery: str = "outbox"
     outbox_dir: Path | None = None  # None: <data_dir>/outbox
-    public_url: str = "http://localhost:8000"  # base of the unsubscribe / preferences endpoints
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -90,6 +90,11 @@ class Settings:
     send_lease_seconds: float = 120.0
     ses_configuration_set: str | None = None
     unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
+    # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
+    archive_url: str = ""
+    archive_public_url: str | None = None
+    # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
+    public_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +107,9 @@ class Settings:
             github_url=(env.get("GITHUB_URL") or "https://github.com").rstrip("/"),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_concurrency=_int(env, "NEWSLETTER_GITHUB_CONCURRENCY", 8),
+            github_bot_logins=frozenset(
+                login.strip().lower() for login in env.get("NEWSLETTER_BOT_LOGINS", "").split(",") if login.strip()
+            ),
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
@@ -113,7 +121,6 @@ class Settings:
             secret=env.get("NEWSLETTER_SECRET") or None,
             delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
             outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
-            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 587),
             smtp_username=env.get("SMTP_USERNAME") or None,
@@ -124,6 +131,9 @@ class Settings:
             send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,
             ses_configuration_set=env.get("NEWSLETTER_SES_CONFIGURATION_SET") or None,
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
+            archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
+            archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
 

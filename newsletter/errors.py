@@ -54,6 +54,10 @@ class RateLimitedError(GitHubError):
         self.reset_in = reset_in
 
 
+class GitHubUnavailableError(GitHubError):
+    """GitHub kept answering 5xx (an outage) after the retries."""
+
+
 class NetworkError(NewsletterError):
     """A server could not be reached at all (after retries)."""
 
@@ -84,3 +88,7 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The provider rejected this message or recipient for good."""
+
+
+class ArchiveError(NewsletterError):
+    """The web archive (a local folder or an S3 bucket) could not be read or written."""

@@ -1,0 +1,83 @@
+"""The web archive: every issue as a public page, an index and an Atom feed per list, a root index.
+
+Layout under the archive's root (a folder, or an S3 prefix served by CloudFront)::
+
+    index.html                      every list, with its latest issue
+    lists.json                      what index.html is built from
+    <list>/index.html               the list's issues, newest first, and how to subscribe
+    <list>/feed.xml                 Atom feed of the list's issues
+    <list>/issues.json              what index.html and feed.xml are built from
+    <list>/<YYYY-MM-DD>.html        the issue as emailed, minus anything personal
+    <list>/<YYYY-MM-DD>.{txt,md}    its text and Markdown twins, same treatment
+    <list>/<YYYY-MM-DD>.json        the issue's data and metadata, so that the site can be rebuilt
+
+The rendered email holds per-recipient placeholders (models.Placeholder); a public page must never carry a
+personal token, so they become neutral values: "view in browser" points at the page itself, unsubscribe and
+preferences at the list page's explanation of where the personal links are, the address at a neutral word.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+
+from newsletter.archive.site import ArchivedIssue, Site
+from newsletter.archive.storage import FolderStorage, S3Storage, Storage
+from newsletter.models import Issue, RenderedIssue
+
+__all__ = ["Archive", "ArchivedIssue", "LocalArchive", "S3Archive", "SiteArchive", "Storage"]
+
+
+class Archive(Protocol):
+    def publish(self, issue: Issue, rendered: RenderedIssue) -> str:
+        """Publish the issue's page (and refresh its list's index and feed); return the page's public URL."""
+        ...
+
+    def url_for(self, list_id: str, day: date) -> str:
+        """The public URL the issue of ``list_id`` on ``day`` has (or will have once published)."""
+        ...
+
+
+class SiteArchive(Site):
+    """The archive site over any storage; the subclasses below only say where the files go."""
+
+    def copy_to(self, target: Site) -> int:
+        """Write every archived issue into ``target`` (rebased on its URL) and rebuild its indexes and feeds.
+        Returns the number of issues copied."""
+        copied = 0
+        for list_id, day in self.issue_keys():
+            record = self.read_record(list_id, day)
+            if record is None:
+                continue
+            target.write_record(list_id, day, record, self.read_parts(list_id, day), old_base=self.base_url)
+            copied += 1
+        target.reindex()
+        return copied
+
+
+class LocalArchive(SiteArchive):
+    def __init__(self, folder: Path, base_url: str | None = None, *, public_url: str | None = None) -> None:
+        self.folder = Path(folder)
+        super().__init__(FolderStorage(self.folder), base_url or self.folder.resolve().as_uri(), public_url=public_url)
+
+
+class S3Archive(SiteArchive):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        base_url: str | None = None,
+        *,
+        public_url: str | None = None,
+        client: Any = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        default = f"https://{bucket}.s3.amazonaws.com" + (f"/{self.prefix}" if self.prefix else "")
+        super().__init__(S3Storage(client, bucket, self.prefix), base_url or default, public_url=public_url)

@@ -1,0 +1,1 @@
+"""Running on AWS Lambda: secrets from SSM at cold start (and, later, the thin handlers)."""
