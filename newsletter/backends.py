@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 from newsletter.analyze import Analyzer, HeuristicAnalyzer
 from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
+from newsletter.deliver.base import Sender
+from newsletter.deliver.outbox import OutboxSender
+from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import ConfigError
 from newsletter.store.base import Cache
 from newsletter.store.dynamodb import DynamoStore
@@ -63,6 +66,36 @@ def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | No
     from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
 
     return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
+def make_sender(settings: Settings, override: str | None = None) -> Sender:
+    """The mail provider: NEWSLETTER_DELIVERY (outbox, smtp, ses), or a list's own ``delivery``."""
+    choice = (override or settings.delivery or "outbox").strip().lower()
+    if choice == "outbox":
+        return OutboxSender(settings.outbox_dir or settings.data_dir / "outbox")
+    if choice in ("smtp", "ses") and not settings.public_url:
+        # Mail to real people must carry working unsubscribe links (RFC 8058, Gmail and Yahoo's rules).
+        raise ConfigError(
+            f"delivery is {choice} but NEWSLETTER_PUBLIC_URL is not set",
+            hint="set it to the base URL of the unsubscribe / preferences endpoints",
+        )
+    if choice == "smtp":
+        if not settings.smtp_host:
+            raise ConfigError("delivery is smtp but SMTP_HOST is not set", hint="set SMTP_HOST (and SMTP_PORT …)")
+        return SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            tls=settings.smtp_tls,
+        )
+    if choice == "ses":
+        from newsletter.deliver.ses import SesSender  # boto3 is slow to import; only when asked for
+
+        return SesSender(
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            configuration_set=settings.ses_configuration_set,
+        )
+    raise ConfigError(f"unknown delivery {choice!r}", hint="use NEWSLETTER_DELIVERY=outbox, smtp or ses")
 
 
 def open_archive(settings: Settings) -> SiteArchive:

@@ -97,6 +97,12 @@ class SendLedger(Protocol):
         """All entries of an issue, streamed."""
         ...
 
+    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
+        """Atomically move a SENDING entry held by ``from_runner`` (a runner that died mid-send) to RESERVED
+        for ``runner``; false when the entry is in any other state or held by someone else. Used only when
+        an operator asks to resend the ambiguous entries (``newsletter send --resend-ambiguous``)."""
+        ...
+
 
 class IssueRecord(BaseModel):
     """One issue of one list on one day: what was built, where it is archived, how sending went."""
