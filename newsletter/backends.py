@@ -66,6 +66,8 @@ def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | No
     from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
 
     return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
+
+
 def make_sender(settings: Settings, override: str | None = None) -> Sender:
     """The mail provider: NEWSLETTER_DELIVERY (outbox, smtp, ses), or a list's own ``delivery``."""
     choice = (override or settings.delivery or "outbox").strip().lower()

@@ -51,6 +51,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} is not a yes/no value", hint="use 1 or 0")
+
+
 def _float(env: Mapping[str, str], name: str) -> float | None:
     raw = env.get(name)
     if raw is None or raw == "":
