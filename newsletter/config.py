@@ -35,6 +35,37 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value", hint="use 1 or 0")
+
+
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={value} must be greater than 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -49,11 +80,36 @@ class Settings:
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     analysis_concurrency: int = 8
+    diff_token_budget: int = 12_000  # estimated tokens of one commit's prompt (see analyze/budget.py)
+    run_token_budget: int = 0  # tokens in+out per run; 0 = no cap
+    llm_max_tokens: int = 2_000  # output tokens per analysis (doubled once when the answer is cut off)
+    llm_response_format: str = "auto"  # auto | json_schema | json_object
+    llm_max_retries: int = 4  # on 429/5xx/connection errors, honouring retry-after
+    llm_timeout: float = 120.0
+    llm_seed: int = 7
+    triage: bool = True  # commits the heuristic is sure are trivial skip the model
+    prices_file: Path | None = None  # TOML price table overriding the packaged one
     # Store: sqlite:///path (default, in data_dir) or dynamodb://table-prefix
     store_url: str = ""
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
+    # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
+    lists_dir: Path = Path("subscribers")
+    secret: str | None = None
+    # Delivery: outbox (default, .eml files), smtp or ses; lists may override the sender.
+    delivery: str = "outbox"
+    outbox_dir: Path | None = None  # None: <data_dir>/outbox
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "starttls"  # starttls | tls | none
+    send_rate: float | None = None  # messages per second; None: the provider's ceiling (SES), else unlimited
+    send_concurrency: int = 8
+    send_lease_seconds: float = 120.0
+    ses_configuration_set: str | None = None
+    unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
     # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
     archive_url: str = ""
     archive_public_url: str | None = None
@@ -78,11 +134,43 @@ class Settings:
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
             analysis_concurrency=_int(env, "NEWSLETTER_ANALYSIS_CONCURRENCY", 8),
+            diff_token_budget=_int(env, "NEWSLETTER_PROMPT_TOKENS", 12_000, minimum=2_000),
+            run_token_budget=_int(env, "NEWSLETTER_RUN_TOKEN_BUDGET", 0, minimum=0),
+            llm_max_tokens=_int(env, "NEWSLETTER_MAX_OUTPUT_TOKENS", 2_000, minimum=256),
+            llm_response_format=_choice(env, "NEWSLETTER_RESPONSE_FORMAT", ("auto", "json_schema", "json_object")),
+            llm_max_retries=_int(env, "NEWSLETTER_LLM_RETRIES", 4, minimum=0),
+            llm_timeout=float(_int(env, "NEWSLETTER_LLM_TIMEOUT", 120)),
+            llm_seed=_int(env, "NEWSLETTER_LLM_SEED", 7, minimum=0),
+            triage=_bool(env, "NEWSLETTER_TRIAGE", True),
+            prices_file=Path(env["NEWSLETTER_PRICES"]).expanduser() if env.get("NEWSLETTER_PRICES") else None,
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
+            secret=env.get("NEWSLETTER_SECRET") or None,
+            delivery=_choice(env, "NEWSLETTER_DELIVERY", ("outbox", "smtp", "ses")),
+            outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 587),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_tls=_choice(env, "SMTP_TLS", ("starttls", "tls", "none")),
+            send_rate=_float(env, "NEWSLETTER_SEND_RATE"),
+            send_concurrency=_int(env, "NEWSLETTER_SEND_CONCURRENCY", 8),
+            send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,
+            ses_configuration_set=env.get("NEWSLETTER_SES_CONFIGURATION_SET") or None,
+            unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
+
+    def require_secret(self) -> str:
+        """The token secret, for the commands that sign or read subscription links."""
+        if not self.secret:
+            raise ConfigError(
+                "NEWSLETTER_SECRET is not set",
+                hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return self.secret

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Stores of both backends (SQLite in tmp, DynamoDB through moto server): see tests/stores.py.
+from tests.stores import any_store, clock, make_store, moto_endpoint, store_backend, store_env, store_location  # noqa: F401
+
 _OUTSIDE = (
     "GITHUB_TOKEN",
     "GITHUB_API_URL",
@@ -20,7 +23,18 @@ _OUTSIDE = (
     "NEWSLETTER_OUTBOX",
     "NEWSLETTER_LISTS_DIR",
     "NEWSLETTER_MODEL",
+    "NEWSLETTER_ANALYSIS_CONCURRENCY",
+    "NEWSLETTER_PROMPT_TOKENS",
+    "NEWSLETTER_RUN_TOKEN_BUDGET",
+    "NEWSLETTER_MAX_OUTPUT_TOKENS",
+    "NEWSLETTER_RESPONSE_FORMAT",
+    "NEWSLETTER_LLM_RETRIES",
+    "NEWSLETTER_LLM_TIMEOUT",
+    "NEWSLETTER_LLM_SEED",
+    "NEWSLETTER_TRIAGE",
+    "NEWSLETTER_PRICES",
     "NEWSLETTER_PUBLIC_URL",
+    "NEWSLETTER_SECRET",
     "SMTP_HOST",
 )
 
@@ -34,4 +48,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("NEWSLETTER_SECRET", "test-secret-not-for-production")
+    # The shipped list files, wherever pytest was started from.
+    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(Path(__file__).resolve().parents[1] / "subscribers"))
     return data

@@ -1,1 +1,1 @@
-"""Renderers: the composed Issue in, the email's parts out (HTML, text, Markdown)."""
+"""Renderers: the Issue as Markdown (markdown.py), email HTML and text, and web pages."""
