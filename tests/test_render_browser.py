@@ -11,13 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.backends import open_store
+from newsletter.config import Settings
 from newsletter.models import Issue
+from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
+from newsletter.samples import sample_day
 from newsletter.samples.synthetic import busy_issue
 from tests.browser import Browser, chromium_path
 from tests.test_render_email import EVIL_TITLE, _evil_issue
 
 WIDTHS = (375, 1200)
+SCHEMES = [(False, "en"), (True, "en"), (True, "zh-CN")]
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (.ci/run installs it)")
 
@@ -33,8 +38,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         b.close()
 
 
-def sample_issue() -> Issue:
-    return busy_issue(14)
+def sample_issue(language: str = "en") -> Issue:
+    """The sample day through the heuristic analyzer and compose, as `newsletter preview --sample` renders it."""
+    repos, _, _ = sample_day()
+    settings = Settings.from_env()
+    store = open_store(settings)
+    try:
+        return build_issue(repos, language=language, settings=settings, store=store, analyzer_choice="heuristic")
+    finally:
+        store.close()
 
 
 def _write(tmp_path: Path, issue: Issue, name: str = "issue.html") -> Path:
@@ -55,15 +67,15 @@ MEASURE = """({
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize(("dark", "language"), SCHEMES, ids=["light", "dark", "zh-dark"])
 def test_sample_issue_fits_the_screen_with_every_commit_link(
-    browser: Browser, tmp_path: Path, width: int, dark: bool
+    browser: Browser, tmp_path: Path, width: int, dark: bool, language: str
 ) -> None:
-    issue = sample_issue()
+    issue = sample_issue(language)
     page = _write(tmp_path, issue)
     browser.open(page, width=width, dark=dark)
     seen = browser.eval(MEASURE)
-    browser.screenshot(tmp_path / f"sample-{width}-{'dark' if dark else 'light'}.png")
+    browser.screenshot(tmp_path / f"sample-{language}-{width}-{'dark' if dark else 'light'}.png")
     assert seen["innerWidth"] == width
     assert seen["scrollWidth"] <= seen["innerWidth"], f"horizontal overflow at {width}px"
     assert seen["widest"] == 0

@@ -47,15 +47,15 @@ def preview(
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
     if not sample and not repos:
         raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
+    specs = [RepoSpec.parse(r) for r in repos or []]
+    window = None if sample else resolve_window(day, tz)
     store = open_store(s)
     try:
         collected: list[RepoCommits]
         with RichProgress() as progress:
-            if sample:
+            if window is None:
                 collected = sample_day()[0]
             else:
-                specs = [RepoSpec.parse(r) for r in repos or []]
-                window = resolve_window(day, tz)
                 collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
             name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
             issue = build_issue(
@@ -72,7 +72,7 @@ def preview(
         store.close()
     files = write_preview(rendered, out)
     for path in (files.html, files.text, files.markdown):
-        console.print(str(path), highlight=False)
+        console.print(str(path), highlight=False, soft_wrap=True)
     shed = ", ".join(rendered.shed) or "nothing"
     err_console.print(f"HTML {rendered.html_bytes:,} bytes (budget {budget:,}; shed: {shed})", highlight=False)
     if open_:

@@ -16,10 +16,10 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsletter.errors import InputError
+from newsletter import i18n
+from newsletter.i18n import check_language
 from newsletter.models import AnalyzedCommit, Importance, Issue, Placeholder, RepoDigest, zone
 
-LANGUAGES = ("en", "zh-CN")
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
 # Longest texts shown for one item; a model that answers with a novel must not blow the size budget.
 TITLE_MAX = 160
@@ -34,21 +34,25 @@ _URL_BAD = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
 
 @cache
 def strings(language: str) -> dict[str, Any]:
-    """The renderers' catalogue for ``language`` (en or zh-CN)."""
-    if language not in LANGUAGES:
-        raise InputError(f"unknown language {language!r}", hint="use en or zh-CN")
+    """The email's own strings for ``language`` (templates/i18n/email.<language>.toml; the labels shared with
+    the Markdown twin, importance and change type, come from the shared catalogue, newsletter.i18n)."""
+    check_language(language)
     text = resources.files("newsletter").joinpath(f"templates/i18n/email.{language}.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 
 class Catalogue:
-    """``t(key, **values)`` for one language; a missing key is a bug, so it raises KeyError."""
+    """``t(key, **values)`` for one language; a missing key is a bug, so it raises KeyError.
+
+    Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own."""
 
     def __init__(self, language: str) -> None:
         self.language = language
         self.strings = strings(language)
 
     def __call__(self, key: str, **values: object) -> str:
+        if "." in key:
+            return i18n.t(self.language, key, **values)
         text = self.strings[key]
         return text.format(**values) if values else text
 
@@ -180,8 +184,8 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
         author=clip(c.author.login or c.author.name, 60),
         time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
         importance=a.importance.value,
-        importance_label=t(f"importance_{a.importance.value}"),
-        type_label=t(f"type_{a.change_type.value}"),
+        importance_label=t(f"importance.{a.importance.value}"),
+        type_label=t(f"change_type.{a.change_type.value}"),
         headline="" if headline == title else headline,
         pr_number=c.pr.number if c.pr else None,
         pr_url=safe_url(c.pr.url) if c.pr else None,
@@ -239,7 +243,7 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
     top = max(counts.values(), default=0) or 1
     bars = [
-        Bar(imp.value, t(f"importance_{imp.value}"), counts[imp.value], round(100 * counts[imp.value] / top))
+        Bar(imp.value, t(f"importance.{imp.value}"), counts[imp.value], round(100 * counts[imp.value] / top))
         for imp in IMPORTANCES
     ]
     title = clip(issue.title, TITLE_MAX)
