@@ -60,6 +60,7 @@ MEASURE = """({
   innerWidth: window.innerWidth,
   hrefs: Array.from(document.querySelectorAll('a[href]'), a => a.getAttribute('href')),
   background: getComputedStyle(document.body).backgroundColor,
+  footer: getComputedStyle(document.querySelector('.outer table')).backgroundColor,
   text: getComputedStyle(document.querySelector('h1')).color,
   widest: Array.from(document.querySelectorAll('table, div, p, td'))
     .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5).length,
@@ -84,10 +85,10 @@ def test_sample_issue_fits_the_screen_with_every_commit_link(
             assert item.commit.url in seen["hrefs"]
     # The scheme really switched: a dark page behind light text, and the reverse.
     if dark:
-        assert seen["background"] == "rgb(13, 17, 23)"
+        assert seen["background"] == seen["footer"] == "rgb(13, 17, 23)"
         assert seen["text"] == "rgb(230, 237, 243)"
     else:
-        assert seen["background"] == "rgb(243, 244, 246)"
+        assert seen["background"] == seen["footer"] == "rgb(243, 244, 246)"
         assert seen["text"] == "rgb(31, 35, 40)"
 
 

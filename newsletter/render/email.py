@@ -64,6 +64,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["code"] = _code
+_env.filters["num"] = "{:,}".format
 _template = _env.get_template("issue.mjml.j2")
 
 # Runs of whitespace other than a lone space (never \s, which would also eat no-break and ideographic spaces).

@@ -162,6 +162,15 @@ class IssueView:
     placeholders: dict[str, str] = field(default_factory=dict)
 
 
+_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])*\s*(?:[\w/-]+(?:\([^)]*\))?!?:\s*)?")
+
+
+def _restates(headline: str, title: str) -> bool:
+    """True when the headline is only the title again ("Fix: <title>" with the [area] tag dropped)."""
+    core = _TAGS.sub("", title).strip().lower()
+    return bool(core) and core in headline.lower()
+
+
 def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
     c, a = item.commit, item.analysis
     labels = {
@@ -186,7 +195,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
         type_label=t(f"change_type.{a.change_type.value}"),
-        headline="" if headline == title else headline,
+        headline="" if _restates(headline, title) else headline,
         pr_number=c.pr.number if c.pr else None,
         pr_url=safe_url(c.pr.url) if c.pr else None,
         additions=c.additions,
