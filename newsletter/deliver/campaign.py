@@ -127,35 +127,48 @@ class Campaign:
                     # Reserved by another runner (alive, or dead with a lease still running): retry at expiry.
                     deferred.append((held[recipient.email], recipient))
                     continue
-                entry = ambiguous.get(recipient.email)
-                if entry is not None and not self.options.resend_ambiguous:
-                    self._done("ambiguous")
-                    continue
-                slots.acquire()
-                future = pool.submit(self._deliver, recipient, entry)
-                future.add_done_callback(lambda f: self._finished(f, slots))
-            for expires, recipient in sorted(deferred, key=lambda item: item[0]):
-                if self._stop.is_set():
-                    break
-                wait = (expires - datetime.now(UTC)).total_seconds()
+                self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
+            if deferred and not self._stop.is_set():
+                # Wait until every lease seen has run out, then look again: what the other runner finished is
+                # skipped by the claim, what it left RESERVED is taken, and what it left SENDING is ambiguous.
+                wait = (max(expires for expires, _ in deferred) - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     self._stop.wait(wait)
-                slots.acquire()
-                future = pool.submit(self._deliver, recipient, None)
-                future.add_done_callback(lambda f: self._finished(f, slots))
+                _, ambiguous = self._scan_ledger()
+            for _, recipient in deferred:
+                if self._stop.is_set():
+                    break
+                self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
         self.result.duration = time.monotonic() - self.result.started
         if self._error is not None:
             raise self._error
         return self.result
 
+    def _submit(
+        self,
+        pool: ThreadPoolExecutor,
+        slots: threading.BoundedSemaphore,
+        recipient: Recipient,
+        ambiguous: LedgerEntry | None,
+    ) -> None:
+        if ambiguous is not None and not self.options.resend_ambiguous:
+            self._done("ambiguous")
+            return
+        slots.acquire()
+        future = pool.submit(self._deliver, recipient, ambiguous)
+        future.add_done_callback(lambda f: self._finished(f, slots))
+
     def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry]]:
-        """Entries another runner holds right now (RESERVED: wait for the lease) or left ambiguous (SENDING)."""
+        """Entries another runner may still be working on (RESERVED, or SENDING within its lease: wait for the
+        lease to run out) and entries left ambiguous (SENDING past the lease: the runner died mid-send)."""
         held: dict[str, datetime] = {}
         ambiguous: dict[str, LedgerEntry] = {}
         lease = timedelta(seconds=self.options.lease_seconds)
+        now = datetime.now(UTC)
         for entry in self.store.entries(self.issue_id):
-            if entry.state == LedgerState.RESERVED:
-                held[entry.email] = entry.updated_at + lease + timedelta(milliseconds=50)
+            expires = entry.updated_at + lease + timedelta(milliseconds=50)
+            if entry.state == LedgerState.RESERVED or (entry.state == LedgerState.SENDING and expires > now):
+                held[entry.email] = expires
             elif entry.state == LedgerState.SENDING:
                 ambiguous[entry.email] = entry
         return held, ambiguous
