@@ -42,8 +42,14 @@ def strings(language: str) -> dict[str, str]:
 
 
 def t(language: str, key: str, /, **values: object) -> str:
-    """One string, formatted. A missing key is a programming error, so it raises KeyError."""
-    text = strings(language)[key]
+    """One string, formatted. A missing key is a programming error, so it raises KeyError.
+
+    With ``count=1`` a ``<key>_one`` variant wins when the catalogue has one (English singulars; Chinese
+    has no plural forms, so its catalogue simply has none)."""
+    table = strings(language)
+    text = table[key]
+    if values.get("count") == 1:
+        text = table.get(f"{key}_one", text)
     return text.format(**values) if values else text
 
 

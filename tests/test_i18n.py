@@ -16,8 +16,10 @@ def _fields(text: str) -> set[str]:
 
 def test_catalogues_have_the_same_keys_and_placeholders() -> None:
     en, zh = strings("en"), strings("zh-CN")
-    assert set(en) == set(zh)
-    for key in en:
+    # English singulars (`<key>_one`) have no Chinese twin: Chinese has no plural forms.
+    singulars = {key for key in en if key.endswith("_one") and key.removesuffix("_one") in en and key not in zh}
+    assert set(en) - singulars == set(zh)
+    for key in set(en) - singulars:
         if key.startswith("language."):
             continue  # date formats differ on purpose (month names vs numbers)
         assert _fields(en[key]) == _fields(zh[key]), key
@@ -27,3 +29,9 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
 def test_unknown_language_is_an_input_error() -> None:
     with pytest.raises(InputError, match="unsupported language 'fr'"):
         t("fr", "markdown.summary")
+
+
+def test_english_singulars_and_chinese_has_no_plural() -> None:
+    assert t("en", "heuristic.added_files", count=1) == "Adds 1 file"
+    assert t("en", "heuristic.added_files", count=2) == "Adds 2 files"
+    assert t("zh-CN", "heuristic.added_files", count=1) == strings("zh-CN")["heuristic.added_files"].format(count=1)
