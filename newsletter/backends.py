@@ -11,19 +11,41 @@ from urllib.parse import urlparse
 
 from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
+from newsletter.deliver.base import Sender
+from newsletter.deliver.outbox import OutboxSender
+from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import ConfigError
+from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 
+Store = SqliteStore | DynamoStore
 
-def open_store(settings: Settings) -> SqliteStore:
+
+def open_store(settings: Settings) -> Store:
+    """``sqlite:///path`` (the default, in the data folder) or ``dynamodb://<table-prefix>``."""
     url = urlparse(settings.store_url)
     if url.scheme == "sqlite":
-        # sqlite:///abs/path → "/abs/path"; sqlite:///:memory: → ":memory:"
-        path = url.path if url.path != "/:memory:" else ":memory:"
+        # sqlite:///abs/path and sqlite:////abs/path → "/abs/path"; sqlite://rel/path → "rel/path" (relative
+        # to the working directory); sqlite:///:memory: → ":memory:"
+        path = url.netloc + url.path if url.netloc else "/" + url.path.lstrip("/")
+        if url.path == "/:memory:":
+            path = ":memory:"
+        if path in ("", "/"):
+            raise ConfigError(
+                f"NEWSLETTER_STORE={settings.store_url!r} has no path", hint="use sqlite:///path/to/file.db"
+            )
         return SqliteStore(path)
+    if url.scheme == "dynamodb":
+        prefix = url.netloc + url.path.rstrip("/")
+        if not prefix or not all(c.isalnum() or c in "-_." for c in prefix):
+            raise ConfigError(
+                f"NEWSLETTER_STORE={settings.store_url!r} needs a table prefix of letters, digits, '-', '_', '.'",
+                hint="e.g. dynamodb://newsletter",
+            )
+        return DynamoStore(prefix, region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     raise ConfigError(
         f"NEWSLETTER_STORE={settings.store_url!r} has an unknown scheme",
-        hint="use sqlite:///path/to/file.db",
+        hint="use sqlite:///path/to/file.db or dynamodb://table-prefix",
     )
 
 
@@ -46,3 +68,29 @@ def open_archive(settings: Settings) -> SiteArchive:
         f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
         hint="use local:///path/to/folder or s3://bucket/prefix",
     )
+
+
+def make_sender(settings: Settings, override: str | None = None) -> Sender:
+    """The mail provider: NEWSLETTER_DELIVERY (outbox, smtp, ses), or a list's own ``delivery``."""
+    choice = (override or settings.delivery or "outbox").strip().lower()
+    if choice == "outbox":
+        return OutboxSender(settings.outbox_dir or settings.data_dir / "outbox")
+    if choice == "smtp":
+        if not settings.smtp_host:
+            raise ConfigError("delivery is smtp but SMTP_HOST is not set", hint="set SMTP_HOST (and SMTP_PORT …)")
+        return SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            tls=settings.smtp_tls,
+        )
+    if choice == "ses":
+        from newsletter.deliver.ses import SesSender  # boto3 is slow to import; only when asked for
+
+        return SesSender(
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            configuration_set=settings.ses_configuration_set,
+        )
+    raise ConfigError(f"unknown delivery {choice!r}", hint="use NEWSLETTER_DELIVERY=outbox, smtp or ses")

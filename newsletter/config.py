@@ -35,6 +35,26 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={value} must be greater than 0")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -56,8 +76,23 @@ class Settings:
     # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
     archive_url: str = ""
     archive_public_url: str | None = None
-    # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
-    public_url: str | None = None
+    # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
+    lists_dir: Path = Path("subscribers")
+    secret: str | None = None
+    # Delivery: outbox (default, .eml files), smtp or ses; lists may override the sender.
+    delivery: str = "outbox"
+    outbox_dir: Path | None = None  # None: <data_dir>/outbox
+    public_url: str = "http://localhost:8000"  # base of the unsubscribe / preferences endpoints
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "starttls"  # starttls | tls | none
+    send_rate: float | None = None  # messages per second; None: the provider's ceiling (SES), else unlimited
+    send_concurrency: int = 8
+    send_lease_seconds: float = 120.0
+    ses_configuration_set: str | None = None
+    unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +114,29 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
-            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
+            lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
+            secret=env.get("NEWSLETTER_SECRET") or None,
+            delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
+            outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 587),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_tls=_choice(env, "SMTP_TLS", "starttls", ("starttls", "tls", "none")),
+            send_rate=_float(env, "NEWSLETTER_SEND_RATE"),
+            send_concurrency=_int(env, "NEWSLETTER_SEND_CONCURRENCY", 8),
+            send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,
+            ses_configuration_set=env.get("NEWSLETTER_SES_CONFIGURATION_SET") or None,
+            unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
+
+    def require_secret(self) -> str:
+        """The token secret, for the commands that sign or read subscription links."""
+        if not self.secret:
+            raise ConfigError(
+                "NEWSLETTER_SECRET is not set",
+                hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return self.secret

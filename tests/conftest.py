@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Stores of both backends (SQLite in tmp, DynamoDB through moto server): see tests/stores.py.
+from tests.stores import any_store, clock, make_store, moto_endpoint, store_backend, store_env, store_location  # noqa: F401
+
 _OUTSIDE = (
     "GITHUB_TOKEN",
     "GITHUB_API_URL",
@@ -21,6 +24,7 @@ _OUTSIDE = (
     "NEWSLETTER_LISTS_DIR",
     "NEWSLETTER_MODEL",
     "NEWSLETTER_PUBLIC_URL",
+    "NEWSLETTER_SECRET",
     "SMTP_HOST",
 )
 
@@ -34,4 +38,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("NEWSLETTER_SECRET", "test-secret-not-for-production")
+    # The shipped list files, wherever pytest was started from.
+    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(Path(__file__).resolve().parents[1] / "subscribers"))
     return data

@@ -1,6 +1,7 @@
 """Command-line entry point ``newsletter``; each command module registers itself on ``app``."""
 
 from newsletter.cli import archive as _archive  # noqa: F401  (registers `newsletter archive`)
+from newsletter.cli import lists, store, subscribers  # noqa: F401  (commands register on import)
 from newsletter.cli.app import app
 
 __all__ = ["app", "main"]

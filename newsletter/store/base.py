@@ -97,6 +97,12 @@ class SendLedger(Protocol):
         """All entries of an issue, streamed."""
         ...
 
+    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
+        """Atomically move a SENDING entry held by ``from_runner`` (a runner that died mid-send) to RESERVED
+        for ``runner``; false when the entry is in any other state or held by someone else. Used only when
+        an operator asks to resend the ambiguous entries (``newsletter send --resend-ambiguous``)."""
+        ...
+
 
 class IssueRecord(BaseModel):
     """One issue of one list on one day: what was built, where it is archived, how sending went."""
@@ -131,4 +137,117 @@ class BounceEvents(Protocol):
 
     def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
         """Add a transient bounce and return every transient bounce on record for ``email``."""
+        ...
+
+
+# --- Subscriber management: what the subscriptions module and the CLI need. ---------------------------
+# Addresses reaching the store are already normalised (subscriptions.normalise_email). Every change of a
+# membership or a suppression appends a ConsentEvent (when, what, by which source): the consent record.
+
+
+class MemberStatus(StrEnum):
+    PENDING = "pending"  # subscribed, not yet confirmed (double opt-in): never mailed the digest
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class SuppressionReason(StrEnum):
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+
+
+class Member(BaseModel):
+    email: str
+    list_id: str
+    status: MemberStatus
+    name: str | None = None
+    source: str  # who or what made the last change: "cli", "import:file.csv", "web", "ses" …
+    created_at: datetime
+    updated_at: datetime
+
+
+class Suppression(BaseModel):
+    """Held under a hash of the address, so that it can outlive ``forget`` without keeping the address."""
+
+    reason: SuppressionReason
+    source: str
+    at: datetime
+
+
+class ConsentEvent(BaseModel):
+    email: str
+    list_id: str | None = None  # None for global events (suppression)
+    action: str  # subscribed | confirmed | unsubscribed | removed | imported | added | suppressed | unsuppressed
+    status: str | None = None  # the membership status after the change
+    source: str
+    at: datetime
+    detail: str | None = None
+
+
+class Transition(BaseModel):
+    before: MemberStatus | None  # None: there was no membership
+    after: MemberStatus | None
+    changed: bool
+
+
+class BatchOutcome(BaseModel):
+    """One batch of an import: which addresses were added, already members (any status), or suppressed."""
+
+    added: list[str] = Field(default_factory=list)
+    present: list[str] = Field(default_factory=list)
+    suppressed: list[str] = Field(default_factory=list)
+
+
+class Subscribers(Protocol):
+    def get_member(self, email: str, list_id: str) -> Member | None: ...
+
+    def transition(
+        self,
+        email: str,
+        list_id: str,
+        to: MemberStatus,
+        *,
+        allowed_from: frozenset[MemberStatus | None],
+        action: str,
+        source: str,
+        name: str | None = None,
+    ) -> Transition:
+        """Move the membership to ``to`` when its current status (None: absent) is in ``allowed_from``;
+        otherwise change nothing and return ``changed=False`` with the current status. Atomic against a
+        concurrent change (compare-and-set on the status), and logged as a ConsentEvent when it changes."""
+        ...
+
+    def remove_member(self, email: str, list_id: str, *, source: str) -> bool:
+        """Delete the membership (the consent log keeps a ``removed`` event); false when there was none."""
+        ...
+
+    def add_members(
+        self, rows: list[tuple[str, str | None]], list_id: str, *, status: MemberStatus, source: str
+    ) -> BatchOutcome:
+        """Add one batch (≤ 1,000) of (email, name) as ``status``; existing members of any status are left
+        alone (never re-subscribes someone who unsubscribed) and suppressed addresses are skipped."""
+        ...
+
+    def members(self, list_id: str, status: MemberStatus | None = None) -> Iterator[Member]:
+        """Members of the list, by email, streamed in pages."""
+        ...
+
+    def count_members(self, list_id: str) -> dict[MemberStatus, int]: ...
+
+    def suppression(self, email: str) -> Suppression | None: ...
+
+    def unsuppress(self, email: str, *, source: str) -> bool: ...
+
+    def person(self, email: str) -> dict[str, Any]:
+        """Everything held about one address (profile, memberships, suppression, consent log, bounces,
+        send ledger), as JSON-ready data."""
+        ...
+
+    def erase_person(self, email: str) -> int:
+        """Delete everything held about one address except a hashed suppression; returns items deleted."""
+        ...
+
+    def init(self) -> list[str]:
+        """Create tables and indexes when missing (idempotent); returns what was created or checked."""
         ...

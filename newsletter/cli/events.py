@@ -1,0 +1,49 @@
+"""``newsletter events ingest``: SES bounce and complaint notifications into suppressions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter.backends import open_store
+from newsletter.cli.app import app, console, settings
+from newsletter.deliver.events import ingest, read_documents
+from newsletter.errors import InputError
+
+events_app = typer.Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("ingest")
+def ingest_command(
+    source: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="A JSON file (one document or JSON lines), - for stdin.")
+    ],
+) -> None:
+    """Apply SES notifications (as SNS delivers them): hard bounces and complaints suppress at once."""
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read {source}: {err}") from err
+    store = open_store(settings())
+    counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
+    for document in read_documents(text):
+        result = ingest(document, store)
+        counts["notifications"] += 1
+        counts["duplicates"] += result.duplicate
+        counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
+        state = (
+            "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
+        )
+        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False)
+    console.print(
+        f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
+        f" {counts['suppressed']} addresses suppressed",
+        highlight=False,
+    )

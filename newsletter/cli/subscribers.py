@@ -1,0 +1,229 @@
+"""``newsletter subscribers …``: add, import, list, export, confirm, unsubscribe, suppress and forget people."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newsletter import roster, subscriptions
+from newsletter.backends import open_store
+from newsletter.cli.app import app, console, err_console, settings
+from newsletter.errors import InputError
+from newsletter.lists import check_list_id, load_list
+from newsletter.store.base import MemberStatus, SuppressionReason
+from newsletter.subscriptions import Tokens
+
+subscribers = typer.Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
+app.add_typer(subscribers, name="subscribers")
+
+ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
+EmailArg = Annotated[str, typer.Argument(help="The email address.")]
+
+
+def _known_list(list_id: str) -> str:
+    load_list(settings().lists_dir, list_id)
+    return list_id
+
+
+def _writer(out: Path | None) -> TextIO:
+    if out is None:
+        return sys.stdout
+    try:
+        return out.open("w", encoding="utf-8", newline="")
+    except OSError as err:
+        raise InputError(f"cannot write {out}: {err.strerror or err}") from None
+
+
+class _LazyBar:
+    """A progress bar on stderr that appears with the first update: a file rejected up front leaves stderr
+    with nothing but the error line."""
+
+    def __init__(self, label: str) -> None:
+        self._bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._bar.stop()
+
+
+@subscribers.command("add")
+def add(
+    email: EmailArg,
+    list_id: ListOpt,
+    name: Annotated[str | None, typer.Option("--name", help="The person's name.")] = None,
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Active at once: consent was given elsewhere (no double opt-in).")
+    ] = False,
+    override: Annotated[
+        bool, typer.Option("--override", help="Subscribe even a suppressed or unsubscribed address (they asked).")
+    ] = False,
+) -> None:
+    """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
+    conf = settings()
+    _known_list(list_id)
+    tokens = None if confirmed else Tokens(conf.require_secret())
+    done = subscriptions.subscribe(
+        open_store(conf), tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
+    )
+    status = done.transition.after.value if done.transition.after else "?"
+    verb = "now" if done.transition.changed else "already"
+    console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
+    if done.token:
+        console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("remove")
+def remove(email: EmailArg, list_id: ListOpt) -> None:
+    """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
+    email = subscriptions.normalise_email(email)
+    if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
+        console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{email} was not on {list_id}", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("ls")
+def ls(
+    list_id: ListOpt,
+    status: Annotated[MemberStatus | None, typer.Option("--status", "-s", help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many (0: all).", min=0)] = 100,
+) -> None:
+    """List the members of a list, by email, with status and the source of the last change."""
+    _known_list(list_id)
+    table = Table(title=f"{list_id}" + (f" ({status.value})" if status else ""))
+    for column in ("email", "name", "status", "since", "source"):
+        table.add_column(column)
+    more = False
+    for shown, m in enumerate(open_store(settings()).members(list_id, status)):
+        if limit and shown >= limit:
+            more = True
+            break
+        table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
+    console.print(table)
+    if more:
+        console.print(f"showing the first {limit}: use --limit 0 for all, or `newsletter subscribers export`")
+
+
+@subscribers.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV with a header line email[,name]; UTF-8, with or without BOM.")],
+    list_id: ListOpt,
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Import as active: consent was given elsewhere.")
+    ] = False,
+) -> None:
+    """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
+    conf = settings()
+    _known_list(list_id)
+    store = open_store(conf)
+    status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
+    with _LazyBar("importing") as bar:
+        report = roster.import_csv(store, file, list_id, status=status, source=f"import:{file.name}", progress=bar)
+    for line, cell, why in report.invalid:
+        console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
+    for line in report.suppressed:
+        console.print(f"line {line}: suppressed address, skipped", highlight=False, soft_wrap=True)
+    console.print(
+        f"{file}: {report.rows:,} rows: {report.added:,} added as {status.value}, {report.present:,} already present,"
+        f" {len(report.invalid):,} invalid, {len(report.suppressed):,} suppressed",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@subscribers.command("export")
+def export(
+    list_id: ListOpt,
+    status: Annotated[MemberStatus | None, typer.Option("--status", "-s", help="Only this status.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Export a list's members as CSV (cells that a spreadsheet would run as formulas are neutralised)."""
+    _known_list(list_id)
+    store = open_store(settings())
+    handle = _writer(out)
+    try:
+        count = roster.export_csv(store, list_id, handle, status=status)
+    finally:
+        if out is not None:
+            handle.close()
+    err_console.print(
+        f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False, soft_wrap=True
+    )
+
+
+@subscribers.command("confirm")
+def confirm(token: Annotated[str, typer.Argument(help="The token from the confirmation link.")]) -> None:
+    """Confirm a subscription (double opt-in): pending → active."""
+    conf = settings()
+    done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
+    verb = "confirmed" if done.transition.changed else "was already confirmed"
+    console.print(f"{done.email} {verb} on {done.list_id}", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("unsubscribe")
+def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
+    """Unsubscribe a person from a list, at once (idempotent)."""
+    change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
+    email = subscriptions.normalise_email(email)
+    if change.changed:
+        console.print(f"unsubscribed {email} from {list_id}", highlight=False, soft_wrap=True)
+    elif change.before is None:
+        console.print(f"{email} is not on {list_id}: nothing to do", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{email} was already unsubscribed from {list_id}", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("suppress")
+def suppress(
+    email: EmailArg,
+    reason: Annotated[
+        str, typer.Option("--reason", help=f"One of {', '.join(r.value for r in SuppressionReason)}.")
+    ] = SuppressionReason.MANUAL.value,
+) -> None:
+    """Never mail an address again, on any list (bounced, complained or manual)."""
+    email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
+    console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("forget")
+def forget(
+    email: EmailArg,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the export here (JSON).")] = None,
+) -> None:
+    """Export everything held about a person (JSON), then erase it; a suppression stays, as a hash only."""
+    store = open_store(settings())
+
+    def write(text: str) -> None:
+        handle = _writer(out)
+        try:
+            handle.write(text + "\n")
+        finally:
+            if out is not None:
+                handle.close()
+
+    deleted = subscriptions.forget(store, email, write)
+    err_console.print(
+        f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False, soft_wrap=True
+    )

@@ -1,0 +1,297 @@
+"""Send one issue to one list: every active recipient exactly once, never faster than allowed.
+
+Per recipient the send ledger moves: (none) → RESERVED (conditional claim) → SENDING → SENT | FAILED, or
+back to RESERVED while a transient failure is retried, and is released when retries run out (a later run
+picks the recipient up again). Whoever holds the claim is the only runner that may send, so a Lambda retry
+or a second cron never sends twice. The one state nobody can resolve by looking is SENDING left behind by
+a runner that died: the provider may or may not have accepted the message. Those are reported, and resent
+only when the operator says so (``resend_ambiguous``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from newsletter.deliver.base import Sender
+from newsletter.deliver.message import MessageFactory
+from newsletter.errors import ConflictError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.store.base import LedgerEntry, LedgerState, Recipient, Recipients, SendLedger
+
+Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous"
+
+
+class CampaignStore(Recipients, SendLedger, Protocol):
+    """The part of the store a campaign needs."""
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    rate: float | None = None  # messages per second across all workers; None: no limit
+    concurrency: int = 8
+    lease_seconds: float = 120.0
+    max_attempts: int = 8  # per recipient, for transient failures
+    backoff_base: float = 0.2
+    backoff_cap: float = 30.0
+    resend_ambiguous: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class CampaignResult:
+    issue_id: str
+    sent: int = 0
+    skipped: int = 0  # already sent, failed or taken by another runner
+    failed: int = 0  # permanently rejected in this run
+    deferred: int = 0  # transient failures past the retry budget: released for a later run
+    ambiguous: int = 0  # SENDING entries of a runner that died; see send-status
+    retries: int = 0
+    started: float = field(default_factory=time.monotonic)
+    duration: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (email, reason), the first 100
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.duration if self.duration > 0 else 0.0
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second, shared by all workers, with no burst: SES counts a send
+    rate per second, and pacing evenly keeps every one-second window under it."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Campaign:
+    def __init__(
+        self,
+        issue_id: str,
+        store: CampaignStore,
+        sender: Sender,
+        factory: MessageFactory,
+        options: CampaignOptions,
+        progress: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.issue_id = issue_id
+        self.store = store
+        self.sender = sender
+        self.factory = factory
+        self.options = options
+        self.progress = progress
+        self.runner = runner_id()
+        self.bucket = TokenBucket(options.rate)
+        self.result = CampaignResult(issue_id)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+
+    # ------------------------------------------------------------------------------------------- run
+    def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
+        held, ambiguous = self._scan_ledger()
+        deferred: list[tuple[datetime, Recipient]] = []
+        slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
+        with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
+            for recipient in recipients:
+                if self._stop.is_set():
+                    break
+                if recipient.email in held:
+                    # Reserved by another runner (alive, or dead with a lease still running): retry at expiry.
+                    deferred.append((held[recipient.email], recipient))
+                    continue
+                entry = ambiguous.get(recipient.email)
+                if entry is not None and not self.options.resend_ambiguous:
+                    self._done("ambiguous")
+                    continue
+                slots.acquire()
+                future = pool.submit(self._deliver, recipient, entry)
+                future.add_done_callback(lambda f: self._finished(f, slots))
+            for expires, recipient in sorted(deferred, key=lambda item: item[0]):
+                if self._stop.is_set():
+                    break
+                wait = (expires - datetime.now(UTC)).total_seconds()
+                if wait > 0:
+                    self._stop.wait(wait)
+                slots.acquire()
+                future = pool.submit(self._deliver, recipient, None)
+                future.add_done_callback(lambda f: self._finished(f, slots))
+        self.result.duration = time.monotonic() - self.result.started
+        if self._error is not None:
+            raise self._error
+        return self.result
+
+    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry]]:
+        """Entries another runner holds right now (RESERVED: wait for the lease) or left ambiguous (SENDING)."""
+        held: dict[str, datetime] = {}
+        ambiguous: dict[str, LedgerEntry] = {}
+        lease = timedelta(seconds=self.options.lease_seconds)
+        for entry in self.store.entries(self.issue_id):
+            if entry.state == LedgerState.RESERVED:
+                held[entry.email] = entry.updated_at + lease + timedelta(milliseconds=50)
+            elif entry.state == LedgerState.SENDING:
+                ambiguous[entry.email] = entry
+        return held, ambiguous
+
+    def _finished(self, future: Future[Outcome], slots: threading.BoundedSemaphore) -> None:
+        slots.release()
+        err = future.exception()
+        if err is not None:
+            with self._lock:
+                self._error = self._error or err
+            self._stop.set()
+            return
+        self._done(future.result())
+
+    def _done(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.result.count(outcome)
+        if self.progress is not None:
+            self.progress(outcome)
+
+    # ------------------------------------------------------------------------------------- one recipient
+    def _deliver(self, recipient: Recipient, ambiguous: LedgerEntry | None) -> Outcome:
+        if self._stop.is_set():
+            return "deferred"
+        email = recipient.email
+        if ambiguous is not None:
+            taken = self.store.reclaim(self.issue_id, email, self.runner, from_runner=ambiguous.runner)
+        else:
+            taken = self.store.claim(self.issue_id, email, self.runner, lease_seconds=self.options.lease_seconds)
+        if not taken:
+            return "skipped"
+        try:
+            raw = self.factory.build(email, recipient.name)
+            for attempt in range(1, self.options.max_attempts + 1):
+                if self._stop.is_set():
+                    break
+                self.bucket.acquire()
+                self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING)
+                try:
+                    message_id = self.sender.send(raw, sender=self.factory.list.sender, recipient=email)
+                except TransientDeliveryError:
+                    self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
+                    with self._lock:
+                        self.result.retries += 1
+                    if attempt < self.options.max_attempts:
+                        self._stop.wait(self._backoff(attempt))
+                    continue
+                except PermanentDeliveryError as err:
+                    self.store.mark(self.issue_id, email, self.runner, LedgerState.FAILED, reason=err.message)
+                    with self._lock:
+                        if len(self.result.failures) < 100:
+                            self.result.failures.append((email, err.message))
+                    return "failed"
+                except DeliveryError:
+                    # Account-wide trouble (credentials, unverified sender): nothing was accepted, stop here.
+                    self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
+                    self.store.release(self.issue_id, email, self.runner)
+                    raise
+                self.store.mark(self.issue_id, email, self.runner, LedgerState.SENT, message_id=message_id)
+                return "sent"
+        except ConflictError:
+            return "skipped"  # our lease ran out during a long backoff and another runner took over
+        self.store.release(self.issue_id, email, self.runner)
+        return "deferred"
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def send_test(factory: MessageFactory, sender: Sender, email: str) -> str:
+    """One message to one address (``send --to``), outside the ledger."""
+    return sender.send(factory.build(email), sender=factory.list.sender, recipient=email)
+
+
+def send_issue(
+    issue_id: str,
+    recipients: Iterator[Recipient],
+    *,
+    store: CampaignStore,
+    sender: Sender,
+    factory: MessageFactory,
+    options: CampaignOptions,
+    progress: Callable[[Outcome], None] | None = None,
+) -> CampaignResult:
+    """Send ``factory``'s issue to ``recipients`` (streamed) through ``sender``, recorded in the ledger."""
+    if options.dry_run:
+        return dry_run(issue_id, recipients, store=store, factory=factory, progress=progress)
+    return Campaign(issue_id, store, sender, factory, options, progress).run(recipients)
+
+
+def dry_run(
+    issue_id: str,
+    recipients: Iterator[Recipient],
+    *,
+    store: CampaignStore,
+    factory: MessageFactory,
+    progress: Callable[[Outcome], None] | None = None,
+) -> CampaignResult:
+    """What a real run would do, without sending or writing: each message is still built (and so checked)."""
+    done = {e.email: e.state for e in store.entries(issue_id)}
+    result = CampaignResult(issue_id)
+    for recipient in recipients:
+        state = done.get(recipient.email)
+        if state is None or state == LedgerState.RESERVED:
+            factory.build(recipient.email, recipient.name)
+            outcome = "sent"
+        else:
+            outcome = "ambiguous" if state == LedgerState.SENDING else "skipped"
+        result.count(outcome)
+        if progress is not None:
+            progress(outcome)
+    result.duration = time.monotonic() - result.started
+    return result
+
+
+@dataclass
+class SendStatus:
+    issue_id: str
+    counts: dict[str, int]  # ledger state → entries
+    pending: int  # active recipients with no ledger entry yet
+    ambiguous: list[LedgerEntry]  # SENDING: handed to the provider, outcome unknown
+    failed: list[LedgerEntry]
+
+
+def send_status(issue_id: str, list_id: str, store: CampaignStore, *, limit: int = 50) -> SendStatus:
+    counts = {state.value: 0 for state in LedgerState}
+    seen: set[str] = set()
+    ambiguous: list[LedgerEntry] = []
+    failed: list[LedgerEntry] = []
+    for entry in store.entries(issue_id):
+        counts[entry.state.value] += 1
+        seen.add(entry.email)
+        if entry.state == LedgerState.SENDING and len(ambiguous) < limit:
+            ambiguous.append(entry)
+        elif entry.state == LedgerState.FAILED and len(failed) < limit:
+            failed.append(entry)
+    pending = sum(1 for r in store.active_recipients(list_id) if r.email not in seen)
+    return SendStatus(issue_id, counts, pending, ambiguous, failed)

@@ -1,0 +1,102 @@
+"""Glue between the pipeline and a campaign: the issue as it is sent (kept in the store so that a resumed
+run sends byte-for-byte the same issue), the message factory, and the send rate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from newsletter.config import Settings
+from newsletter.deliver.base import Sender
+from newsletter.deliver.campaign import CampaignOptions, CampaignResult, CampaignStore, Outcome, send_issue
+from newsletter.deliver.message import MessageFactory, TokenMaker
+from newsletter.models import MailingList, RenderedIssue
+from newsletter.store.base import Cache
+
+_KIND = "sent-issue"
+
+
+class SendableIssue(BaseModel):
+    """What every recipient of one issue gets (before personalisation), fixed at the first send."""
+
+    issue_id: str
+    rendered: RenderedIssue
+    view_url: str
+
+
+class IssueStore(CampaignStore, Cache):
+    """A campaign's store plus the cache, where the sendable issue is kept."""
+
+
+def issue_id(list_id: str, day: object) -> str:
+    return f"{list_id}/{day}"
+
+
+def load_sendable(store: Cache, issue: str) -> SendableIssue | None:
+    value = store.get(_KIND, issue)
+    return SendableIssue.model_validate(value) if value else None
+
+
+def keep_sendable(store: Cache, sendable: SendableIssue) -> SendableIssue:
+    """Store the issue unless one is stored already; the stored one wins (a resumed run must not change it)."""
+    existing = load_sendable(store, sendable.issue_id)
+    if existing is not None:
+        return existing
+    store.put(_KIND, sendable.issue_id, sendable.model_dump(mode="json"))
+    return sendable
+
+
+def factory_for(
+    mailing_list: MailingList, sendable: SendableIssue, *, settings: Settings, tokens: TokenMaker
+) -> MessageFactory:
+    return MessageFactory(
+        sendable.rendered,
+        mailing_list,
+        tokens=tokens,
+        public_url=settings.public_url,
+        view_url=sendable.view_url,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+    )
+
+
+def options_for(
+    settings: Settings, sender: Sender, *, dry_run: bool = False, resend_ambiguous: bool = False
+) -> CampaignOptions:
+    """Rate: NEWSLETTER_SEND_RATE when set, else what the provider says its ceiling is (SES), else none."""
+    rate = settings.send_rate
+    if rate is None and not dry_run:
+        rate = sender.max_send_rate()
+    return CampaignOptions(
+        rate=rate,
+        concurrency=settings.send_concurrency,
+        lease_seconds=settings.send_lease_seconds,
+        dry_run=dry_run,
+        resend_ambiguous=resend_ambiguous,
+    )
+
+
+def deliver(
+    mailing_list: MailingList,
+    sendable: SendableIssue,
+    *,
+    settings: Settings,
+    store: CampaignStore,
+    sender: Sender,
+    tokens: TokenMaker,
+    dry_run: bool = False,
+    resend_ambiguous: bool = False,
+    progress: Callable[[Outcome], None] | None = None,
+) -> CampaignResult:
+    """Send one stored issue to the list's active recipients."""
+    factory = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
+    options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
+    return send_issue(
+        sendable.issue_id,
+        store.active_recipients(mailing_list.id),
+        store=store,
+        sender=sender,
+        factory=factory,
+        options=options,
+        progress=progress,
+    )

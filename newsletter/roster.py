@@ -1,0 +1,149 @@
+"""A list's members as CSV: import (streamed, batched, idempotent) and export (formula-safe).
+
+Import reads the file twice: once to check that it is a CSV with an ``email`` column in UTF-8 at all (a
+malformed file changes nothing), once to validate each address and add it in batches. Memory stays at one
+batch whatever the file's size. Rows with an invalid address are reported with their line number and
+skipped; addresses already on the list (any status, including unsubscribed) are left alone.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from newsletter.errors import InputError
+from newsletter.store.base import MemberStatus, Subscribers
+from newsletter.subscriptions import normalise_email
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = ("email", "name", "status", "source", "created_at", "updated_at")
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    added: int = 0
+    present: int = 0  # already on the list, or earlier in the same file
+    suppressed: list[int] = field(default_factory=list)  # line numbers of globally suppressed addresses
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, cell, why)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    email: int
+    name: int | None
+    rows: int
+
+
+def _open(path: Path) -> TextIO:
+    try:
+        # utf-8-sig: a BOM (Excel's "CSV UTF-8") is skipped, and a file without one reads the same.
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(handle, strict=True)
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as err:
+        raise InputError(f"{path}: line {reader.line_num}: not valid CSV: {err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} after line {reader.line_num})",
+            hint="save the file as CSV UTF-8",
+        ) from None
+
+
+def check_csv(path: Path) -> _Layout:
+    """The first pass: the header and the whole file's syntax; raises InputError naming the file and line."""
+    with _open(path) as handle:
+        rows = _rows(path, handle)
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path}: the file is empty", hint="the first line must be the header email[,name]")
+        columns = [c.strip().lower() for c in header[1]]
+        if "email" not in columns:
+            raise InputError(
+                f"{path}: line 1: no 'email' column in the header {','.join(header[1])[:60]!r}",
+                hint="the first line must be the header email[,name]",
+            )
+        count = sum(1 for _, row in rows if row)
+    return _Layout(columns.index("email"), columns.index("name") if "name" in columns else None, count)
+
+
+def import_csv(
+    store: Subscribers,
+    path: Path,
+    list_id: str,
+    *,
+    status: MemberStatus,
+    source: str,
+    batch_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Add every valid address of ``path`` to ``list_id`` as ``status``; ``progress(done, total)``."""
+    layout = check_csv(path)
+    report = ImportReport()
+    batch: list[tuple[str, str | None]] = []
+    lines: dict[str, int] = {}  # first line of each address in the current batch, for the report
+
+    def flush() -> None:
+        outcome = store.add_members(batch, list_id, status=status, source=source)
+        report.added += len(outcome.added)
+        report.present += len(outcome.present)
+        report.suppressed.extend(lines[e] for e in outcome.suppressed)
+        batch.clear()
+        lines.clear()
+        if progress:
+            progress(report.rows, layout.rows)
+
+    with _open(path) as handle:
+        rows = _rows(path, handle)
+        next(rows)  # the header
+        for line, row in rows:
+            if not row:
+                continue
+            report.rows += 1
+            cell = row[layout.email] if layout.email < len(row) else ""
+            try:
+                email = normalise_email(_unneutralise(cell))
+            except InputError as err:
+                report.invalid.append((line, cell, str(err).split(": ", 1)[-1]))
+                continue
+            name = row[layout.name].strip() if layout.name is not None and layout.name < len(row) else ""
+            batch.append((email, name or None))
+            lines.setdefault(email, line)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+    return report
+
+
+def export_csv(store: Subscribers, list_id: str, out: TextIO, *, status: MemberStatus | None = None) -> int:
+    """Write the list's members as CSV, streamed; returns the number of rows."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for m in store.members(list_id, status):
+        cells = (m.email, m.name or "", m.status.value, m.source, m.created_at.isoformat(), m.updated_at.isoformat())
+        writer.writerow([neutralise(c) for c in cells])
+        count += 1
+    return count
+
+
+def neutralise(cell: str) -> str:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection): prefix a quote."""
+    return "'" + cell if cell.startswith(_FORMULA) else cell
+
+
+def _unneutralise(cell: str) -> str:
+    """Undo ``neutralise`` so that an exported file imports again."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA) else cell

@@ -1,0 +1,228 @@
+"""Consent: double opt-in, signed links, immediate unsubscribe, suppression, and forgetting a person.
+
+Every change goes through the store's compare-and-set ``transition`` so that it is atomic and logged with a
+timestamp and its source. Tokens are signed with ``NEWSLETTER_SECRET`` and bound to one address, one list and
+one purpose, so that an unsubscribe link cannot confirm and a link for one person cannot touch another.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from newsletter.errors import InputError, TokenError
+from newsletter.store.base import MemberStatus, Subscribers, SuppressionReason, Suppressions, Transition
+
+# How long each kind of link stays valid; None: for ever (an unsubscribe link must work in a years-old mail).
+PURPOSES: dict[str, timedelta | None] = {
+    "confirm": timedelta(days=7),
+    "unsubscribe": None,
+    "preferences": None,
+}
+_LABEL = {"confirm": "confirmation", "unsubscribe": "unsubscribe", "preferences": "preferences"}
+
+
+class SubscriberStore(Subscribers, Suppressions, Protocol):
+    """What this module needs from a store (both backends provide it)."""
+
+
+def normalise_email(text: str) -> str:
+    """The address as the store keys it: validated (syntax only, no DNS), IDNA-normalised domain, and
+    lower-cased as a whole — nobody runs a mailbox whose local part differs only in case, and treating
+    Foo@ and foo@ as two people would let one unsubscribe leave the other one mailed."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as err:
+        raise InputError(f"invalid address {text!r}: {err}") from None
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    email: str
+    list_id: str
+    purpose: str
+    issued_at: datetime
+
+
+class Tokens:
+    """Signed, URL-safe tokens. ``clock`` (seconds since the epoch) exists so that tests can age a token."""
+
+    def __init__(self, secret: str, *, clock: Callable[[], float] = time.time) -> None:
+        if not secret:
+            raise InputError("an empty secret cannot sign tokens")
+
+        class _Signer(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        self._by_purpose = {p: URLSafeTimedSerializer(secret, salt=f"newsletter.{p}", signer=_Signer) for p in PURPOSES}
+
+    def make(self, purpose: str, email: str, list_id: str) -> str:
+        return self._serializer(purpose).dumps({"e": email, "l": list_id})
+
+    def read(self, token: str, purpose: str) -> TokenClaims:
+        serializer = self._serializer(purpose)
+        label = _LABEL[purpose]
+        max_age = PURPOSES[purpose]
+        token = token.strip()
+        try:
+            payload, signed = serializer.loads(
+                token, max_age=max_age.total_seconds() if max_age else None, return_timestamp=True
+            )
+        except SignatureExpired as err:
+            when = f" on {err.date_signed + max_age:%Y-%m-%d %H:%M} UTC" if err.date_signed and max_age else ""
+            raise TokenError(
+                f"this {label} link expired{when} (links are valid for {max_age.days if max_age else '?'} days)",
+                hint="subscribe again to get a new link",
+            ) from None
+        except BadData:
+            for other, other_serializer in self._by_purpose.items():
+                if other == purpose:
+                    continue
+                try:
+                    other_serializer.loads(token)
+                except BadData:
+                    continue
+                raise TokenError(f"this is an {_LABEL[other]} link, not a {label} link") from None
+            raise TokenError(
+                f"this {label} link is damaged or was not issued by us (its signature does not match)",
+                hint="copy the whole link from the email",
+            ) from None
+        if not (isinstance(payload, dict) and isinstance(payload.get("e"), str) and isinstance(payload.get("l"), str)):
+            raise TokenError(f"this {label} link carries no address and list")
+        return TokenClaims(email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed)
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        if purpose not in self._by_purpose:
+            raise ValueError(f"unknown token purpose {purpose!r}")
+        return self._by_purpose[purpose]
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    email: str
+    list_id: str
+    transition: Transition
+    token: str | None  # a confirmation token when the membership is (still) pending
+
+
+def subscribe(
+    store: SubscriberStore,
+    tokens: Tokens | None,
+    email: str,
+    list_id: str,
+    *,
+    name: str | None = None,
+    source: str,
+    confirmed: bool = False,
+    override: bool = False,
+) -> Subscribed:
+    """Double opt-in: a new or unsubscribed member becomes *pending* and gets a confirmation token.
+
+    ``confirmed`` (an operator vouching for consent given elsewhere) makes the member *active* at once; it
+    never re-subscribes someone who unsubscribed unless ``override``. A suppressed address (bounced,
+    complained, manual) is refused unless ``override``, which lifts the suppression and logs who did it.
+    """
+    email = normalise_email(email)
+    suppression = store.suppression(email)
+    if suppression and not override:
+        raise InputError(
+            f"{email} is suppressed ({suppression.reason.value} on {suppression.at:%Y-%m-%d}, by {suppression.source})",
+            hint="pass --override only if the person asked to subscribe again",
+        )
+    if suppression:
+        store.unsuppress(email, source=source)
+    if confirmed:
+        allowed = {None, MemberStatus.PENDING} | ({MemberStatus.UNSUBSCRIBED} if override else set())
+        change = store.transition(
+            email,
+            list_id,
+            MemberStatus.ACTIVE,
+            allowed_from=frozenset(allowed),
+            action="added",
+            source=source,
+            name=name,
+        )
+        if change.after == MemberStatus.UNSUBSCRIBED:
+            raise InputError(
+                f"{email} unsubscribed from {list_id}; an operator cannot re-subscribe them",
+                hint="they can subscribe again themselves, or pass --override if they asked you to",
+            )
+        return Subscribed(email, list_id, change, None)
+    change = store.transition(
+        email,
+        list_id,
+        MemberStatus.PENDING,
+        allowed_from=frozenset({None, MemberStatus.UNSUBSCRIBED}),
+        action="subscribed",
+        source=source,
+        name=name,
+    )
+    token = tokens.make("confirm", email, list_id) if tokens and change.after == MemberStatus.PENDING else None
+    return Subscribed(email, list_id, change, token)
+
+
+def confirm(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> Subscribed:
+    """pending → active, from a confirmation link; confirming twice is fine."""
+    claims = tokens.read(token, "confirm")
+    change = store.transition(
+        claims.email,
+        claims.list_id,
+        MemberStatus.ACTIVE,
+        allowed_from=frozenset({MemberStatus.PENDING}),
+        action="confirmed",
+        source=source,
+    )
+    if change.after is None:
+        raise InputError(f"{claims.email} has no subscription to {claims.list_id} to confirm (it was removed)")
+    if change.after == MemberStatus.UNSUBSCRIBED:
+        raise InputError(
+            f"{claims.email} unsubscribed from {claims.list_id} after this link was sent",
+            hint="subscribe again to get a new link",
+        )
+    return Subscribed(claims.email, claims.list_id, change, None)
+
+
+def unsubscribe(store: SubscriberStore, email: str, list_id: str, *, source: str) -> Transition:
+    """Immediate and idempotent: the next send already skips the address. Not a member: nothing changes."""
+    return store.transition(
+        normalise_email(email),
+        list_id,
+        MemberStatus.UNSUBSCRIBED,
+        allowed_from=frozenset({MemberStatus.PENDING, MemberStatus.ACTIVE}),
+        action="unsubscribed",
+        source=source,
+    )
+
+
+def unsubscribe_by_token(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> Transition:
+    claims = tokens.read(token, "unsubscribe")
+    return unsubscribe(store, claims.email, claims.list_id, source=source)
+
+
+def suppress(store: SubscriberStore, email: str, reason: str, *, source: str) -> str:
+    """Never mail ``email`` again, on any list (it wins over every membership)."""
+    try:
+        why = SuppressionReason(reason)
+    except ValueError:
+        choices = ", ".join(r.value for r in SuppressionReason)
+        raise InputError(f"unknown suppression reason {reason!r}", hint=f"use one of {choices}") from None
+    email = normalise_email(email)
+    store.suppress(email, why.value, source)
+    return email
+
+
+def forget(store: SubscriberStore, email: str, write: Callable[[str], None]) -> int:
+    """Export everything held about a person through ``write`` (JSON), then erase it; a failing ``write``
+    erases nothing. A suppression stays, held only as a hash of the address, so that an old list imported
+    again can never mail them."""
+    email = normalise_email(email)
+    write(json.dumps(store.person(email), ensure_ascii=False, indent=2, default=str))
+    return int(store.erase_person(email))

@@ -1,0 +1,80 @@
+"""Signed tokens and address normalisation (no store needed)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from newsletter.config import Settings
+from newsletter.errors import ConfigError, InputError, TokenError
+from newsletter.subscriptions import Tokens, normalise_email
+from tests.stores import FakeClock
+
+
+@pytest.fixture
+def tokens(clock: FakeClock) -> Tokens:
+    return Tokens("a-secret", clock=clock.epoch)
+
+
+def test_round_trip_binds_email_list_and_purpose(tokens: Tokens, clock: FakeClock) -> None:
+    token = tokens.make("confirm", "ada@example.com", "sglang")
+    claims = tokens.read(token, "confirm")
+    assert (claims.email, claims.list_id, claims.purpose) == ("ada@example.com", "sglang", "confirm")
+    assert claims.issued_at.timestamp() == int(clock.epoch())
+    assert tokens.make("confirm", "bob@example.com", "sglang") != token
+
+
+def test_confirmation_expires_after_seven_days(tokens: Tokens, clock: FakeClock) -> None:
+    token = tokens.make("confirm", "ada@example.com", "sglang")
+    clock.advance(timedelta(days=7).total_seconds())
+    assert tokens.read(token, "confirm").email == "ada@example.com"  # exactly 7 days: still valid
+    clock.advance(1)
+    with pytest.raises(TokenError, match=r"confirmation link expired on 2026-01-20 08:00 UTC .*7 days"):
+        tokens.read(token, "confirm")
+
+
+def test_unsubscribe_and_preferences_never_expire(tokens: Tokens, clock: FakeClock) -> None:
+    unsubscribe = tokens.make("unsubscribe", "ada@example.com", "sglang")
+    preferences = tokens.make("preferences", "ada@example.com", "sglang")
+    clock.advance(timedelta(days=3650).total_seconds())
+    assert tokens.read(unsubscribe, "unsubscribe").list_id == "sglang"
+    assert tokens.read(preferences, "preferences").list_id == "sglang"
+
+
+@pytest.mark.parametrize("change", ["payload", "signature", "truncate", "garbage"])
+def test_tampered_tokens_are_rejected(tokens: Tokens, change: str) -> None:
+    token = tokens.make("confirm", "ada@example.com", "sglang")
+    payload, stamp, signature = token.split(".")
+    forged = {
+        "payload": Tokens("other").make("confirm", "eve@example.com", "sglang").split(".")[0] + f".{stamp}.{signature}",
+        "signature": f"{payload}.{stamp}.{signature[:-2]}xx",
+        "truncate": token[:-5],
+        "garbage": "not a token at all",
+    }[change]
+    with pytest.raises(TokenError, match="damaged or was not issued by us"):
+        tokens.read(forged, "confirm")
+
+
+def test_wrong_purpose_and_wrong_secret(tokens: Tokens) -> None:
+    unsubscribe = tokens.make("unsubscribe", "ada@example.com", "sglang")
+    with pytest.raises(TokenError, match="this is an unsubscribe link, not a confirmation link"):
+        tokens.read(unsubscribe, "confirm")
+    with pytest.raises(TokenError, match="damaged"):
+        Tokens("another-secret").read(unsubscribe, "unsubscribe")
+    with pytest.raises(ValueError):
+        tokens.make("delete-everything", "ada@example.com", "sglang")
+
+
+def test_normalise_email() -> None:
+    assert normalise_email("  Ada.Lovelace@Example.COM ") == "ada.lovelace@example.com"
+    assert normalise_email("用户@例子.广告") == "用户@例子.广告"
+    for bad in ("", "ada", "ada@", "@example.com", "ada@@example.com", "ada@example..com", "a b@example.com"):
+        with pytest.raises(InputError, match="invalid address"):
+            normalise_email(bad)
+
+
+def test_secret_is_required_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET is not set"):
+        Settings.from_env({}).require_secret()
+    assert Settings.from_env({"NEWSLETTER_SECRET": "x"}).require_secret() == "x"
