@@ -93,6 +93,9 @@ class Settings:
     send_lease_seconds: float = 120.0
     ses_configuration_set: str | None = None
     unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
+    # AWS fan-out: the SQS queue of recipient batches, and how many sender Lambdas share the send rate.
+    send_queue_url: str | None = None
+    sender_concurrency: int = 1
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -129,6 +132,8 @@ class Settings:
             send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,
             ses_configuration_set=env.get("NEWSLETTER_SES_CONFIGURATION_SET") or None,
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
+            send_queue_url=env.get("NEWSLETTER_SEND_QUEUE_URL") or None,
+            sender_concurrency=_int(env, "NEWSLETTER_SENDER_CONCURRENCY", 1),
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
 
