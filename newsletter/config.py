@@ -63,6 +63,7 @@ class Settings:
     github_url: str = "https://github.com"
     github_token: str | None = None
     github_concurrency: int = 8
+    github_bot_logins: frozenset[str] = frozenset()  # extra authors treated as bots, besides "*[bot]" logins
     # Language model (an OpenAI-compatible server); no key means the heuristic analyzer.
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -108,6 +109,9 @@ class Settings:
             github_url=(env.get("GITHUB_URL") or "https://github.com").rstrip("/"),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_concurrency=_int(env, "NEWSLETTER_GITHUB_CONCURRENCY", 8),
+            github_bot_logins=frozenset(
+                login.strip().lower() for login in env.get("NEWSLETTER_BOT_LOGINS", "").split(",") if login.strip()
+            ),
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",

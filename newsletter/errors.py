@@ -54,6 +54,10 @@ class RateLimitedError(GitHubError):
         self.reset_in = reset_in
 
 
+class GitHubUnavailableError(GitHubError):
+    """GitHub kept answering 5xx (an outage) after the retries."""
+
+
 class NetworkError(NewsletterError):
     """A server could not be reached at all (after retries)."""
 

@@ -6,11 +6,13 @@ format the result.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from newsletter.config import Settings
@@ -27,7 +29,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except NewsletterError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -61,6 +63,12 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
 ) -> None:
     """The daily commit digest."""
+    # Libraries (urllib3's "Retrying …", PyGithub's backoff notes) would reach stderr through logging's
+    # last-resort handler; the CLI speaks through its own lines and progress notes instead.
+    logging.getLogger().addHandler(logging.NullHandler())
+    # PyGithub attaches its own stderr handler at INFO ("Request GET … failed with 403"); rate-limit waits are
+    # shown through the progress notes instead.
+    logging.getLogger("github").setLevel(logging.WARNING)
     if version:
         from newsletter import __version__
 

@@ -1,0 +1,196 @@
+"""Collect: every commit that landed on each watched branch during the window, with files, patches, stats and
+pull request, newest first.
+
+Per repository: the Atom feed first (free; when its newest entry predates the window the day is empty and no
+API request is made), then the REST list of the window's commits, then each commit's details and pull request,
+fetched concurrently and cached by SHA (a commit never changes), so a second run makes no detail request.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from newsletter.collect.atom import FEED_SIZE, AtomClient, Feed
+from newsletter.collect.github import GitHubRest, Listed, pr_from_message
+from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
+from newsletter.collect.window import resolve_window
+from newsletter.config import Settings
+from newsletter.errors import GitHubUnavailableError, InputError, NewsletterError, RateLimitedError
+from newsletter.models import Commit, RepoCommits, RepoSpec, Window
+from newsletter.progress import NoProgress, Progress
+from newsletter.store.base import Cache
+
+__all__ = ["CollectOptions", "collect_repos", "dump_collected", "load_collected", "resolve_window"]
+
+CACHE_KIND = "github-commit"
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    exclude_merges: bool = False
+    exclude_bots: bool = False
+    bot_logins: frozenset[str] = frozenset()  # lower-case logins treated as bots besides "*[bot]"
+    allow_degraded: bool = False  # fall back to the Atom feed when the API refuses (rate limit, outage)
+    concurrency: int | None = None  # details fetched at once; None: settings.github_concurrency
+
+    def is_bot(self, login: str | None, name: str) -> bool:
+        login = (login or "").lower()
+        return login.endswith("[bot]") or name.lower().endswith("[bot]") or login in self.bot_logins
+
+
+def collect_repos(
+    specs: list[RepoSpec],
+    window: Window,
+    *,
+    settings: Settings,
+    cache: Cache,
+    options: CollectOptions | None = None,
+    progress: Progress | None = None,
+) -> list[RepoCommits]:
+    """The commits of each repository in ``window``, in the order of ``specs``."""
+    options = options or CollectOptions(bot_logins=settings.github_bot_logins)
+    progress = progress or NoProgress()
+    workers = max(1, min(options.concurrency or settings.github_concurrency, MAX_IN_FLIGHT))
+
+    def waiting(seconds: float) -> None:
+        progress.note(f"GitHub rate limit: waiting {seconds:.0f} s before continuing")
+
+    pacer = Pacer(on_wait=waiting)
+    rest = GitHubRest(settings, pacer=pacer, on_wait=waiting)
+    atom = AtomClient(settings)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+            return [_collect_one(spec, window, rest, atom, pool, cache, options, progress, settings) for spec in specs]
+    finally:
+        rest.close()
+        atom.close()
+
+
+def _collect_one(
+    spec: RepoSpec,
+    window: Window,
+    rest: GitHubRest,
+    atom: AtomClient,
+    pool: ThreadPoolExecutor,
+    cache: Cache,
+    options: CollectOptions,
+    progress: Progress,
+    settings: Settings,
+) -> RepoCommits:
+    feed = _feed(atom, spec)
+    if feed is not None and feed.proves_empty(window):
+        branch = spec.branch or feed.branch or "HEAD"
+        return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=[])
+    try:
+        branch = spec.branch or rest.default_branch(spec)
+        listed = [c for c in rest.list_commits(spec, branch, window) if _keep(c, options)]
+        commits = _details(spec, branch, listed, rest, pool, cache, progress, settings)
+    except (RateLimitedError, GitHubUnavailableError) as err:
+        if not options.allow_degraded:
+            raise
+        return _degraded(spec, window, atom, feed, options, settings.github_url, err)
+    commits.sort(key=lambda c: c.committed_at, reverse=True)
+    return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits)
+
+
+def _feed(atom: AtomClient, spec: RepoSpec) -> Feed | None:
+    """The feed when it can be had; any failure just means no pre-check (the API will tell what is wrong)."""
+    try:
+        return atom.fetch(spec)
+    except NewsletterError:
+        return None
+
+
+def _keep(listed: Listed, options: CollectOptions) -> bool:
+    if options.exclude_merges and listed.is_merge:
+        return False
+    return not (options.exclude_bots and options.is_bot(listed.login, listed.author_name))
+
+
+def _details(
+    spec: RepoSpec,
+    branch: str,
+    listed: list[Listed],
+    rest: GitHubRest,
+    pool: ThreadPoolExecutor,
+    cache: Cache,
+    progress: Progress,
+    settings: Settings,
+) -> list[Commit]:
+    progress.start(f"{spec.full_name}@{branch}", len(listed))
+
+    def one(item: Listed) -> Commit:
+        key = f"{settings.github_api_url}|{spec.full_name.lower()}|{item.sha}"
+        cached = cache.get(CACHE_KIND, key)
+        if cached is not None:
+            commit = Commit.model_validate(cached)
+        else:
+            commit = rest.commit(spec, item.sha, branch)
+            cache.put(CACHE_KIND, key, commit.model_dump(mode="json"))
+        progress.advance()
+        return commit
+
+    futures = [pool.submit(one, item) for item in listed]
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in pending:
+        future.cancel()
+    for future in futures:
+        if future in done and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    return [future.result() for future in futures]
+
+
+def _degraded(
+    spec: RepoSpec,
+    window: Window,
+    atom: AtomClient,
+    feed: Feed | None,
+    options: CollectOptions,
+    web: str,
+    reason: NewsletterError,
+) -> RepoCommits:
+    feed = feed or atom.fetch(spec)  # no feed either: its error is the one to report
+    commits = [
+        e.to_commit().model_copy(update={"pr": pr_from_message(e.message, web=web, repo=spec.full_name)})
+        for e in feed.in_window(window)
+    ]
+    commits = [
+        c
+        for c in commits
+        if not (options.exclude_merges and c.is_merge)
+        and not (options.exclude_bots and options.is_bot(c.author.login, c.author.name))
+    ]
+    warnings = [
+        f"{reason.message}; fell back to the Atom feed: titles only (no files, stats or pull requests), "
+        f"and the feed holds at most the {FEED_SIZE} newest commits"
+    ]
+    if feed.may_be_truncated(window):
+        warnings.append("the feed's oldest entry is inside the window: earlier commits of the day are missing")
+    branch = spec.branch or feed.branch or "HEAD"
+    return RepoCommits(
+        repo=spec.full_name, branch=branch, window=window, commits=commits, degraded=True, warnings=warnings
+    )
+
+
+# --------------------------------------------------------------------------------------------- JSON files
+
+_ADAPTER: TypeAdapter[list[RepoCommits]] = TypeAdapter(list[RepoCommits])
+
+
+def dump_collected(repos: list[RepoCommits], path: Path) -> None:
+    """Write the JSON documented in README ("newsletter collect"): a list with one object per repository."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(_ADAPTER.dump_json(repos, indent=2))
+    tmp.replace(path)
+
+
+def load_collected(path: Path) -> list[RepoCommits]:
+    try:
+        return _ADAPTER.validate_json(path.read_bytes())
+    except (OSError, ValidationError) as err:
+        raise InputError(f"{path} is not a collect JSON file: {str(err).splitlines()[0]}") from err
