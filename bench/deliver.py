@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from newsletter.deliver.message import MessageFactory  # noqa: E402
-from newsletter.models import MailingList, Placeholder, RenderedIssue, RepoSpec  # noqa: E402
-from newsletter.subscriptions import Tokens  # noqa: E402
+from newsletter.deliver.message import MessageFactory
+from newsletter.models import MailingList, Placeholder, RenderedIssue, RepoSpec
+from newsletter.subscriptions import Tokens
 
 
 def issue(kilobytes: int = 90) -> RenderedIssue:

@@ -49,32 +49,17 @@ def open_store(settings: Settings) -> Store:
     )
 
 
-def open_archive(settings: Settings) -> SiteArchive:
-    """NEWSLETTER_ARCHIVE: ``local:///path`` (default ``<data dir>/archive``) or ``s3://bucket/prefix``;
-    NEWSLETTER_ARCHIVE_URL is the public base URL the site is served from."""
-    url = urlparse(settings.archive_url)
-    if url.scheme == "local" and (url.netloc or url.path):
-        return LocalArchive(Path(url.netloc + url.path), settings.archive_public_url, public_url=settings.public_url)
-    if url.scheme == "s3" and url.netloc:
-        return S3Archive(
-            url.netloc,
-            url.path.strip("/"),
-            settings.archive_public_url,
-            public_url=settings.public_url,
-            endpoint_url=settings.aws_endpoint_url,
-            region=settings.aws_region,
-        )
-    raise ConfigError(
-        f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
-        hint="use local:///path/to/folder or s3://bucket/prefix",
-    )
-
-
 def make_sender(settings: Settings, override: str | None = None) -> Sender:
     """The mail provider: NEWSLETTER_DELIVERY (outbox, smtp, ses), or a list's own ``delivery``."""
     choice = (override or settings.delivery or "outbox").strip().lower()
     if choice == "outbox":
         return OutboxSender(settings.outbox_dir or settings.data_dir / "outbox")
+    if choice in ("smtp", "ses") and not settings.public_url:
+        # Mail to real people must carry working unsubscribe links (RFC 8058, Gmail and Yahoo's rules).
+        raise ConfigError(
+            f"delivery is {choice} but NEWSLETTER_PUBLIC_URL is not set",
+            hint="set it to the base URL of the unsubscribe / preferences endpoints",
+        )
     if choice == "smtp":
         if not settings.smtp_host:
             raise ConfigError("delivery is smtp but SMTP_HOST is not set", hint="set SMTP_HOST (and SMTP_PORT …)")
@@ -94,3 +79,24 @@ def make_sender(settings: Settings, override: str | None = None) -> Sender:
             configuration_set=settings.ses_configuration_set,
         )
     raise ConfigError(f"unknown delivery {choice!r}", hint="use NEWSLETTER_DELIVERY=outbox, smtp or ses")
+
+
+def open_archive(settings: Settings) -> SiteArchive:
+    """NEWSLETTER_ARCHIVE: ``local:///path`` (default ``<data dir>/archive``) or ``s3://bucket/prefix``;
+    NEWSLETTER_ARCHIVE_URL is the public base URL the site is served from."""
+    url = urlparse(settings.archive_url)
+    if url.scheme == "local" and (url.netloc or url.path):
+        return LocalArchive(Path(url.netloc + url.path), settings.archive_public_url, public_url=settings.public_url)
+    if url.scheme == "s3" and url.netloc:
+        return S3Archive(
+            url.netloc,
+            url.path.strip("/"),
+            settings.archive_public_url,
+            public_url=settings.public_url,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+        )
+    raise ConfigError(
+        f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
+        hint="use local:///path/to/folder or s3://bucket/prefix",
+    )

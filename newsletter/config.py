@@ -74,16 +74,12 @@ class Settings:
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
-    # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
-    archive_url: str = ""
-    archive_public_url: str | None = None
     # Mailing lists: one TOML file per list (never addresses); the secret that signs subscription tokens.
     lists_dir: Path = Path("subscribers")
     secret: str | None = None
     # Delivery: outbox (default, .eml files), smtp or ses; lists may override the sender.
     delivery: str = "outbox"
     outbox_dir: Path | None = None  # None: <data_dir>/outbox
-    public_url: str = "http://localhost:8000"  # base of the unsubscribe / preferences endpoints
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -97,6 +93,11 @@ class Settings:
     # AWS fan-out: the SQS queue of recipient batches, and how many sender Lambdas share the send rate.
     send_queue_url: str | None = None
     sender_concurrency: int = 1
+    # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
+    archive_url: str = ""
+    archive_public_url: str | None = None
+    # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
+    public_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -119,13 +120,10 @@ class Settings:
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
-            archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
             secret=env.get("NEWSLETTER_SECRET") or None,
             delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
             outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
-            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 587),
             smtp_username=env.get("SMTP_USERNAME") or None,
@@ -138,6 +136,9 @@ class Settings:
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
             send_queue_url=env.get("NEWSLETTER_SEND_QUEUE_URL") or None,
             sender_concurrency=_int(env, "NEWSLETTER_SENDER_CONCURRENCY", 1),
+            archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
+            archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
             extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
 

@@ -23,6 +23,7 @@ from newsletter.deliver.campaign import send_status
 from newsletter.deliver.service import deliver, keep_sendable
 from newsletter.deliver.ses import SesSender
 from newsletter.deliver.smtp import SmtpSender
+from newsletter.errors import DeliveryError
 from newsletter.store.base import LedgerState
 from newsletter.subscriptions import Tokens
 from tests.deliver_support import DAY, SECRET, mailing_list, seed, sendable, write_list
@@ -63,17 +64,22 @@ def _check_messages(messages: list[dict], expected: list[str]) -> None:
     assert len(tokens) == len(expected)
 
 
-def test_ses_thousand_subscribers_exactly_once_and_a_second_run_sends_nothing(tmp_path: Path) -> None:
+def test_ses_thousand_subscribers_once_each_through_throttling_never_above_the_rate() -> None:
+    """Every tenth SendEmail call is answered with SES's throttling error: all 1,000 still go out, once each,
+    and no one-second window holds more calls than the configured rate; a second run sends nothing."""
     store = open_store(Settings.from_env())
     emails = seed(store, 1000)
-    with moto_ses() as url:
-        sender = SesSender(region="us-east-1", endpoint_url=url)
-        assert sender.max_send_rate() == 1.0  # moto's quota, through SES v1 (moto has no sesv2 GetAccount)
+    with moto_ses() as url, SesProxy(url, throttle_every=10) as proxy:
+        sender = SesSender(region="us-east-1", endpoint_url=proxy.url)
         first = deliver(
             mailing_list(), sendable(), settings=_settings(), store=store, sender=sender, tokens=Tokens(SECRET)
         )
         assert (first.sent, first.failed, first.deferred) == (1000, 0, 0)
+        assert first.retries == proxy.throttled >= 100
+        assert len(proxy.calls) == 1000 + proxy.throttled
+        assert proxy.max_in_window(1.0) <= RATE
         _check_messages(raw_messages(url), emails)
+
         second = deliver(
             mailing_list(), sendable(), settings=_settings(), store=store, sender=sender, tokens=Tokens(SECRET)
         )
@@ -83,26 +89,12 @@ def test_ses_thousand_subscribers_exactly_once_and_a_second_run_sends_nothing(tm
     assert status.counts["sent"] == 1000 and status.pending == 0
 
 
-def test_ses_throttled_every_tenth_call_all_sent_once_never_above_the_rate() -> None:
-    store = open_store(Settings.from_env())
-    emails = seed(store, 1000)
-    with moto_ses() as url, SesProxy(url, throttle_every=10) as proxy:
-        sender = SesSender(region="us-east-1", endpoint_url=proxy.url)
-        result = deliver(
-            mailing_list(), sendable(), settings=_settings(), store=store, sender=sender, tokens=Tokens(SECRET)
-        )
-        assert (result.sent, result.failed, result.deferred) == (1000, 0, 0)
-        assert result.retries == proxy.throttled >= 100
-        _check_messages(raw_messages(url), emails)
-        assert proxy.max_in_window(1.0) <= RATE
-        assert len(proxy.calls) == 1000 + proxy.throttled
-
-
-def test_ses_rejection_is_recorded_per_recipient_and_account_trouble_stops() -> None:
+def test_ses_rejection_is_recorded_per_recipient() -> None:
     store = open_store(Settings.from_env())
     seed(store, 3)
     with moto_ses() as url:
         sender = SesSender(region="us-east-1", endpoint_url=url)
+        assert sender.max_send_rate() == 1.0  # moto's quota, through SES v1 (moto has no sesv2 GetAccount)
         unverified = mailing_list().model_copy(update={"sender": "Nobody <nobody@unverified.example>"})
         result = deliver(
             unverified, sendable(), settings=_settings(), store=store, sender=sender, tokens=Tokens(SECRET)
@@ -232,3 +224,16 @@ def test_smtp_transient_refusal_is_retried(code: str) -> None:
     assert result.retries == 3
     # Released, not failed: a later run tries again.
     assert {e.email for e in store.entries(sendable().issue_id)} == set(emails[1:])
+
+
+def test_smtp_sender_refused_stops_the_campaign_and_keeps_nobody_reserved() -> None:
+    store = open_store(Settings.from_env())
+    seed(store, 20)
+    with SmtpSink() as sink:
+        sink.refuse_sender("553 5.7.1 Sender address rejected: not owned by user")
+        sender = SmtpSender("127.0.0.1", sink.port, tls="none")
+        with pytest.raises(DeliveryError, match="refused the sender"):
+            deliver(mailing_list(), sendable(), settings=_settings(), store=store, sender=sender, tokens=Tokens(SECRET))
+        sender.close()
+    assert {e.state for e in store.entries(sendable().issue_id)} <= {LedgerState.FAILED}
+    assert not any(e.state == LedgerState.FAILED for e in store.entries(sendable().issue_id))

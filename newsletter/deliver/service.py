@@ -15,6 +15,8 @@ from newsletter.models import MailingList, RenderedIssue
 from newsletter.store.base import Cache
 
 _KIND = "sent-issue"
+# Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
+LOCAL_PUBLIC_URL = "http://localhost:8000"
 
 
 class SendableIssue(BaseModel):
@@ -54,7 +56,7 @@ def factory_for(
         sendable.rendered,
         mailing_list,
         tokens=tokens,
-        public_url=settings.public_url,
+        public_url=settings.public_url or LOCAL_PUBLIC_URL,
         view_url=sendable.view_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )

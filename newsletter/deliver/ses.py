@@ -55,7 +55,7 @@ class SesSender:
     ) -> None:
         self.configuration_set = configuration_set
         # The campaign retries with its own backoff and rate; botocore's retries would hide throttling from it.
-        config = Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=64)
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64)
         self._session = boto3.session.Session(region_name=region or "us-east-1")
         self._client_args: dict[str, Any] = {"endpoint_url": endpoint_url, "config": config}
         self._client = self._session.client("sesv2", **self._client_args)

@@ -557,6 +557,34 @@ class DynamoStore:
                 if _code(err) != "ConditionalCheckFailedException":
                     raise
 
+    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
+        now = self.clock()
+        values = _av(
+            **{
+                ":reserved": LedgerState.RESERVED.value,
+                ":sending": LedgerState.SENDING.value,
+                ":at": iso(now),
+                ":ts": _num(now.timestamp()),
+            }
+        )
+        values[":runner"] = _SER.serialize(runner)
+        values[":from"] = _SER.serialize(from_runner)
+        with self._aws():
+            try:
+                self._db.update_item(
+                    TableName=self.table,
+                    Key=_av(pk=f"P#{email}", sk=f"S#{issue_id}"),
+                    UpdateExpression="SET #state = :reserved, #runner = :runner, updated_at = :at, #ts = :ts",
+                    ConditionExpression="#state = :sending AND #runner = :from",
+                    ExpressionAttributeNames={"#state": "state", "#ts": "ts", "#runner": "runner"},
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as err:
+                if _code(err) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
     def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
         for item in self._query(
             IndexName="gsi1",

@@ -383,6 +383,16 @@ class SqliteStore:
                 (issue_id, email, runner),
             )
 
+    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
+        now = self.clock()
+        with self._guard() as db:
+            cur = db.execute(
+                "UPDATE ledger SET state = 'reserved', runner = ?, updated_at = ?, ts = ?"
+                " WHERE issue_id = ? AND email = ? AND state = 'sending' AND runner = ?",
+                (runner, iso(now), now.timestamp(), issue_id, email, from_runner),
+            )
+            return cur.rowcount == 1
+
     def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
         sql = (
             "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,18 +23,41 @@ from moto.server import ThreadedMotoServer
 SEND_PATH = "/v2/email/outbound-emails"
 
 
-@contextmanager
-def moto_ses(sender: str = "digest@example.com") -> Iterator[str]:
-    """A fresh moto server on loopback with ``sender`` verified; yields its URL."""
+def serve() -> None:
+    """``python -m tests.fakes.ses``: a ThreadedMotoServer on 127.0.0.1, port 0; prints its URL and runs until
+    stdin closes. In its own process, moto does not compete with the sender under test for one GIL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    print(f"http://{host}:{port}", flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+@contextmanager
+def moto_ses(sender: str = "digest@example.com") -> Iterator[str]:
+    """A fresh moto server (own process) on loopback with ``sender`` verified; yields its URL."""
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.ses"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert child.stdout is not None
+        url = child.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), "moto server did not start"
         boto3.client("ses", region_name="us-east-1", endpoint_url=url).verify_email_identity(EmailAddress=sender)
         yield url
     finally:
-        server.stop()
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 def raw_messages(url: str) -> list[dict[str, Any]]:
@@ -137,3 +164,7 @@ class SesProxy:
         self.closing.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":
+    serve()

@@ -23,7 +23,15 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply for RCPT TO
+    sender_reply: str | None = None  # a refusal for every MAIL FROM
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+        if self.sender_reply:
+            return self.sender_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
         if address in self.refuse:
@@ -61,6 +69,9 @@ class SmtpSink:
 
     def refuse(self, address: str, reply: str) -> None:
         self.handler.refuse[address] = reply
+
+    def refuse_sender(self, reply: str) -> None:
+        self.handler.sender_reply = reply
 
     def __enter__(self) -> SmtpSink:
         self._thread.start()
