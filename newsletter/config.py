@@ -53,6 +53,22 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
     return value
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip()
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value", hint="use 1 or 0")
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,15 @@ class Settings:
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     analysis_concurrency: int = 8
+    diff_token_budget: int = 12_000  # estimated tokens of one commit's prompt (see analyze/budget.py)
+    run_token_budget: int = 0  # tokens in+out per run; 0 = no cap
+    llm_max_tokens: int = 2_000  # output tokens per analysis (doubled once when the answer is cut off)
+    llm_response_format: str = "auto"  # auto | json_schema | json_object
+    llm_max_retries: int = 4  # on 429/5xx/connection errors, honouring retry-after
+    llm_timeout: float = 120.0
+    llm_seed: int = 7
+    triage: bool = True  # commits the heuristic is sure are trivial skip the model
+    prices_file: Path | None = None  # TOML price table overriding the packaged one
     # Store: sqlite:///path (default, in data_dir) or dynamodb://table-prefix
     store_url: str = ""
     # AWS (boto3 reads these itself too; kept here so that nothing else reads os.environ)
@@ -117,6 +142,15 @@ class Settings:
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
             analysis_concurrency=_int(env, "NEWSLETTER_ANALYSIS_CONCURRENCY", 8),
+            diff_token_budget=_int(env, "NEWSLETTER_PROMPT_TOKENS", 12_000, minimum=2_000),
+            run_token_budget=_int(env, "NEWSLETTER_RUN_TOKEN_BUDGET", 0, minimum=0),
+            llm_max_tokens=_int(env, "NEWSLETTER_MAX_OUTPUT_TOKENS", 2_000, minimum=256),
+            llm_response_format=_choice(env, "NEWSLETTER_RESPONSE_FORMAT", ("auto", "json_schema", "json_object")),
+            llm_max_retries=_int(env, "NEWSLETTER_LLM_RETRIES", 4, minimum=0),
+            llm_timeout=float(_int(env, "NEWSLETTER_LLM_TIMEOUT", 120)),
+            llm_seed=_int(env, "NEWSLETTER_LLM_SEED", 7, minimum=0),
+            triage=_bool(env, "NEWSLETTER_TRIAGE", True),
+            prices_file=Path(env["NEWSLETTER_PRICES"]).expanduser() if env.get("NEWSLETTER_PRICES") else None,
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

@@ -1,0 +1,102 @@
+"""Prompts are Jinja2 files under newsletter/templates/prompts/, one per language and purpose. A template
+exports ``system`` (``{% set system %}…{% endset %}``) and renders the user message as its body."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from newsletter.analyze.base import Job
+from newsletter.analyze.budget import DiffDigest, compress, estimate_tokens
+from newsletter.i18n import check_language
+from newsletter.models import AnalyzedCommit, Importance
+
+PROMPT_VERSION = "1"
+PROMPTS = Path(__file__).resolve().parents[1] / "templates" / "prompts"
+_MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
+_OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+    digest: DiffDigest | None = None
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.system) + estimate_tokens(self.user)
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PROMPTS),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # plain text for a model, not HTML
+    )
+
+
+@cache
+def version(language: str) -> str:
+    """PROMPT_VERSION plus a digest of the prompt files: editing a prompt re-analyses instead of serving
+    stale cached answers."""
+    digest = hashlib.sha256()
+    for name in (f"commit.{language}.j2", f"overview.{language}.j2"):
+        digest.update((PROMPTS / name).read_bytes())
+    return f"{PROMPT_VERSION}.{digest.hexdigest()[:8]}"
+
+
+def _clip(text: str | None, max_tokens: int) -> str:
+    text = (text or "").strip()
+    if estimate_tokens(text) <= max_tokens:
+        return text
+    keep = int(max_tokens * 3.5 * 0.9)
+    return text[:keep] + "\n… (truncated)"
+
+
+def _render(name: str, **values: object) -> tuple[str, str]:
+    module = _env().get_template(name).make_module(values)
+    return str(getattr(module, "system", "")).strip(), str(module).strip() + "\n"
+
+
+def commit_prompt(job: Job, language: str, *, budget: int, schema: str | None = None) -> Prompt:
+    """The prompt for one commit, at most ``budget`` estimated tokens (system and user message together)."""
+    check_language(language)
+    commit = job.commit
+    pr = commit.pr
+    values = {
+        "repo": job.repo,
+        "commit": commit,
+        "message": _clip(commit.message, _MESSAGE_TOKENS),
+        "pr": pr,
+        "pr_body": _clip(pr.body, _MESSAGE_TOKENS) if pr else "",
+        "schema": schema,
+    }
+    name = f"commit.{language}.j2"
+    system, user = _render(name, digest=DiffDigest(), **values)
+    fixed = estimate_tokens(system) + estimate_tokens(user)
+    room = max(budget - fixed, 500)
+    for _ in range(4):
+        digest = compress(commit.files, room)
+        system, user = _render(name, digest=digest, **values)
+        prompt = Prompt(system=system, user=user, digest=digest)
+        # compress() works on estimates of the parts; the rendered whole decides. Shrink and retry on overshoot.
+        overshoot = prompt.tokens - budget
+        if overshoot <= 0 or room <= 500:
+            break
+        room = max(room - overshoot - 200, 500)
+    return prompt
+
+
+def overview_prompt(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> Prompt:
+    check_language(language)
+    ranked = sorted(commits, key=lambda c: Importance(c.analysis.importance).rank)[:_OVERVIEW_COMMITS]
+    system, user = _render(f"overview.{language}.j2", repo=repo, commits=ranked)
+    return Prompt(system=system, user=user)

@@ -1,0 +1,88 @@
+"""``newsletter build``: collect a day, analyse every commit, write the issue as Markdown or JSON."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter.backends import ANALYZERS, open_store
+from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, err_console, settings
+from newsletter.cli.progress import RichProgress
+from newsletter.collect import collect_repos, resolve_window
+from newsletter.errors import InputError
+from newsletter.i18n import check_language
+from newsletter.models import Issue, RepoSpec
+from newsletter.pipeline import build_issue
+from newsletter.render.markdown import render_markdown
+
+FORMATS = ("md", "json")
+
+
+@app.command()
+def build(
+    repos: Annotated[list[str], typer.Argument(help="OWNER/REPO or OWNER/REPO@BRANCH (default branch if omitted).")],
+    date: DateOpt = None,
+    tz: TzOpt = "UTC",
+    lang: LangOpt = "en",
+    fmt: Annotated[str, typer.Option("--format", help="md (the readable report) or json (the whole Issue).")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+    analyzer: Annotated[
+        str, typer.Option(help="auto (the model when OPENAI_API_KEY is set), llm or heuristic.")
+    ] = "auto",
+) -> None:
+    """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
+    started = time.monotonic()
+    check_language(lang)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", hint="use --format md or --format json")
+    if analyzer not in ANALYZERS:
+        raise InputError(f"unknown analyzer {analyzer!r}", hint="use auto, llm or heuristic")
+    specs = [RepoSpec.parse(text) for text in repos]
+    window = resolve_window(date, tz)
+    config = settings()
+    store = open_store(config)
+    try:
+        with RichProgress() as progress:
+            collected = collect_repos(
+                specs,
+                window,
+                settings=config,
+                cache=store,
+                progress=progress,
+            )
+            issue = build_issue(
+                collected,
+                language=lang,
+                settings=config,
+                store=store,
+                analyzer_choice=analyzer,
+                progress=progress,
+                day=window.local_date,
+                timezone=tz,
+            )
+    finally:
+        store.close()
+    text = render_markdown(issue) if fmt == "md" else issue.model_dump_json(indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"cannot write {out}: {err.strerror}") from err
+        err_console.print(f"wrote {out}", highlight=False)
+    err_console.print(summary(issue, time.monotonic() - started), highlight=False, soft_wrap=True)
+
+
+def summary(issue: Issue, seconds: float) -> str:
+    u = issue.usage
+    model = f" ({u.model})" if u.model else ""
+    return (
+        f"analyzer: {u.analyzer}{model} · {issue.stats.commits} commits · {u.llm_calls} model calls · "
+        f"{u.cache_hits} cache hits · {u.heuristic} heuristic · {u.tokens_in:,} tokens in / {u.tokens_out:,} out · "
+        f"~${u.cost_usd:.4f} · {seconds:.1f} s"
+    )

@@ -1,0 +1,1 @@
+"""Renderers: the Issue as Markdown (markdown.py), email HTML and text, and web pages."""

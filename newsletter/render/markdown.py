@@ -1,0 +1,119 @@
+"""The Issue as Markdown, in the sample report's structure: per repository a commit table, a statistics line,
+a table of contents, then the commits grouped high → medium → low with detail shrinking with importance.
+
+Every value printed by the template is Markdown-escaped unless a filter marked it safe, so a commit title
+with ``|``, ``<script>`` or ``[x](javascript:…)`` cannot break a table or inject HTML or links.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from newsletter.i18n import format_date, strings
+from newsletter.models import Analysis, Importance, Issue, zone
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "markdown"
+ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}
+_CODE = re.compile(r"(`[^`\n]+`)")
+# Only what can start markup inline: links/images need "[", emphasis "*"/"~" and "_" at a word edge (GFM
+# ignores intraword "_", so per_token_quant stays readable), tables "|". HTML is entity-encoded.
+_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_TOC_WIDTH = 70
+
+
+def escape(text: object) -> str:
+    """Inline Markdown: backslash-escape punctuation that means something, entity-encode ``& < >``, fold lines.
+    Balanced `code spans` are kept (their content is literal in Markdown and reads better)."""
+    out = []
+    for part in _CODE.split(re.sub(r"\s+", " ", str(text))):
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(part)
+        else:
+            part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            out.append(_SPECIAL.sub(r"\\\1", part))
+    return "".join(out)
+
+
+def cell(text: object) -> Markup:
+    """A table cell: like ``escape``, and a ``|`` inside a code span is escaped too (GFM splits cells first)."""
+    return Markup("".join(p.replace("|", "\\|") if p.startswith("`") else p for p in _CODE.split(escape(text))))
+
+
+def url(value: object) -> Markup:
+    """A link destination: only http(s), percent-encoded so it cannot close the link."""
+    text = str(value or "")
+    if not text.startswith(("https://", "http://")):
+        return Markup("#")
+    return Markup(quote(text, safe=":/?#=&%@+,;~"))
+
+
+def truncate(text: object, width: int = _TOC_WIDTH) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _finalize(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, Markup | int | float):
+        return value
+    return escape(value)
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _insight_rows(analysis: Analysis) -> list[tuple[str, str]]:
+    return [(name, text) for name, text in analysis.insights.model_dump().items() if text]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # `trusted` is for macro output only: macros return plain strings when autoescape is off.
+    env.filters.update(trusted=Markup, cell=cell, url=url, truncate_title=truncate, local=_local, slug=_slug)
+    return env
+
+
+def render_markdown(issue: Issue) -> str:
+    """The whole issue as one Markdown document in the issue's language."""
+    catalogue = strings(issue.language)
+
+    def tr(key: str, **values: object) -> Markup:
+        """A catalogue string (trusted) with its values escaped."""
+        return Markup(catalogue[key].format(**{k: _finalize(v) for k, v in values.items()}))
+
+    text = (
+        _env()
+        .get_template("issue.md.j2")
+        .render(
+            issue=issue,
+            tr=tr,
+            icons=ICONS,
+            levels=list(Importance),
+            date=format_date(issue.language, issue.date),
+            colon=Markup(catalogue["markdown.colon"]),
+            insight_rows=_insight_rows,
+        )
+    )
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

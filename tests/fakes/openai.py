@@ -1,0 +1,226 @@
+"""FakeOpenAI: an OpenAI-compatible chat completions server on 127.0.0.1 (ephemeral port), so that the real
+``openai`` SDK runs unmodified against it.
+
+It answers ``POST /v1/chat/completions`` with ``response_format`` json_schema or json_object (a plausible,
+schema-valid analysis derived from the prompt: the commit title is read from its "Title:" / "标题：" line),
+or with plain text when no response_format is asked (the day overview). Injectable: latency, 429 (with
+retry-after) or 500 on every Nth request, output cut off (finish_reason "length", JSON cut in half) on every
+Mth, a mode that rejects json_schema with 400. Every request is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_TITLE = re.compile(r"^(?:Title: |标题：)(.+)$", re.M)
+_SHA = re.compile(r"^(?:Commit: |提交：)([0-9a-f]{7,40})$", re.M)
+_TYPES = {
+    "feat": "feature",
+    "fix": "fix",
+    "refactor": "refactor",
+    "perf": "perf",
+    "docs": "docs",
+    "test": "test",
+    "build": "build/ci",
+    "ci": "build/ci",
+    "chore": "chore",
+    "style": "chore",
+    "revert": "revert",
+    "security": "security",
+}
+
+
+@dataclass
+class Request:
+    n: int  # 1-based, in arrival order
+    body: dict[str, Any]
+    status: int
+    response_format: str | None  # "json_schema" | "json_object" | None
+    kind: str  # "analysis" | "overview"
+    title: str | None
+
+
+@dataclass
+class FakeOpenAI:
+    latency: float = 0.0
+    fail_every: int = 0  # every Nth request fails with fail_status
+    fail_status: int = 429
+    retry_after: float = 0.01
+    truncate_every: int = 0  # every Mth request is cut off (finish_reason "length")
+    reject_json_schema: bool = False
+    invalid_every: int = 0  # every Kth request answers text that is not JSON
+    model: str = "fake-model"
+    requests: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._in_flight = 0
+        self.max_in_flight = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                status, headers, payload = fake._handle(self.path, body, self.headers.get("authorization"))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -------------------------------------------------------------------------------------------- server
+    @property
+    def url(self) -> str:
+        """The base URL for OPENAI_BASE_URL (ends in /v1)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def completions(self, kind: str | None = None, status: int | None = 200) -> list[Request]:
+        return [r for r in self.requests if (kind is None or r.kind == kind) and (status is None or r.status == status)]
+
+    # -------------------------------------------------------------------------------------------- answers
+    def _handle(self, path: str, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self._count += 1
+            n = self._count
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self._answer(n, path, body, auth)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, n: int, path: str, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, str], Any]:
+        fmt = (body.get("response_format") or {}).get("type")
+        user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
+        system = next((m["content"] for m in body.get("messages", []) if m.get("role") == "system"), "")
+        title_match = _TITLE.search(user)
+        kind = "analysis" if fmt else "overview"
+
+        def log(status: int) -> None:
+            with self._lock:
+                self.requests.append(Request(n, body, status, fmt, kind, title_match[1] if title_match else None))
+
+        if not path.endswith("/chat/completions"):
+            log(404)
+            return 404, {}, _error("not found", "invalid_request_error")
+        if auth != "Bearer test-key":
+            log(401)
+            return 401, {}, _error("Incorrect API key provided", "invalid_request_error")
+        if self.fail_every and n % self.fail_every == 0:
+            log(self.fail_status)
+            headers = {"retry-after": str(self.retry_after)} if self.fail_status == 429 else {}
+            return self.fail_status, headers, _error("Rate limit reached" if self.fail_status == 429 else "boom", "x")
+        if fmt == "json_schema" and self.reject_json_schema:
+            log(400)
+            return 400, {}, _error("response_format json_schema is not supported by this server", "invalid_request")
+        if fmt == "json_object" and "json" not in (system + user).lower():
+            log(400)  # OpenAI's own rule: json_object needs the word JSON in the messages
+            return 400, {}, _error("'messages' must contain the word 'json'", "invalid_request_error")
+
+        if fmt:
+            content = json.dumps(_analysis(title_match[1] if title_match else "", user), ensure_ascii=False)
+        else:
+            content = _overview(user)
+        finish = "stop"
+        if self.truncate_every and n % self.truncate_every == 0:
+            content, finish = content[: len(content) // 2], "length"
+        elif self.invalid_every and n % self.invalid_every == 0:
+            content = "Sure! Here is the analysis you asked for."
+        log(200)
+        prompt_tokens = (len(system) + len(user)) // 4
+        completion_tokens = max(1, len(content) // 4)
+        return (
+            200,
+            {"x-request-id": f"req_{n}"},
+            {
+                "id": f"chatcmpl-{n}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "finish_reason": finish,
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _analysis(title: str, user: str) -> dict[str, Any]:
+    """Deterministic, schema-valid, and recognisably about this commit."""
+    prefix = re.sub(r"^(\[[^\]]*\]\s*)+", "", title).split(":", 1)[0].split("(", 1)[0].strip().lower()
+    change_type = _TYPES.get(prefix, "feature")
+    digest = int(hashlib.sha256(title.encode()).hexdigest(), 16)
+    importance = ("high", "medium", "low")[digest % 3]
+    chinese = "标题：" in user
+    sha = _SHA.search(user)
+    return {
+        "change_type": change_type,
+        "importance": importance,
+        "headline": (f"分析：{title}" if chinese else f"Analysis of {title}")[:200],
+        "summary": [f"Changes described by “{title}”.", f"Commit {sha[1][:7] if sha else '?'}."],
+        "impact": "Users of the touched modules.",
+        "insights": {
+            "architecture": "Keeps the module boundaries." if importance == "high" else None,
+            "performance": None,
+            "security": None,
+            "maintainability": "Smaller functions.",
+        },
+        "risks": ["Behaviour change in edge cases."] if importance != "low" else [],
+        "recommendations": ["Run the affected tests."],
+        "breaking_change": False,
+        "security_relevant": change_type == "security",
+        "message_matches_diff": True,
+        "mismatch_note": None,
+    }
+
+
+def _overview(user: str) -> str:
+    count = sum(1 for line in user.splitlines() if line.startswith("- ["))
+    return f"The day brought {count} commits; the high-importance ones come first below."

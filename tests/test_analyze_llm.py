@@ -1,0 +1,191 @@
+"""The LLM analyzer end to end: the real openai SDK against FakeOpenAI on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsletter.analyze import Job
+from newsletter.analyze.heuristic import triage
+from newsletter.analyze.schema import Answer
+from newsletter.backends import make_analyzer, open_store
+from newsletter.errors import AnalysisError
+from newsletter.models import Analysis
+from newsletter.pipeline import build_issue
+from newsletter.render.markdown import render_markdown
+from tests.day import day_of_commits
+from tests.fakes.openai import FakeOpenAI
+from tests.llm_helpers import llm_settings
+
+
+def _all(issue):  # every analysed commit of the issue
+    return [c for repo in issue.repos for c in repo.commits]
+
+
+def test_forty_commits_one_request_each_then_zero_from_the_cache() -> None:
+    day = day_of_commits(40)
+    trivial = [c for c in day.commits if triage(c)]
+    assert len(trivial) == 3  # the CI-only, the dependabot bump and the README typo of tests/day.py
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake)
+        store = open_store(settings)
+        issue = build_issue([day], language="en", settings=settings, store=store, analyzer_choice="llm")
+
+        analysed = _all(issue)
+        assert sorted(c.commit.sha for c in analysed) == sorted(c.sha for c in day.commits)
+        for c in analysed:
+            Answer.model_validate(c.analysis.model_dump(include=set(Answer.model_fields)))
+        llm = [c for c in analysed if c.analysis.analyzer == "llm"]
+        assert len(llm) == 37
+        assert all(c.analysis.headline == f"Analysis of {c.commit.title}" for c in llm)  # each got its own answer
+        assert len(fake.completions("analysis")) == 37
+        assert len(fake.completions("overview")) == 1
+        assert issue.repos[0].overview and "37" not in issue.repos[0].overview
+        assert issue.usage.analyzer == "llm" and issue.usage.llm_calls == 38 and issue.usage.heuristic == 3
+        assert issue.usage.tokens_in > 0 and issue.usage.cost_usd > 0
+
+        before = len(fake.requests)
+        # Another list with the same repository and language: the same analyses, no request at all.
+        again = build_issue(
+            [day], language="en", settings=settings, store=store, analyzer_choice="llm", list_id="other-list"
+        )
+        assert len(fake.requests) == before
+        assert again.usage.llm_calls == 0 and again.usage.cache_hits == 38
+        assert [c.analysis for c in _all(again)] == [c.analysis for c in analysed]
+
+
+def test_another_language_is_analysed_again() -> None:
+    day = day_of_commits(4)
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=False)
+        store = open_store(settings)
+        build_issue([day], language="en", settings=settings, store=store, analyzer_choice="llm")
+        zh = build_issue([day], language="zh-CN", settings=settings, store=store, analyzer_choice="llm")
+    assert len(fake.completions("analysis")) == 8
+    assert all(c.analysis.headline.startswith("分析：") for c in _all(zh))
+
+
+def test_rate_limits_and_cut_off_answers_never_lose_a_commit() -> None:
+    day = day_of_commits(40)
+    with FakeOpenAI(fail_every=3, retry_after=0.01, truncate_every=5) as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=4)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings), analyzer_choice="llm")
+        markdown = render_markdown(issue)
+
+    analysed = _all(issue)
+    assert len(analysed) == 40
+    assert fake.completions(status=429), "the fake should have rate-limited some requests"
+    assert [r for r in fake.requests if r.status == 200 and r.body["max_tokens"] == 4000], "no retry after a cut-off"
+    for c in analysed:
+        assert c.analysis.analyzer == "llm" or c.analysis.fallback_reason, c.commit.title
+        assert c.commit.short_sha in markdown
+    fell_back = [c for c in analysed if c.analysis.fallback_reason]
+    for c in fell_back:
+        assert "heuristic analysis" in markdown
+        assert c.analysis.fallback_reason in markdown
+
+
+def test_cut_off_twice_falls_back_with_the_reason() -> None:
+    day = day_of_commits(2)
+    with FakeOpenAI(truncate_every=1) as fake:
+        settings = llm_settings(fake, triage=False)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings), analyzer_choice="llm")
+    for c in _all(issue):
+        assert c.analysis.analyzer == "heuristic"
+        assert c.analysis.fallback_reason == "model output cut off twice"
+        assert c.analysis.tokens_out > 0  # what the failed attempts cost is still accounted
+    limits = sorted(r.body["max_tokens"] for r in fake.completions("analysis"))
+    assert limits == [2000, 2000, 4000, 4000]
+
+
+def test_invalid_json_is_retried_then_marked() -> None:
+    day = day_of_commits(3)
+    with FakeOpenAI(invalid_every=1) as fake:
+        settings = llm_settings(fake, triage=False)
+        issue = build_issue([day], language="zh-CN", settings=settings, store=open_store(settings))
+    assert len(fake.completions("analysis")) == 6
+    assert {c.analysis.fallback_reason for c in _all(issue)} == {"模型输出不是有效的分析 JSON"}
+
+
+def test_a_server_without_json_schema_gets_json_object_with_the_schema_in_the_prompt() -> None:
+    day = day_of_commits(12)
+    with FakeOpenAI(reject_json_schema=True) as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=2)
+        analyzer = make_analyzer(settings, "llm", cache=open_store(settings))
+        analyses = analyzer.analyze([Job("o/r", c) for c in day.commits], language="en")
+    assert all(a.analyzer == "llm" for a in analyses)
+    assert analyzer.response_format == "json_object"
+    rejected = fake.completions(status=400)
+    assert 1 <= len(rejected) <= 2  # detected once per run (at most one per worker already in flight)
+    accepted = fake.completions("analysis")
+    assert len(accepted) == 12 and {r.response_format for r in accepted} == {"json_object"}
+    system = accepted[0].body["messages"][0]["content"]
+    assert '"additionalProperties":false' in system and "mismatch_note" in system
+
+
+def test_json_schema_request_is_strict_deterministic_and_complete() -> None:
+    day = day_of_commits(1)
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=False, llm_seed=42)
+        build_issue([day], language="en", settings=settings, store=open_store(settings))
+    body = fake.completions("analysis")[0].body
+    assert body["temperature"] == 0 and body["seed"] == 42
+    schema = body["response_format"]["json_schema"]
+    assert schema["strict"] is True
+    assert set(schema["schema"]["required"]) == set(Answer.model_fields)
+    assert "analyzer" not in schema["schema"]["properties"]  # only what the model is asked for
+    user = body["messages"][1]["content"]
+    assert day.commits[0].title in user and day.commits[0].sha in user
+
+
+def test_a_run_budget_spares_the_model_for_what_the_heuristic_rates_low() -> None:
+    day = day_of_commits(40)
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=1, run_token_budget=25_000)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings))
+    from newsletter.analyze.heuristic import importance
+
+    analysed = _all(issue)
+    assert len(analysed) == 40
+    by_llm = [importance(c.commit).rank for c in analysed if c.analysis.analyzer == "llm"]
+    skipped = [c for c in analysed if c.analysis.fallback_reason == "run token budget reached"]
+    assert by_llm and skipped
+    assert max(by_llm) <= min(importance(c.commit).rank for c in skipped)
+    assert issue.usage.tokens_in + issue.usage.tokens_out <= 25_000
+
+
+def test_a_refused_key_is_one_clear_error() -> None:
+    day = day_of_commits(3)
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, openai_api_key="wrong")
+        with pytest.raises(AnalysisError, match="refused the key") as info:
+            build_issue([day], language="en", settings=settings, store=open_store(settings))
+    assert "OPENAI_API_KEY" in str(info.value)
+
+
+def test_the_cache_survives_a_new_process_as_json() -> None:
+    day = day_of_commits(2)
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=False)
+        build_issue([day], language="en", settings=settings, store=open_store(settings))
+    store = open_store(settings)  # a new connection to the same file
+    rows = store._db.execute("SELECT key, value FROM cache WHERE kind = 'analysis'").fetchall()
+    assert len(rows) == 2
+    for key, value in rows:
+        _sha, model, version, language = key.split(":")
+        assert model == "gpt-4o-mini" and language == "en" and version.startswith("1.")
+        Analysis.model_validate(json.loads(value))
+
+
+def test_an_unreachable_server_degrades_to_the_heuristic_quickly() -> None:
+    day = day_of_commits(6)
+    with FakeOpenAI() as fake:
+        url = fake.url  # the port is closed once the fake stops
+    settings = llm_settings(fake, openai_base_url=url, triage=False, llm_max_retries=0, analysis_concurrency=1)
+    issue = build_issue([day], language="en", settings=settings, store=open_store(settings))
+    analysed = _all(issue)
+    assert len(analysed) == 6
+    for c in analysed:
+        assert c.analysis.analyzer == "heuristic" and "Connection error" in (c.analysis.fallback_reason or "")
+    assert issue.repos[0].overview  # the heuristic overview stands in

@@ -1,0 +1,87 @@
+"""The heuristic analyzer's rules, on titles and paths like the real days'."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.analyze.heuristic import analyse, change_type, importance, parse_title, triage
+from newsletter.models import ChangeType, Importance
+from tests.day import SPECS, day_of_commits
+
+
+def _commit(title: str):
+    for i, commit in enumerate(day_of_commits(len(SPECS)).commits):
+        if SPECS[i][0] == title:
+            return commit
+    raise KeyError(title)
+
+
+@pytest.mark.parametrize(
+    ("title", "tags", "word", "bang"),
+    [
+        ("feat(workflow): add steps (#1)", [], "feat", False),
+        ("[CI/NPU] Fix ascend CI issue", ["CI", "NPU"], None, False),
+        ("[diffusion] fix: fix compat", ["diffusion"], "fix", False),
+        ("refactor!: remove paths", [], "refactor", True),
+        ("[AMD][Diffusion] support kernel", ["AMD", "Diffusion"], None, False),
+        ("Update: not a conventional type", [], None, False),
+    ],
+)
+def test_parse_title(title: str, tags: list[str], word: str | None, bang: bool) -> None:
+    got_tags, got_word, got_bang, _ = parse_title(title)
+    assert (got_tags, got_word, got_bang) == (tags, word, bang)
+
+
+@pytest.mark.parametrize(
+    ("title", "kind", "level"),
+    [
+        ("[CI/NPU] Fix ascend CI issue (#16953)", ChangeType.BUILD_CI, Importance.LOW),
+        ("[Refactor] Clean up JIT kernel utilites (#16884)", ChangeType.REFACTOR, Importance.HIGH),
+        (
+            "feat(workflow): add scheduled/delayed steps and conditional branching (#16980)",
+            ChangeType.FEATURE,
+            Importance.HIGH,
+        ),
+        (
+            "[diffusion] fix: fix not respecting dit_layerwise_offload server arg (#16252)",
+            ChangeType.FIX,
+            Importance.LOW,
+        ),
+        ("docs: document unified YAML schema", ChangeType.DOCS, Importance.LOW),
+        ("test: restore 4-rank legacy teacher fixture", ChangeType.TEST, Importance.LOW),
+        ("refactor!: remove duplicate training paths", ChangeType.REFACTOR, Importance.HIGH),
+        ("security: validate uploaded config paths against traversal", ChangeType.SECURITY, Importance.HIGH),
+        ("Bump urllib3 from 2.2.1 to 2.2.2", ChangeType.BUILD_CI, Importance.LOW),
+        (
+            "Support min load besides random routing key assignment policy in ManualPolicy (#16767)",
+            ChangeType.FEATURE,
+            Importance.MEDIUM,
+        ),
+    ],
+)
+def test_type_and_importance(title: str, kind: ChangeType, level: Importance) -> None:
+    commit = _commit(title)
+    assert change_type(commit) is kind
+    assert importance(commit) is level
+
+
+def test_triage_only_what_is_surely_trivial() -> None:
+    assert triage(_commit("Bump urllib3 from 2.2.1 to 2.2.2")) == "triage_bot_bump"
+    assert triage(_commit("[CI/NPU] Fix ascend CI issue (#16953)")) == "triage_ci_only"
+    assert triage(_commit("docs: fix typo in README")) == "triage_typo"
+    # "fix typo" that touches authentication code is not trivial: the model should look at it.
+    assert triage(_commit("Update assets and fix typo")) is None
+    assert triage(_commit("[Refactor] Clean up JIT kernel utilites (#16884)")) is None
+
+
+def test_analysis_states_facts_in_the_list_language() -> None:
+    commit = _commit("feat(workflow): add scheduled/delayed steps and conditional branching (#16980)")
+    en = analyse(commit, "en")
+    zh = analyse(commit, "zh-CN")
+    assert en.headline == "Feature: Add scheduled/delayed steps and conditional branching (#16980)"
+    assert zh.headline.startswith("功能：")
+    assert en.summary[0] == "3 files changed (+1530/−92)"
+    assert en.impact == "Areas touched: sgl-model-gateway/src/, sgl-model-gateway/tests/"
+    assert "个文件" in zh.summary[0]
+    assert en.analyzer == "heuristic" and en.fallback_reason is None
+    assert analyse(commit, "en") == en  # deterministic
