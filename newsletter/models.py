@@ -274,6 +274,8 @@ class Issue(Model):
     usage: Usage = Field(default_factory=Usage)
     generated_at: datetime
     web_url: str | None = None  # where the full issue lives on the web archive
+    # From the list (MailingList.postal_address): CAN-SPAM wants the sender's address in every footer.
+    postal_address: str | None = None
 
     @property
     def commit_count(self) -> int:

@@ -1,0 +1,81 @@
+"""``newsletter preview``: one issue rendered to files you can open, from GitHub or from the sample day."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter.backends import open_store
+from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, console, err_console, settings
+from newsletter.cli.progress import RichProgress
+from newsletter.collect import collect_repos, resolve_window
+from newsletter.errors import InputError
+from newsletter.models import RepoCommits, RepoSpec
+from newsletter.pipeline import build_issue
+from newsletter.render.email import DEFAULT_BUDGET, render_issue
+from newsletter.render.preview import serve, write_preview
+from newsletter.render.view import Catalogue
+from newsletter.samples import sample_day
+
+
+@app.command()
+def preview(
+    repos: Annotated[
+        list[str] | None, typer.Argument(help="OWNER/REPO[@BRANCH] to collect.", show_default=False)
+    ] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Use the sample day shipped with the package.")] = False,
+    day: DateOpt = None,
+    tz: TzOpt = "UTC",
+    lang: LangOpt = "en",
+    out: Annotated[Path, typer.Option("--out", help="Folder for issue.html, issue.txt, issue.md.")] = Path("preview"),
+    open_: Annotated[bool, typer.Option("--open", help="Open issue.html in the default browser.")] = False,
+    port: Annotated[int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).")] = None,
+    analyzer: Annotated[str, typer.Option("--analyzer", help="auto, llm or heuristic.")] = "auto",
+    budget: Annotated[int, typer.Option("--budget", help="HTML size budget in bytes.", min=10_000)] = DEFAULT_BUDGET,
+    title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
+) -> None:
+    """Render one day's issue (collect → analyse → compose → render) to issue.html, issue.txt and issue.md.
+
+    `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
+    """
+    t = Catalogue(lang)  # an unknown language fails here, before any work
+    s = settings()
+    if sample and repos:
+        raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
+    if not sample and not repos:
+        raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
+    store = open_store(s)
+    try:
+        collected: list[RepoCommits]
+        with RichProgress() as progress:
+            if sample:
+                collected = sample_day()[0]
+            else:
+                specs = [RepoSpec.parse(r) for r in repos or []]
+                window = resolve_window(day, tz)
+                collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
+            name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
+            issue = build_issue(
+                collected,
+                language=lang,
+                settings=s,
+                store=store,
+                analyzer_choice=analyzer,
+                title=name,
+                progress=progress,
+            )
+        rendered = render_issue(issue, budget_bytes=budget)
+    finally:
+        store.close()
+    files = write_preview(rendered, out)
+    for path in (files.html, files.text, files.markdown):
+        console.print(str(path), highlight=False)
+    shed = ", ".join(rendered.shed) or "nothing"
+    err_console.print(f"HTML {rendered.html_bytes:,} bytes (budget {budget:,}; shed: {shed})", highlight=False)
+    if open_:
+        webbrowser.open(files.html.resolve().as_uri())
+    if port is not None:
+        serve(out, port, lambda url: err_console.print(f"serving {url} (Ctrl-C stops)", highlight=False))

@@ -1,0 +1,281 @@
+"""What every renderer shows, prepared once from an Issue: plain values, safe links, strings of one language.
+
+Everything that comes from commits or from a language model is untrusted. Here it is clipped to sane lengths
+and its links are validated (only http(s) with a host); escaping is left to the templates (autoescape on),
+so a title like ``<img src=x onerror=alert(1)>`` arrives there as text and leaves as text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.errors import InputError
+from newsletter.models import AnalyzedCommit, Importance, Issue, Placeholder, RepoDigest, zone
+
+LANGUAGES = ("en", "zh-CN")
+IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
+# Longest texts shown for one item; a model that answers with a novel must not blow the size budget.
+TITLE_MAX = 160
+LINE_MAX = 400
+PARAGRAPH_MAX = 900
+LIST_MAX = 6
+
+_SPACE = re.compile(r"\s+")
+# Anything that could let a URL escape its attribute or smuggle a scheme: controls, spaces, quotes, brackets.
+_URL_BAD = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
+
+
+@cache
+def strings(language: str) -> dict[str, Any]:
+    """The renderers' catalogue for ``language`` (en or zh-CN)."""
+    if language not in LANGUAGES:
+        raise InputError(f"unknown language {language!r}", hint="use en or zh-CN")
+    text = resources.files("newsletter").joinpath(f"templates/i18n/email.{language}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+class Catalogue:
+    """``t(key, **values)`` for one language; a missing key is a bug, so it raises KeyError."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.strings = strings(language)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.strings[key]
+        return text.format(**values) if values else text
+
+    def date(self, day: date) -> str:
+        s = self.strings
+        return s["date_format"].format(
+            weekday=s["weekdays"][day.weekday()],
+            day=day.day,
+            month=s["months"][day.month - 1],
+            month_number=day.month,
+            year=day.year,
+        )
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host and nothing that could break out; else None."""
+    if not url or _URL_BAD.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    return url
+
+
+def clip(text: str | None, limit: int) -> str:
+    """One line of at most ``limit`` characters (whitespace collapsed, an ellipsis when cut)."""
+    if not text:
+        return ""
+    flat = _SPACE.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _clip_list(items: list[str], limit: int = LINE_MAX) -> list[str]:
+    return [c for c in (clip(i, limit) for i in items[:LIST_MAX]) if c]
+
+
+@dataclass
+class CommitView:
+    sha: str
+    short: str
+    url: str | None
+    title: str
+    author: str
+    time: str
+    importance: str
+    importance_label: str
+    type_label: str
+    headline: str
+    pr_number: int | None
+    pr_url: str | None
+    additions: int
+    deletions: int
+    summary: list[str]
+    impact: str
+    insights: list[tuple[str, str]]
+    risks: list[str]
+    recommendations: list[str]
+    breaking: bool
+    security: bool
+    mismatch: str | None
+
+
+@dataclass
+class RepoView:
+    name: str
+    anchor: str
+    url: str | None
+    branch: str
+    overview: str
+    commits: list[CommitView]  # newest first: the commit table
+    groups: dict[str, list[CommitView]]
+    degraded: bool
+    warnings: list[str]
+
+
+@dataclass
+class Bar:
+    key: str
+    label: str
+    count: int
+    percent: int
+
+
+@dataclass
+class IssueView:
+    language: str
+    title: str
+    date: str
+    timezone: str
+    subject: str
+    preheader: str
+    repos: list[RepoView]
+    commits: int
+    authors: int
+    additions: int
+    deletions: int
+    files: int
+    counts: dict[str, int]
+    bars: list[Bar]
+    overview: str
+    web_url: str  # a validated URL of the full issue, or the per-recipient view placeholder
+    postal_address: str
+    analyzed_note: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+
+
+def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
+    c, a = item.commit, item.analysis
+    labels = {
+        "architecture": a.insights.architecture,
+        "performance": a.insights.performance,
+        "security": a.insights.security,
+        "maintainability": a.insights.maintainability,
+    }
+    mismatch = None
+    if not a.message_matches_diff:
+        note = clip(a.mismatch_note, LINE_MAX)
+        mismatch = t("mismatch", note=note) if note else t("mismatch_plain")
+    title = clip(c.title, TITLE_MAX) or c.short_sha
+    headline = clip(a.headline, LINE_MAX)
+    return CommitView(
+        sha=c.sha,
+        short=c.short_sha,
+        url=safe_url(c.url),
+        title=title,
+        author=clip(c.author.login or c.author.name, 60),
+        time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
+        importance=a.importance.value,
+        importance_label=t(f"importance_{a.importance.value}"),
+        type_label=t(f"type_{a.change_type.value}"),
+        headline="" if headline == title else headline,
+        pr_number=c.pr.number if c.pr else None,
+        pr_url=safe_url(c.pr.url) if c.pr else None,
+        additions=c.additions,
+        deletions=c.deletions,
+        summary=_clip_list(a.summary),
+        impact=clip(a.impact, PARAGRAPH_MAX),
+        insights=[(t(f"insight_{k}"), clip(v, PARAGRAPH_MAX)) for k, v in labels.items() if v and v.strip()],
+        risks=_clip_list(a.risks),
+        recommendations=_clip_list(a.recommendations),
+        breaking=a.breaking_change,
+        security=a.security_relevant,
+        mismatch=mismatch,
+    )
+
+
+def _repo_url(digest: RepoDigest) -> str | None:
+    """The repository's web page, derived from a validated commit URL (…/owner/repo/commit/sha)."""
+    for item in digest.commits:
+        url = safe_url(item.commit.url)
+        if url and "/commit/" in url:
+            return url.split("/commit/", 1)[0]
+    return None
+
+
+def _anchor(name: str) -> str:
+    return "r-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower()
+
+
+def _repo_view(digest: RepoDigest, tz: str, t: Catalogue) -> RepoView:
+    commits = [_commit_view(item, tz, t) for item in digest.commits]
+    return RepoView(
+        name=digest.repo,
+        anchor=_anchor(digest.repo),
+        url=_repo_url(digest),
+        branch=clip(digest.branch, 80),
+        overview=clip(digest.overview, PARAGRAPH_MAX * 2),
+        commits=commits,
+        groups={imp.value: [c for c in commits if c.importance == imp.value] for imp in IMPORTANCES},
+        degraded=digest.degraded,
+        warnings=_clip_list(digest.warnings),
+    )
+
+
+def _top_items(repos: list[RepoView], limit: int = 3) -> list[str]:
+    ranked = [c for imp in IMPORTANCES for r in repos for c in r.groups[imp.value]]
+    return [clip(c.headline or c.title, 70) for c in ranked[:limit]]
+
+
+def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
+    """The issue as the templates see it, and the catalogue of its language."""
+    t = Catalogue(issue.language)
+    repos = [_repo_view(d, issue.timezone, t) for d in issue.repos]
+    every = [item for d in issue.repos for item in d.commits]
+    counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
+    top = max(counts.values(), default=0) or 1
+    bars = [
+        Bar(imp.value, t(f"importance_{imp.value}"), counts[imp.value], round(100 * counts[imp.value] / top))
+        for imp in IMPORTANCES
+    ]
+    title = clip(issue.title, TITLE_MAX)
+    day = t.date(issue.date)
+    total = len(every)
+    if total:
+        subject = t("subject", title=title, date=day, commits=total, high=counts["high"])
+        preheader = t("preheader", commits=total, **counts)
+        items = _top_items(repos)
+        if items:
+            preheader += " · " + t("preheader_top", items="; ".join(items))
+    else:
+        subject = t("subject_empty", title=title, date=day)
+        preheader = t("no_commits")
+    usage = issue.usage
+    model = clip(usage.model, 80)
+    analyzed = t("footer_analyzed_llm", model=model) if usage.analyzer == "llm" and model else ""
+    view = IssueView(
+        language=issue.language,
+        title=title,
+        date=day,
+        timezone=issue.timezone,
+        subject=subject,
+        preheader=clip(preheader, 240),
+        repos=repos,
+        commits=total,
+        authors=len({i.commit.author.login or i.commit.author.name for i in every}),
+        additions=sum(i.commit.additions for i in every),
+        deletions=sum(i.commit.deletions for i in every),
+        files=len({f.path for i in every for f in i.commit.files}),
+        counts=counts,
+        bars=bars,
+        overview=" ".join(r.overview for r in repos if r.overview) if len(repos) == 1 else "",
+        web_url=safe_url(issue.web_url) or Placeholder.VIEW_URL.value,
+        postal_address=clip(issue.postal_address, 300),
+        analyzed_note=analyzed or t("footer_analyzed_heuristic"),
+        placeholders={p.name.lower(): p.value for p in Placeholder},
+    )
+    return view, t

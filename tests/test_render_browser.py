@@ -1,0 +1,110 @@
+"""The rendered email in a real browser (headless Chromium): phone and desktop widths, light and dark.
+
+Screenshots land in the test's tmp folder (pytest prints it with -s; look at them after a template change).
+Skipped only when Chromium is not installed; CI (.ci/run) installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsletter.models import Issue
+from newsletter.render.email import render_issue
+from newsletter.samples.synthetic import busy_issue
+from tests.browser import Browser, chromium_path
+from tests.test_render_email import EVIL_TITLE, _evil_issue
+
+WIDTHS = (375, 1200)
+
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    path = chromium_path()
+    assert path
+    b = Browser(path, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def sample_issue() -> Issue:
+    return busy_issue(14)
+
+
+def _write(tmp_path: Path, issue: Issue, name: str = "issue.html") -> Path:
+    page = tmp_path / name
+    page.write_text(render_issue(issue).html, encoding="utf-8")
+    return page
+
+
+MEASURE = """({
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  hrefs: Array.from(document.querySelectorAll('a[href]'), a => a.getAttribute('href')),
+  background: getComputedStyle(document.body).backgroundColor,
+  text: getComputedStyle(document.querySelector('h1')).color,
+  widest: Array.from(document.querySelectorAll('table, div, p, td'))
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5).length,
+})"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_sample_issue_fits_the_screen_with_every_commit_link(
+    browser: Browser, tmp_path: Path, width: int, dark: bool
+) -> None:
+    issue = sample_issue()
+    page = _write(tmp_path, issue)
+    browser.open(page, width=width, dark=dark)
+    seen = browser.eval(MEASURE)
+    browser.screenshot(tmp_path / f"sample-{width}-{'dark' if dark else 'light'}.png")
+    assert seen["innerWidth"] == width
+    assert seen["scrollWidth"] <= seen["innerWidth"], f"horizontal overflow at {width}px"
+    assert seen["widest"] == 0
+    for digest in issue.repos:
+        for item in digest.commits:
+            assert item.commit.url in seen["hrefs"]
+    # The scheme really switched: a dark page behind light text, and the reverse.
+    if dark:
+        assert seen["background"] == "rgb(13, 17, 23)"
+        assert seen["text"] == "rgb(230, 237, 243)"
+    else:
+        assert seen["background"] == "rgb(243, 244, 246)"
+        assert seen["text"] == "rgb(31, 35, 40)"
+
+
+def test_long_unbroken_words_wrap_on_a_phone(browser: Browser, tmp_path: Path) -> None:
+    issue = busy_issue(6)
+    first = issue.repos[0].commits[0]
+    first.commit.title = "refactor:" + "a" * 180
+    first.analysis.summary = ["python/" + "/".join(["very_long_directory_name"] * 12) + "/module.py"]
+    first.analysis.impact = "https://example.com/" + "x" * 300
+    issue.repos[0].branch = "feature/" + "b" * 120
+    page = _write(tmp_path, issue)
+    browser.open(page, width=375)
+    seen = browser.eval(MEASURE)
+    browser.screenshot(tmp_path / "long-375.png")
+    assert seen["scrollWidth"] <= seen["innerWidth"]
+
+
+def test_injected_markup_stays_text_in_the_browser(browser: Browser, tmp_path: Path) -> None:
+    page = _write(tmp_path, _evil_issue())
+    browser.open(page, width=375)
+    found = browser.eval(
+        """({
+      active: document.querySelectorAll('img, script, iframe, object, embed, [onerror], [onmouseover]').length,
+      text: document.body.innerText,
+      bad: Array.from(document.querySelectorAll('a[href]'), a => a.protocol)
+        .filter(p => !['http:', 'https:', 'file:'].includes(p)),
+    })"""
+    )
+    browser.screenshot(tmp_path / "evil-375.png")
+    assert found["active"] == 0
+    assert EVIL_TITLE in found["text"]
+    assert found["bad"] == []

@@ -1,0 +1,308 @@
+"""The email render: size budget and shedding, untrusted text, placeholders, language, the text twin."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from newsletter.errors import InputError
+from newsletter.models import (
+    Analysis,
+    AnalyzedCommit,
+    ChangeType,
+    Commit,
+    Importance,
+    Insights,
+    Issue,
+    Person,
+    Placeholder,
+    PullRequest,
+    RepoDigest,
+    Window,
+)
+from newsletter.render.email import minify, render_issue
+from newsletter.render.view import safe_url
+from newsletter.samples.synthetic import busy_issue
+
+GMAIL_CLIP = 102_000
+
+
+class _Links(HTMLParser):
+    """Every href and src in a document, and every element name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.tags: set[str] = set()
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.extend(attrs)
+        self.hrefs.extend(v or "" for k, v in attrs if k in {"href", "src"})
+
+
+def parse(html: str) -> _Links:
+    links = _Links()
+    links.feed(html)
+    return links
+
+
+def commit_hrefs(issue: Issue) -> list[str]:
+    return [f'href="{c.commit.url}"' for r in issue.repos for c in r.commits]
+
+
+def footer(issue: Issue) -> list[str]:
+    return [
+        f'href="{Placeholder.UNSUBSCRIBE_URL.value}"',
+        f'href="{Placeholder.PREFERENCES_URL.value}"',
+        f'href="{Placeholder.VIEW_URL.value}"',
+        issue.postal_address or "",
+    ]
+
+
+def test_a_ten_commit_day_sheds_nothing() -> None:
+    issue = busy_issue(10)
+    out = render_issue(issue)
+    assert out.shed == []
+    assert out.html_bytes == len(out.html.encode("utf-8")) < 100_000
+    for href in commit_hrefs(issue):
+        assert out.html.count(href) >= 2  # its card or line, and its row in the commit table
+    for c in issue.repos[0].commits:  # every analysis detail is there
+        for line in c.analysis.summary + c.analysis.recommendations:
+            assert line.split("`")[0] in out.html
+
+
+def test_a_95_commit_day_fits_gmail_with_every_commit_link_and_the_footer() -> None:
+    issue = busy_issue(95)
+    out = render_issue(issue)
+    assert out.html_bytes < GMAIL_CLIP
+    assert out.html_bytes == len(out.html.encode("utf-8"))
+    assert out.shed[0] == "low-lines"  # this day is too big whole: detail went, in order
+    last_commit = max(out.html.rfind(href) for href in commit_hrefs(issue))
+    for href in commit_hrefs(issue):
+        assert href in out.html
+    for piece in footer(issue):
+        assert out.html.rfind(piece) > last_commit, f"footer piece {piece!r} missing or not at the end"
+    # What was shed says so, with a link to the full issue on the web.
+    assert "low-importance changes are listed in the commit table below" in out.html
+    assert f'href="{issue.web_url}"' in out.html
+
+
+def test_shedding_goes_step_by_step_as_the_budget_shrinks() -> None:
+    issue = busy_issue(60)
+    sizes, sheds = [], []
+    for budget in (400_000, 110_000, 80_000, 60_000, 45_000):
+        out = render_issue(issue, budget_bytes=budget)
+        sizes.append(out.html_bytes)
+        sheds.append(out.shed)
+        assert out.html_bytes <= budget
+    assert sheds[0] == []
+    for shorter, longer in itertools.pairwise(sheds):
+        assert longer[: len(shorter)] == shorter  # each step keeps the earlier ones
+    assert sizes == sorted(sizes, reverse=True)
+    assert sheds[-1][:6] == [
+        "low-lines",
+        "medium-cards",
+        "high-insights",
+        "high-risks-recommendations",
+        "high-cards",
+        "commit-titles",
+    ]
+
+
+def test_a_budget_too_small_for_every_row_says_how_many_are_only_on_the_web() -> None:
+    issue = busy_issue(95)
+    out = render_issue(issue, budget_bytes=55_000)
+    assert out.html_bytes <= 55_000
+    assert out.shed[-1].startswith("commit-rows:")
+    shown = int(out.shed[-1].split(":")[1])
+    assert sum(href in out.html for href in commit_hrefs(issue)) >= shown
+    assert f"{95 - shown} more commits are listed only in the web version" in out.html
+    for piece in footer(issue):
+        assert piece in out.html
+
+
+def test_a_budget_that_cannot_be_met_keeps_every_row_and_says_so() -> None:
+    issue = busy_issue(30)
+    out = render_issue(issue, budget_bytes=5_000)
+    assert out.shed[-1] == "over-budget"
+    for href in commit_hrefs(issue):
+        assert href in out.html
+    for piece in footer(issue):
+        assert piece in out.html
+
+
+# ------------------------------------------------------------------------------------------- untrusted text
+
+EVIL_TITLE = "<img src=x onerror=alert(1)>"
+EVIL = '<script>alert("x")</script><a href="javascript:alert(1)">click</a>'
+
+
+def _evil_issue(language: str = "en") -> Issue:
+    when = datetime(2026, 1, 13, 9, 30, tzinfo=UTC)
+    commits = []
+    for n, (url, pr_url) in enumerate(
+        [
+            ("javascript:alert(1)", "data:text/html,<script>alert(1)</script>"),
+            ('https://github.com/o/r/commit/abc" onmouseover="alert(1)', "vbscript:msgbox(1)"),
+            (" JaVaScRiPt:alert(1)", "https://github.com/o/r/pull/7"),
+            ("https://github.com/o/r/commit/" + "f" * 40, "java\nscript:alert(1)"),
+        ]
+    ):
+        commit = Commit(
+            sha=f"{n}" * 40,
+            url=url,
+            title=EVIL_TITLE,
+            message=EVIL_TITLE + "\n\n" + EVIL,
+            author=Person(name=EVIL, login=None),
+            committed_at=when,
+            authored_at=when,
+            pr=PullRequest(number=7, title=EVIL, body=EVIL + "<iframe src=//evil>", url=pr_url),
+        )
+        analysis = Analysis(
+            change_type=ChangeType.FEATURE,
+            importance=[Importance.HIGH, Importance.MEDIUM, Importance.LOW, Importance.HIGH][n],
+            headline=EVIL,
+            summary=[EVIL, "`</code><script>alert(2)</script>`"],
+            impact=EVIL,
+            insights=Insights(architecture=EVIL, performance=EVIL_TITLE, security="<style>*{display:none}</style>"),
+            risks=[EVIL],
+            recommendations=["]]><!-- " + EVIL, "</mj-text></mj-column><mj-raw><script>alert(3)</script></mj-raw>"],
+            message_matches_diff=False,
+            mismatch_note=EVIL,
+        )
+        commits.append(AnalyzedCommit(commit=commit, analysis=analysis))
+    window = Window.for_day(date(2026, 1, 13), "UTC")
+    return Issue(
+        title="List " + EVIL_TITLE,
+        date=date(2026, 1, 13),
+        timezone="UTC",
+        language=language,
+        repos=[RepoDigest(repo="o/r", branch=EVIL, window=window, overview=EVIL, commits=commits, warnings=[EVIL])],
+        generated_at=when,
+        web_url="javascript:alert(1)",
+        postal_address=EVIL,
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_injection_in_titles_pr_bodies_and_model_output_renders_as_text(language: str) -> None:
+    out = render_issue(_evil_issue(language))
+    doc = parse(out.html)
+    assert not {"script", "img", "iframe"} & doc.tags
+    assert "<mj-" not in out.html and "</mj-" not in out.html  # no MJML tag leaked through unparsed
+    assert not [k for k, _ in doc.attrs if k.startswith("on")]
+    for href in doc.hrefs:
+        assert href.startswith(("https://", "http://", "#")) or href in {p.value for p in Placeholder}, href
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
+    assert "&lt;script&gt;" in out.html
+    assert not re.search(r"(?i)(href|src)\s*=\s*[\"']?\s*(javascript|data|vbscript):", out.html)
+    # The text twin is never interpreted, so its texts stay verbatim; its numbered links are http(s) only.
+    refs = re.findall(r"^\[\d+\] (\S+)$", out.text, flags=re.M)
+    assert "https://github.com/o/r/commit/" + "f" * 40 in refs
+    assert all(r.startswith("https://") for r in refs)
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://github.com/o/r/commit/abc", True),
+        ("http://example.com/x?a=1&b=2", True),
+        ("javascript:alert(1)", False),
+        ("JAVASCRIPT:alert(1)", False),
+        ("data:text/html;base64,PHNjcmlwdD4=", False),
+        ("vbscript:msgbox", False),
+        ("//evil.example/x", False),
+        ("https://", False),
+        ("https://ok.example/a b", False),
+        ('https://ok.example/"onclick=x', False),
+        ("https://ok.example/\u0000", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_safe_url(url: str | None, ok: bool) -> None:
+    assert safe_url(url) == (url if ok else None)
+
+
+# ------------------------------------------------------------------------------------------- document
+
+
+def test_placeholders_language_and_dark_mode() -> None:
+    out = render_issue(busy_issue(5, language="zh-CN"))
+    assert re.search(r'<html lang="zh-CN"', out.html)
+    assert '<meta name="color-scheme" content="light dark"' in out.html
+    assert "@media (prefers-color-scheme: dark)" in out.html
+    assert "今日概览" in out.html and "退订" in out.html
+    assert "The day at a glance" not in out.html
+    for p in Placeholder:
+        if p is not Placeholder.EMAIL:
+            assert f'href="{p.value}"' in out.html
+            assert p.value in out.text
+    assert out.subject.startswith("Inference engine daily · 2026年1月13日 星期二")
+    assert out.preheader in out.html  # the hidden preview line
+
+
+def test_english_issue_has_english_strings() -> None:
+    out = render_issue(busy_issue(5))
+    assert '<html lang="en"' in out.html
+    assert "The day at a glance" in out.html and "Unsubscribe" in out.html
+    assert out.subject == "Inference engine daily · Tuesday, 13 January 2026: 5 commits, 2 high"
+
+
+def test_unknown_language_is_an_input_error() -> None:
+    issue = busy_issue(2).model_copy(update={"language": "fr"})
+    with pytest.raises(InputError, match="fr"):
+        render_issue(issue)
+
+
+def test_an_empty_day_renders_with_its_footer() -> None:
+    issue = busy_issue(0)
+    out = render_issue(issue)
+    assert "No commits in this window." in out.html
+    assert out.subject.endswith("no commits")
+    for piece in footer(issue):
+        assert piece in out.html
+
+
+def test_minify_keeps_spaces_between_words_and_drops_them_between_blocks() -> None:
+    html = "<div>\n  <p>a <b>bold</b>  <i>word</i>\n</p>\n  <table> <tr>\n<td> x </td></tr></table>\u00a0\u3000</div>"
+    assert minify(html) == "<div><p>a <b>bold</b> <i>word</i></p><table><tr><td>x</td></tr></table>\u00a0\u3000</div>"
+
+
+# ------------------------------------------------------------------------------------------- text twin
+
+
+def _columns(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_text_twin_is_wrapped_and_lists_its_links_at_the_end(language: str) -> None:
+    issue = busy_issue(12, language=language)
+    text = render_issue(issue).text
+    body, _, links = text.rpartition("\n\n" + ("Links" if language == "en" else "链接") + "\n")
+    assert links, "no link list at the end"
+    urls = [line.split(" ", 1)[1] for line in links.strip().splitlines()]
+    for n, line in enumerate(links.strip().splitlines(), 1):
+        assert line.startswith(f"[{n}] https://")
+    for c in issue.repos[0].commits:
+        assert c.commit.url in urls
+        assert f"{c.commit.short_sha} [{urls.index(c.commit.url) + 1}]" in body
+    long = [line for line in body.splitlines() if _columns(line) > 76 and "%%" not in line]
+    assert long == []
+    assert "<" not in body  # no markup in the plain text
+
+
+def test_text_twin_wraps_chinese_without_spaces() -> None:
+    from newsletter.render.text import wrap
+
+    wrapped = wrap("这是一个没有空格的很长的中文句子" * 8, indent="  ")
+    assert all(_columns(line) <= 76 for line in wrapped.splitlines())
+    assert len(wrapped.splitlines()) > 2
