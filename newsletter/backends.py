@@ -81,6 +81,8 @@ def make_sender(settings: Settings, override: str | None = None) -> Sender:
             configuration_set=settings.ses_configuration_set,
         )
     raise ConfigError(f"unknown delivery {choice!r}", hint="use NEWSLETTER_DELIVERY=outbox, smtp or ses")
+
+
 ANALYZERS = ("auto", "llm", "heuristic")
 
 

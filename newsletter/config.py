@@ -53,11 +53,6 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
     return value
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    raw = (env.get(name) or choices[0]).strip()
-    if raw not in choices:
-        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
-    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -118,6 +113,7 @@ class Settings:
     # AWS fan-out: the SQS queue of recipient batches, and how many sender Lambdas share the send rate.
     send_queue_url: str | None = None
     sender_concurrency: int = 1
+    send_batch_size: int = 50  # recipients per SQS message
     # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
     archive_url: str = ""
     archive_public_url: str | None = None
@@ -145,7 +141,9 @@ class Settings:
             diff_token_budget=_int(env, "NEWSLETTER_PROMPT_TOKENS", 12_000, minimum=2_000),
             run_token_budget=_int(env, "NEWSLETTER_RUN_TOKEN_BUDGET", 0, minimum=0),
             llm_max_tokens=_int(env, "NEWSLETTER_MAX_OUTPUT_TOKENS", 2_000, minimum=256),
-            llm_response_format=_choice(env, "NEWSLETTER_RESPONSE_FORMAT", ("auto", "json_schema", "json_object")),
+            llm_response_format=_choice(
+                env, "NEWSLETTER_RESPONSE_FORMAT", "auto", ("auto", "json_schema", "json_object")
+            ),
             llm_max_retries=_int(env, "NEWSLETTER_LLM_RETRIES", 4, minimum=0),
             llm_timeout=float(_int(env, "NEWSLETTER_LLM_TIMEOUT", 120)),
             llm_seed=_int(env, "NEWSLETTER_LLM_SEED", 7, minimum=0),
@@ -170,6 +168,7 @@ class Settings:
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
             send_queue_url=env.get("NEWSLETTER_SEND_QUEUE_URL") or None,
             sender_concurrency=_int(env, "NEWSLETTER_SENDER_CONCURRENCY", 1),
+            send_batch_size=_int(env, "NEWSLETTER_SEND_BATCH", 50),
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,

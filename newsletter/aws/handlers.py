@@ -78,6 +78,7 @@ def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
         prepared.issue_id,
         due.mailing_list.id,
         rt.store.active_recipients(due.mailing_list.id),
+        batch=rt.settings.send_batch_size,
     )
     rt.mark_enqueued(prepared.issue_id, messages)
     return {"issue": prepared.issue_id, "status": "sending", "messages": messages}

@@ -63,6 +63,11 @@ class Runtime:
             raise ConfigError("NEWSLETTER_SEND_QUEUE_URL is not set", hint="serverless.yml sets it to the send queue")
         return self.settings.send_queue_url
 
+    def public_url(self) -> str:
+        if not self.settings.public_url:
+            raise ConfigError("NEWSLETTER_PUBLIC_URL is not set", hint="serverless.yml sets it to the HTTP API's URL")
+        return self.settings.public_url
+
     def mailing_lists(self) -> dict[str, MailingList]:
         return load_lists(self.settings.lists_dir)
 

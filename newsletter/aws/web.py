@@ -138,7 +138,7 @@ class _Pages:
     def __init__(self, rt: Runtime, mailing_list: MailingList | None, fallback: str) -> None:
         self.language = mailing_list.language if mailing_list else fallback
         self.archive_url = rt.settings.archive_public_url
-        self.public_url = rt.settings.public_url
+        self.public_url = rt.public_url()
 
 
 def _list_or_none(rt: Runtime, list_id: str) -> MailingList | None:
