@@ -51,6 +51,23 @@ def open_store(settings: Settings) -> Store:
     )
 
 
+ANALYZERS = ("auto", "llm", "heuristic")
+
+
+def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | None = None) -> Analyzer:
+    """ "auto" is the language model when OPENAI_API_KEY is set, else the heuristic. ``cache`` holds the
+    analyses (the store by default)."""
+    if choice not in ANALYZERS:
+        raise ConfigError(f"unknown analyzer {choice!r}", hint=f"use one of {', '.join(ANALYZERS)}")
+    if choice == "heuristic" or (choice == "auto" and not settings.openai_api_key):
+        return HeuristicAnalyzer()
+    if not settings.openai_api_key:
+        raise ConfigError("--analyzer llm needs OPENAI_API_KEY", hint="set it, or use --analyzer heuristic")
+    from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
+
+    return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
+
+
 def make_sender(settings: Settings, override: str | None = None) -> Sender:
     """The mail provider: NEWSLETTER_DELIVERY (outbox, smtp, ses), or a list's own ``delivery``."""
     choice = (override or settings.delivery or "outbox").strip().lower()
@@ -81,23 +98,6 @@ def make_sender(settings: Settings, override: str | None = None) -> Sender:
             configuration_set=settings.ses_configuration_set,
         )
     raise ConfigError(f"unknown delivery {choice!r}", hint="use NEWSLETTER_DELIVERY=outbox, smtp or ses")
-
-
-ANALYZERS = ("auto", "llm", "heuristic")
-
-
-def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | None = None) -> Analyzer:
-    """ "auto" is the language model when OPENAI_API_KEY is set, else the heuristic. ``cache`` holds the
-    analyses (the store by default)."""
-    if choice not in ANALYZERS:
-        raise ConfigError(f"unknown analyzer {choice!r}", hint=f"use one of {', '.join(ANALYZERS)}")
-    if choice == "heuristic" or (choice == "auto" and not settings.openai_api_key):
-        return HeuristicAnalyzer()
-    if not settings.openai_api_key:
-        raise ConfigError("--analyzer llm needs OPENAI_API_KEY", hint="set it, or use --analyzer heuristic")
-    from newsletter.analyze.llm import LlmAnalyzer  # imports the openai SDK only when it is used
-
-    return LlmAnalyzer(settings, cache if cache is not None else open_store(settings))
 
 
 def open_archive(settings: Settings) -> SiteArchive:

@@ -35,24 +35,11 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
-def _float(env: Mapping[str, str], name: str) -> float | None:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={value} must be greater than 0")
-    return value
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = (env.get(name) or default).strip().lower()
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
-    return value
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -64,6 +51,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} is not a yes/no value", hint="use 1 or 0")
+
+
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={value} must be greater than 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Settings:
     send_lease_seconds: float = 120.0
     ses_configuration_set: str | None = None
     unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
-    # AWS fan-out: the SQS queue of recipient batches, and how many sender Lambdas share the send rate.
+    # AWS fan-out: the SQS queue of recipient batches, how many sender Lambdas share the send rate, batch size.
     send_queue_url: str | None = None
     sender_concurrency: int = 1
     send_batch_size: int = 50  # recipients per SQS message
@@ -141,9 +141,7 @@ class Settings:
             diff_token_budget=_int(env, "NEWSLETTER_PROMPT_TOKENS", 12_000, minimum=2_000),
             run_token_budget=_int(env, "NEWSLETTER_RUN_TOKEN_BUDGET", 0, minimum=0),
             llm_max_tokens=_int(env, "NEWSLETTER_MAX_OUTPUT_TOKENS", 2_000, minimum=256),
-            llm_response_format=_choice(
-                env, "NEWSLETTER_RESPONSE_FORMAT", "auto", ("auto", "json_schema", "json_object")
-            ),
+            llm_response_format=_choice(env, "NEWSLETTER_RESPONSE_FORMAT", ("auto", "json_schema", "json_object")),
             llm_max_retries=_int(env, "NEWSLETTER_LLM_RETRIES", 4, minimum=0),
             llm_timeout=float(_int(env, "NEWSLETTER_LLM_TIMEOUT", 120)),
             llm_seed=_int(env, "NEWSLETTER_LLM_SEED", 7, minimum=0),
@@ -154,13 +152,13 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
             secret=env.get("NEWSLETTER_SECRET") or None,
-            delivery=(env.get("NEWSLETTER_DELIVERY") or "outbox").strip().lower(),
+            delivery=_choice(env, "NEWSLETTER_DELIVERY", ("outbox", "smtp", "ses")),
             outbox_dir=Path(env["NEWSLETTER_OUTBOX"]).expanduser() if env.get("NEWSLETTER_OUTBOX") else None,
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 587),
             smtp_username=env.get("SMTP_USERNAME") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_tls=_choice(env, "SMTP_TLS", "starttls", ("starttls", "tls", "none")),
+            smtp_tls=_choice(env, "SMTP_TLS", ("starttls", "tls", "none")),
             send_rate=_float(env, "NEWSLETTER_SEND_RATE"),
             send_concurrency=_int(env, "NEWSLETTER_SEND_CONCURRENCY", 8),
             send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
+from tests.fakes.aws import moto_server
 
 Store = SqliteStore | DynamoStore
 BACKENDS = ("sqlite", "dynamodb")
@@ -47,11 +47,8 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=BACKENDS)

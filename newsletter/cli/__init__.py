@@ -1,9 +1,15 @@
-"""Command-line entry point ``newsletter``; each command module registers itself on ``app``."""
+"""Command-line entry point ``newsletter``; each command module registers itself on ``app`` when imported."""
 
-from newsletter.cli import archive as _archive  # noqa: F401  (registers `newsletter archive`)
-from newsletter.cli import build as _build  # noqa: F401  (registers `newsletter build`)
-from newsletter.cli import collect as _collect  # noqa: F401  (registers `newsletter collect`)
-from newsletter.cli import deliver, events, lists, store, subscribers  # noqa: F401  (commands register on import)
+from newsletter.cli import (  # noqa: F401  (commands register on import)
+    archive,
+    build,
+    collect,
+    deliver,
+    events,
+    lists,
+    store,
+    subscribers,
+)
 from newsletter.cli.app import app
 
 __all__ = ["app", "main"]

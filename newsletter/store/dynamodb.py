@@ -122,7 +122,9 @@ class DynamoStore:
                 ) from err
             raise StoreError(f"DynamoDB ({self.table}): {err}") from err
         except BotoCoreError as err:
-            raise StoreError(f"DynamoDB ({self.table}): {err}", hint="check AWS_REGION and AWS_ENDPOINT_URL") from err
+            raise StoreError(
+                f"DynamoDB ({self.table}): {err}", hint="check the AWS credentials, AWS_REGION and AWS_ENDPOINT_URL"
+            ) from err
 
     def init(self) -> list[str]:
         with self._aws():

@@ -1,0 +1,178 @@
+"""Subscriber import and listing at scale (run by hand, not in CI).
+
+    python bench/subscribers.py [--rows 100000] [--dynamodb 5000]
+
+Generates a CSV of ``--rows`` rows with 1 % invalid addresses and 1 % duplicates, imports it into a fresh
+SQLite store, checks that the report names exactly the bad lines, imports it again (nothing may change), then
+measures peak Python memory (tracemalloc) while streaming every member and every recipient, compared with
+streaming a tenth as many: flat memory means a ratio near 1. ``--dynamodb N`` repeats the import and the
+listing for N rows against DynamoDB through a local moto server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from newsletter.roster import import_csv
+from newsletter.store.base import MemberStatus
+from newsletter.store.dynamodb import DynamoStore
+from newsletter.store.sqlite import SqliteStore
+
+TARGET_SECONDS = 10.0
+
+
+def make_csv(path: Path, rows: int, seed: int = 7) -> tuple[list[int], int]:
+    """Write the file; return the line numbers of the invalid rows and the number of duplicate rows."""
+    rng = random.Random(seed)
+    kinds = ["ok"] * rows
+    slots = rng.sample(range(1, rows), rows // 50)  # never the first data row (duplicates need an earlier one)
+    for i in slots[: rows // 100]:
+        kinds[i] = "invalid"
+    for i in slots[rows // 100 :]:
+        kinds[i] = "duplicate"
+    invalid_lines, written, duplicates = [], [], 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("\ufeffemail,name\r\n")  # as Excel writes "CSV UTF-8"
+        for i, kind in enumerate(kinds):
+            line = i + 2
+            if kind == "invalid":
+                out.write(rng.choice([f"user{i}.example.com", f"user{i}@", f"us er{i}@example.com", ""]) + ",Bad\r\n")
+                invalid_lines.append(line)
+            elif kind == "duplicate":
+                out.write(f"{rng.choice(written).upper()},Dup\r\n")
+                duplicates += 1
+            else:
+                email = f"reader{i}@mail{i % 97}.example.com"
+                written.append(email)
+                out.write(f"{email},Reader {i}\r\n")
+    return invalid_lines, duplicates
+
+
+def peak(fn: Callable[[], int]) -> tuple[int, float, float]:
+    """(items, peak MiB of Python allocations, seconds) while ``fn`` runs."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    started = time.perf_counter()
+    count = fn()
+    seconds = time.perf_counter() - started
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return count, top / 2**20, seconds
+
+
+def drain(items: Iterator[Any], limit: int | None = None) -> int:
+    n = 0
+    for _ in items:
+        n += 1
+        if limit is not None and n >= limit:
+            break
+    return n
+
+
+def bench(store: Any, label: str, folder: Path, rows: int) -> bool:
+    csv_path = folder / f"{label}.csv"
+    invalid_lines, duplicates = make_csv(csv_path, rows)
+    size = csv_path.stat().st_size / 2**20
+    print(f"\n== {label}: {rows:,} rows ({size:.1f} MiB), {len(invalid_lines):,} invalid, {duplicates:,} duplicates")
+
+    started = time.perf_counter()
+    first = import_csv(store, csv_path, "bench", status=MemberStatus.ACTIVE, source="import:bench.csv")
+    seconds = time.perf_counter() - started
+    expected_added = rows - len(invalid_lines) - duplicates
+    lines_exact = [line for line, _, _ in first.invalid] == invalid_lines
+    ok = lines_exact and first.added == expected_added and first.present == duplicates
+    print(
+        f"first import:  {seconds:6.2f} s ({rows / seconds:,.0f} rows/s) — added {first.added:,}, present"
+        f" {first.present:,}, invalid {len(first.invalid):,}; invalid lines exact: {lines_exact}"
+    )
+    if label == "sqlite":
+        print(f"               {seconds / TARGET_SECONDS:.2f} of the {TARGET_SECONDS:.0f} s budget")
+
+    counts = store.count_members("bench")
+    started = time.perf_counter()
+    second = import_csv(store, csv_path, "bench", status=MemberStatus.ACTIVE, source="import:bench.csv")
+    seconds2 = time.perf_counter() - started
+    unchanged = second.added == 0 and store.count_members("bench") == counts
+    ok = ok and unchanged and second.present == rows - len(invalid_lines)
+    print(f"second import: {seconds2:6.2f} s — added {second.added:,}, present {second.present:,}", end="")
+    print(f"; unchanged: {unchanged}")
+
+    total = counts[MemberStatus.ACTIVE]
+    tenth = max(total // 10, 1)
+    small = peak(lambda: drain(store.members("bench"), tenth))
+    full = peak(lambda: drain(store.members("bench")))
+    recipients = peak(lambda: drain(store.active_recipients("bench")))
+    print(f"list {small[0]:>7,} members: peak {small[1]:6.2f} MiB in {small[2]:5.2f} s")
+    print(f"list {full[0]:>7,} members: peak {full[1]:6.2f} MiB in {full[2]:5.2f} s")
+    print(f"list {recipients[0]:>7,} recipients: peak {recipients[1]:6.2f} MiB in {recipients[2]:5.2f} s")
+    ratio = full[1] / small[1] if small[1] else float("inf")
+    print(f"memory ratio {full[0] // max(small[0], 1)}x the members → {ratio:.2f}x the peak (flat ≈ 1)")
+    return ok and full[0] == total and recipients[0] == total and ratio < 1.5
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto in a process of its own, so that tracemalloc measures the store's client and not the server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--dynamodb", type=int, default=0, metavar="N", help="also run N rows on moto server")
+    args = parser.parse_args()
+    # moto accepts any credentials; a real account's are never needed (nor read) here
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        store = SqliteStore(folder / "bench.db")
+        ok &= bench(store, "sqlite", folder, args.rows)
+        with sqlite3.connect(folder / "bench.db") as db:
+            events = db.execute("SELECT count(*) FROM consent_log").fetchone()[0]
+        print(f"consent log: {events:,} events (one per address added)")
+        store.close()
+        if args.dynamodb:
+            with moto_server() as endpoint:
+                dynamo = DynamoStore("bench", region="us-east-1", endpoint_url=endpoint)
+                dynamo.init()
+                ok &= bench(dynamo, "dynamodb", folder, args.dynamodb)
+    print("\nall checks passed" if ok else "\nSOME CHECKS FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
