@@ -7,6 +7,7 @@ from newsletter.cli import (  # noqa: F401  (commands register on import)
     deliver,
     events,
     lists,
+    preview,
     store,
     subscribers,
 )
