@@ -110,6 +110,10 @@ class Settings:
     send_lease_seconds: float = 120.0
     ses_configuration_set: str | None = None
     unsubscribe_mailto: str | None = None  # None: the list's Reply-To or From address
+    # AWS fan-out: the SQS queue of recipient batches, how many sender Lambdas share the send rate, batch size.
+    send_queue_url: str | None = None
+    sender_concurrency: int = 1
+    send_batch_size: int = 50  # recipients per SQS message
     # Web archive: local:///path (default <data dir>/archive) or s3://bucket/prefix, and its public base URL
     archive_url: str = ""
     archive_public_url: str | None = None
@@ -160,6 +164,9 @@ class Settings:
             send_lease_seconds=_float(env, "NEWSLETTER_SEND_LEASE") or 120.0,
             ses_configuration_set=env.get("NEWSLETTER_SES_CONFIGURATION_SET") or None,
             unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
+            send_queue_url=env.get("NEWSLETTER_SEND_QUEUE_URL") or None,
+            sender_concurrency=_int(env, "NEWSLETTER_SENDER_CONCURRENCY", 1),
+            send_batch_size=_int(env, "NEWSLETTER_SEND_BATCH", 50),
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,

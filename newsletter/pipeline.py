@@ -7,23 +7,29 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from newsletter.analyze import Analyzer, Job, ProgressFn
 from newsletter.backends import make_analyzer, make_sender, open_store
+from newsletter.collect import CollectOptions, collect_repos
 from newsletter.compose import compose_issue
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
-from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, load_sendable
+from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
 from newsletter.errors import NewsletterError
 from newsletter.i18n import check_language, format_date, t
 from newsletter.lists import load_list, load_lists
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits
+from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window
 from newsletter.progress import Progress
+from newsletter.render.email import render_issue
 from newsletter.store.base import Cache
 from newsletter.subscriptions import Tokens
 
-__all__ = ["Context", "build_issue", "deliver_issue", "issue_id", "prepare_issue", "test_send"]
+if TYPE_CHECKING:
+    from newsletter.archive import Archive
+
+__all__ = ["Context", "build_issue", "build_sendable", "deliver_issue", "issue_id", "prepare_issue", "test_send"]
 
 
 def build_issue(
@@ -156,3 +162,48 @@ def deliver_issue(
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
     factory = factory_for(mailing_list, sendable, settings=ctx.settings, tokens=ctx.tokens())
     return send_test(factory, ctx.sender_for(mailing_list), email)
+
+
+def build_sendable(
+    mailing_list: MailingList,
+    day: date,
+    *,
+    settings: Settings,
+    store: Cache,
+    archive: Archive,
+    progress: Progress | None = None,
+) -> SendableIssue | None:
+    """collect → analyse → compose → render → archive for one list and day, once: an issue already kept in
+    the store is returned as it is (a retried run sends what the first one built). None: an empty day the
+    list skips."""
+    stored = load_sendable(store, issue_id(mailing_list.id, day))
+    if stored is not None:
+        return stored
+    window = Window.for_day(day, mailing_list.timezone)
+    options = CollectOptions(
+        exclude_merges=mailing_list.exclude_merges,
+        exclude_bots=mailing_list.exclude_bots,
+        bot_logins=settings.github_bot_logins,
+    )
+    repos = collect_repos(
+        list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
+    )
+    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
+        return None
+    issue = build_issue(
+        repos,
+        language=mailing_list.language,
+        settings=settings,
+        store=store,
+        analyzer_choice=mailing_list.analyzer or "auto",
+        list_id=mailing_list.id,
+        progress=progress,
+        min_importance=mailing_list.min_importance,
+        day=day,
+        timezone=mailing_list.timezone,
+    )
+    rendered = render_issue(issue)
+    view_url = archive.publish(issue, rendered)
+    return keep_sendable(
+        store, SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
+    )

@@ -226,3 +226,38 @@ def forget(store: SubscriberStore, email: str, write: Callable[[str], None]) -> 
     email = normalise_email(email)
     write(json.dumps(store.person(email), ensure_ascii=False, indent=2, default=str))
     return int(store.erase_person(email))
+
+
+def resubscribe(store: SubscriberStore, email: str, list_id: str, *, source: str) -> Transition:
+    """Undo an unsubscribe from the same link (the person proved the address by opening it): back to
+    active without a new confirmation. Only from *unsubscribed*; a suppression still wins at send time."""
+    return store.transition(
+        normalise_email(email),
+        list_id,
+        MemberStatus.ACTIVE,
+        allowed_from=frozenset({MemberStatus.UNSUBSCRIBED}),
+        action="resubscribed",
+        source=source,
+    )
+
+
+def set_lists(
+    store: SubscriberStore, email: str, wanted: set[str], offered: set[str], *, source: str
+) -> dict[str, Transition]:
+    """The preferences form: of the ``offered`` lists, be on exactly ``wanted``. A preferences link proves
+    the address, so joining a list from it needs no second confirmation; lists not offered are untouched."""
+    email = normalise_email(email)
+    changes = {}
+    for list_id in sorted(offered):
+        if list_id in wanted:
+            changes[list_id] = store.transition(
+                email,
+                list_id,
+                MemberStatus.ACTIVE,
+                allowed_from=frozenset({None, MemberStatus.PENDING, MemberStatus.UNSUBSCRIBED}),
+                action="subscribed",
+                source=source,
+            )
+        else:
+            changes[list_id] = unsubscribe(store, email, list_id, source=source)
+    return changes

@@ -84,6 +84,26 @@ class Browser:
         self.send("Page.navigate", url=page.resolve().as_uri())
         self._wait_event("Page.loadEventFired")
 
+    def goto(self, url: str, *, width: int = 800, height: int = 900) -> None:
+        """Load an http(s) URL and wait for it."""
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self.send("Page.navigate", url=url)
+        self._wait_event("Page.loadEventFired")
+
+    def click(self, selector: str) -> None:
+        """Click the element as a person would (a real mouse event at its centre) and wait for the next page."""
+        box = self.eval(
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+        self._wait_event("Page.loadEventFired")
+
+    def type(self, selector: str, text: str) -> None:
+        self.eval(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.send("Input.insertText", text=text)
+
     def eval(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         if "exceptionDetails" in result:

@@ -44,6 +44,9 @@ class CampaignOptions:
     backoff_cap: float = 30.0
     resend_ambiguous: bool = False
     dry_run: bool = False
+    # Read the whole ledger first (to wait for leases held by others and to report ambiguous sends).
+    # A sender of one small batch out of thousands (SQS) skips it: claim() alone still never sends twice.
+    scan_ledger: bool = True
 
 
 @dataclass
@@ -116,7 +119,7 @@ class Campaign:
 
     # ------------------------------------------------------------------------------------------- run
     def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
-        held, ambiguous = self._scan_ledger()
+        held, ambiguous = self._scan_ledger() if self.options.scan_ledger else ({}, {})
         deferred: list[tuple[datetime, Recipient]] = []
         slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:

@@ -1,0 +1,142 @@
+"""AWS Lambda entry points (serverless.yml): parse the event, call the library, format the answer.
+
+- ``scheduled``: the EventBridge Scheduler tick. Every list due now gets its issue built and archived once
+  (pipeline), then its active recipients are written to SQS in batches.
+- ``send_batch``: the SQS consumer. Each message is one batch of recipients of one stored issue, sent through
+  the campaign (ledger, rate, retries); only the records that must be retried are reported as failures.
+- ``http``: API Gateway HTTP API (payload 2.0): subscribe, confirm, unsubscribe (RFC 8058 one-click too),
+  preferences. Logic in ``newsletter.aws.web``.
+- ``ses_events``: SES notifications delivered by SNS, into the same ingest code as ``newsletter events``.
+
+Settings, secrets (SSM) and clients are made once per cold start and reused by later invocations.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from newsletter.aws import web
+from newsletter.aws.queue import RecipientBatch, enqueue
+from newsletter.aws.runtime import Runtime, runtime
+from newsletter.deliver.events import ingest
+from newsletter.errors import NewsletterError
+from newsletter.schedule import Due, due_lists
+
+log = logging.getLogger("newsletter.aws")
+log.setLevel(logging.INFO)
+
+
+def _current() -> Runtime:
+    return runtime(os.environ)
+
+
+# ---------------------------------------------------------------------------------------------- scheduled
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    """The moment the tick stands for: the event's own time (a retried event keeps it), else now."""
+    for key in ("time", "scheduledTime", "scheduled_time"):
+        value = event.get(key) if isinstance(event, dict) else None
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:
+                log.warning("ignoring unreadable %s %r in the schedule event", key, value)
+    return datetime.now(UTC)
+
+
+def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    rt = _current()
+    now = _event_time(event)
+    done: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for due in due_lists(rt.mailing_lists().values(), now):
+        try:
+            done.append(_tick(rt, due))
+        except NewsletterError as err:
+            # One list's trouble must not hold up the others; the tick fails at the end so the
+            # scheduler retries it, and what already went out is not repeated (issue records, ledger).
+            log.error("list %s, day %s: %s", due.mailing_list.id, due.day, err.message)
+            failed.append(due.mailing_list.id)
+    for line in done:
+        log.info("tick %s", line)
+    if failed:
+        raise RuntimeError(f"the tick of {now:%Y-%m-%d %H:%M} UTC failed for: {', '.join(failed)}")
+    return {"time": now.isoformat(), "issues": done}
+
+
+def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
+    prepared = rt.prepare(due.mailing_list, due.day)
+    if prepared.sendable is None or not prepared.fresh:
+        return {"issue": prepared.issue_id, "status": prepared.status, "messages": 0}
+    messages = enqueue(
+        rt.sqs,
+        rt.queue_url(),
+        prepared.issue_id,
+        due.mailing_list.id,
+        rt.store.active_recipients(due.mailing_list.id),
+        batch=rt.settings.send_batch_size,
+    )
+    rt.mark_enqueued(prepared.issue_id, messages)
+    return {"issue": prepared.issue_id, "status": "sending", "messages": messages}
+
+
+# ---------------------------------------------------------------------------------------------- send_batch
+
+
+def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    rt = _current()
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId", ""))
+        try:
+            batch = RecipientBatch.from_json(record.get("body", ""))
+            result = rt.send(batch)
+        except NewsletterError as err:
+            log.error("SQS message %s: %s", message_id, err.message)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        log.info(
+            "issue %s: %d sent, %d skipped, %d failed, %d deferred, %d ambiguous",
+            batch.issue_id,
+            result.sent,
+            result.skipped,
+            result.failed,
+            result.deferred,
+            result.ambiguous,
+        )
+        if result.deferred:
+            # Transient failures past the retry budget were released in the ledger: the whole message comes
+            # back after the visibility timeout and only those recipients are claimable again.
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+# ---------------------------------------------------------------------------------------------- http
+
+
+def http(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    return web.handle(_current(), event)
+
+
+# ---------------------------------------------------------------------------------------------- ses_events
+
+
+def ses_events(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    rt = _current()
+    suppressed: list[str] = []
+    duplicates = 0
+    for record in event.get("Records", []):
+        try:
+            result = ingest(record, rt.store)
+        except NewsletterError as err:
+            # Not an SES notification (e.g. an SNS subscription confirmation): nothing to retry.
+            log.warning("SNS message %s: %s", record.get("Sns", {}).get("MessageId"), err.message)
+            continue
+        suppressed += result.suppressed
+        duplicates += result.duplicate
+    log.info("SES events: %d suppressed, %d duplicates", len(suppressed), duplicates)
+    return {"suppressed": len(suppressed), "duplicates": duplicates}

@@ -1,0 +1,80 @@
+"""Recipient batches on SQS: the scheduled tick writes them, ``send_batch`` reads them.
+
+One message carries one issue id and up to ``BATCH`` recipients (about 3 KB), ten messages go per
+SendMessageBatch call. A message sent twice (a retried tick) is harmless: the send ledger lets each
+(issue, recipient) through once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from newsletter.errors import DeliveryError, InputError
+from newsletter.store.base import Recipient
+
+BATCH = 50  # recipients per SQS message
+ENTRIES = 10  # messages per SendMessageBatch (the SQS maximum)
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RecipientBatch:
+    issue_id: str
+    list_id: str
+    recipients: list[Recipient]
+
+    def to_json(self) -> str:
+        people = [[r.email, r.name] if r.name else [r.email] for r in self.recipients]
+        return json.dumps({"v": _VERSION, "issue": self.issue_id, "list": self.list_id, "to": people})
+
+    @classmethod
+    def from_json(cls, body: str) -> RecipientBatch:
+        try:
+            data = json.loads(body)
+            if data.get("v") != _VERSION:
+                raise ValueError(f"version {data.get('v')!r}")
+            list_id = str(data["list"])
+            recipients = [Recipient(email=p[0], name=p[1] if len(p) > 1 else None, list_id=list_id) for p in data["to"]]
+            return cls(str(data["issue"]), list_id, recipients)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            raise InputError(f"not a recipient batch: {err}") from err
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def enqueue(
+    sqs: Any, queue_url: str, issue_id: str, list_id: str, recipients: Iterable[Recipient], *, batch: int = BATCH
+) -> int:
+    """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent."""
+    sent = 0
+    batches = (RecipientBatch(issue_id, list_id, chunk) for chunk in _chunks(recipients, batch))
+    for group in _chunks(batches, ENTRIES):
+        entries = {str(i): b.to_json() for i, b in enumerate(group)}
+        for _attempt in range(5):
+            try:
+                answer = sqs.send_message_batch(
+                    QueueUrl=queue_url, Entries=[{"Id": k, "MessageBody": v} for k, v in entries.items()]
+                )
+            except (ClientError, BotoCoreError) as err:
+                raise DeliveryError(f"cannot enqueue recipient batches on {queue_url}: {err}") from err
+            failed = answer.get("Failed", [])
+            # Only entries SQS itself failed (SenderFault false) are worth retrying; ours are bugs.
+            if any(f.get("SenderFault") for f in failed):
+                raise DeliveryError(f"SQS refused a recipient batch: {failed[0].get('Message', failed[0])}")
+            sent += len(entries) - len(failed)
+            entries = {f["Id"]: entries[f["Id"]] for f in failed}
+            if not entries:
+                break
+        else:
+            raise DeliveryError(f"SQS kept failing {len(entries)} recipient batches", hint="the tick can be retried")
+    return sent

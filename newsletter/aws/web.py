@@ -1,0 +1,311 @@
+"""The public subscription endpoints over API Gateway HTTP API events (payload format 2.0).
+
+Routes: GET/POST /subscribe, GET /confirm?token=, GET /unsubscribe?token=, POST /unsubscribe?token= (RFC 8058
+``List-Unsubscribe=One-Click``, or ``undo=1`` from the result page), GET/POST /preferences?token=.
+Decisions are the subscriptions module's; pages are ``newsletter.web.pages``. Nothing from the request is
+echoed back and every link or form action is built from the configured public URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from newsletter import subscriptions
+from newsletter.deliver.confirmation import confirm_url, confirmation_message
+from newsletter.errors import InputError, NewsletterError, TokenError
+from newsletter.models import MailingList
+from newsletter.store.base import MemberStatus
+from newsletter.web import pages
+from newsletter.web.pages import HEADERS, ListChoice, Page
+
+if TYPE_CHECKING:
+    from newsletter.aws.runtime import Runtime
+
+log = logging.getLogger("newsletter.aws.http")
+
+MAX_BODY = 16 * 1024  # a subscribe or preferences form is a few hundred bytes
+_SOURCE = "web"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    is_json: bool
+    language: str  # from Accept-Language, for pages not tied to a list
+
+    def one(self, name: str, *, where: str = "form") -> str:
+        values = (self.form if where == "form" else self.query).get(name) or [""]
+        return values[0].strip()
+
+
+class BadRequest(Exception):
+    pass
+
+
+def parse(event: dict[str, Any]) -> Request:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method = str(http.get("method") or "GET").upper()
+    route = str(event.get("routeKey") or "")
+    # "POST /subscribe" names the route even when a stage prefixes the raw path; $default has no name.
+    path = route.split(" ", 1)[1] if " " in route else str(event.get("rawPath") or http.get("path") or "/")
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    query = parse_qs(str(event.get("rawQueryString") or ""), keep_blank_values=True)
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded") and body:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise BadRequest("body is not base64") from err
+    else:
+        raw = body.encode("utf-8") if isinstance(body, str) else b""
+    if len(raw) > MAX_BODY:
+        raise BadRequest("body too large")
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    form: dict[str, list[str]] = {}
+    is_json = content_type == "application/json"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadRequest("body is not UTF-8") from err
+    if is_json and text.strip():
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise BadRequest("body is not JSON") from err
+        if not isinstance(data, dict):
+            raise BadRequest("JSON body is not an object")
+        for key, value in data.items():
+            values = value if isinstance(value, list) else [value]
+            form[str(key)] = [str(v) for v in values if isinstance(v, str | int)]
+    elif text:
+        form = parse_qs(text, keep_blank_values=True)
+    return Request(
+        method, "/" + path.strip("/"), query, form, is_json, pages.pick_language(headers.get("accept-language"))
+    )
+
+
+def _response(page: Page) -> dict[str, Any]:
+    return {"statusCode": page.status, "headers": dict(HEADERS), "body": page.html}
+
+
+def _plain(status: int, text: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+        "body": text,
+    }
+
+
+def _json(status: int, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        "body": json.dumps(data),
+    }
+
+
+def handle(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        request = parse(event)
+    except BadRequest as err:
+        log.info("bad request: %s", err)
+        return _response(pages.bad_request("en"))
+    route = _ROUTES.get((request.method, request.path))
+    if route is None:
+        return _response(pages.not_found(request.language))
+    try:
+        return route(rt, request)
+    except NewsletterError as err:
+        log.error("%s %s: %s", request.method, request.path, err.message)
+        return _response(pages.server_error(request.language))
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+class _Pages:
+    """The page arguments every page of one list shares."""
+
+    def __init__(self, rt: Runtime, mailing_list: MailingList | None, fallback: str) -> None:
+        self.language = mailing_list.language if mailing_list else fallback
+        self.archive_url = rt.settings.archive_public_url
+        self.public_url = rt.public_url()
+
+
+def _list_or_none(rt: Runtime, list_id: str) -> MailingList | None:
+    if not list_id:
+        return None
+    return rt.mailing_lists().get(list_id)
+
+
+def _claims(rt: Runtime, request: Request, purpose: str) -> subscriptions.TokenClaims | None:
+    token = request.one("token", where="query")
+    if not token:
+        return None
+    try:
+        return rt.tokens.read(token, purpose)
+    except TokenError as err:
+        log.info("%s token refused: %s", purpose, err.message)
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ subscribe
+
+
+def _subscribe_form(rt: Runtime, request: Request) -> dict[str, Any]:
+    lists = rt.mailing_lists()
+    list_id = request.one("list", where="query") or (next(iter(lists)) if len(lists) == 1 else "")
+    mailing_list = lists.get(list_id)
+    if mailing_list is None:
+        return _response(pages.not_found(request.language))
+    p = _Pages(rt, mailing_list, request.language)
+    return _response(
+        pages.subscribe_form(
+            p.language,
+            public_url=p.public_url,
+            list_id=mailing_list.id,
+            list_title=mailing_list.title,
+            archive_url=p.archive_url,
+        )
+    )
+
+
+def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
+    mailing_list = _list_or_none(rt, request.one("list"))
+    if mailing_list is None:
+        return _json(400, {"error": "unknown list"}) if request.is_json else _response(pages.bad_request("en"))
+    p = _Pages(rt, mailing_list, request.language)
+    try:
+        email = subscriptions.normalise_email(request.one("email"))
+    except InputError:
+        if request.is_json:
+            return _json(400, {"error": "invalid email address"})
+        # The address is not shown again: nothing a request carries is reflected.
+        return _response(
+            pages.subscribe_form(
+                p.language,
+                public_url=p.public_url,
+                list_id=mailing_list.id,
+                list_title=mailing_list.title,
+                invalid=True,
+                archive_url=p.archive_url,
+            )
+        )
+    name = request.one("name")[:100] or None
+    try:
+        done = subscriptions.subscribe(rt.store, rt.tokens, email, mailing_list.id, name=name, source=_SOURCE)
+    except InputError as err:
+        # A suppressed address: answer exactly as for anyone else, so the page tells a stranger nothing.
+        log.info("subscribe refused: %s", err.message)
+        done = None
+    if done is not None and done.token:
+        raw = confirmation_message(mailing_list, email, confirm_url(p.public_url, done.token))
+        rt.sender_for(mailing_list).send(raw, sender=mailing_list.sender, recipient=email)
+    if request.is_json:
+        return _json(202, {"status": "pending"})
+    return _response(pages.subscribe_pending(p.language, archive_url=p.archive_url))
+
+
+# ------------------------------------------------------------------------------------------------ confirm
+
+
+def _confirm(rt: Runtime, request: Request) -> dict[str, Any]:
+    claims = _claims(rt, request, "confirm")
+    mailing_list = _list_or_none(rt, claims.list_id) if claims else None
+    p = _Pages(rt, mailing_list, request.language)
+    if claims is None or mailing_list is None:
+        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+    try:
+        done = subscriptions.confirm(rt.store, rt.tokens, request.one("token", where="query"), source=_SOURCE)
+    except InputError as err:  # removed, or unsubscribed since the link was sent: nothing changes
+        log.info("confirm refused: %s", err.message)
+        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+    return _response(
+        pages.confirmed(
+            p.language, list_title=mailing_list.title, already=not done.transition.changed, archive_url=p.archive_url
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------------ unsubscribe
+
+
+def _unsubscribe(rt: Runtime, request: Request) -> dict[str, Any]:
+    claims = _claims(rt, request, "unsubscribe")
+    mailing_list = _list_or_none(rt, claims.list_id) if claims else None
+    p = _Pages(rt, mailing_list, request.language)
+    one_click = request.method == "POST" and request.one("List-Unsubscribe") == "One-Click"
+    if claims is None:
+        if one_click:
+            return _plain(400, "invalid unsubscribe link\n")
+        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+    title = mailing_list.title if mailing_list else claims.list_id
+    if request.method == "POST" and request.one("undo") == "1":
+        subscriptions.resubscribe(rt.store, claims.email, claims.list_id, source=_SOURCE)
+        return _response(pages.resubscribed(p.language, list_title=title, archive_url=p.archive_url))
+    # A list retired since the mail was sent can still be left: the token alone names the membership.
+    subscriptions.unsubscribe(rt.store, claims.email, claims.list_id, source="web:one-click" if one_click else _SOURCE)
+    if one_click:
+        return _plain(200, "unsubscribed\n")
+    if request.method == "POST":
+        return _response(pages.bad_request(p.language))
+    return _response(
+        pages.unsubscribed(
+            p.language,
+            list_title=title,
+            public_url=p.public_url,
+            token=request.one("token", where="query"),
+            archive_url=p.archive_url,
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------------ preferences
+
+
+def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
+    claims = _claims(rt, request, "preferences")
+    lists = rt.mailing_lists()
+    p = _Pages(rt, lists.get(claims.list_id) if claims else None, request.language)
+    if claims is None:
+        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+    if request.method == "POST":
+        wanted = {v for v in request.form.get("lists", []) if v in lists}
+        subscriptions.set_lists(rt.store, claims.email, wanted, set(lists), source=_SOURCE)
+    current = {}
+    for list_id in lists:
+        member = rt.store.get_member(claims.email, list_id)
+        current[list_id] = member is not None and member.status == MemberStatus.ACTIVE
+    if request.method == "POST":
+        titles = [lists[i].title for i in lists if current[i]]
+        return _response(pages.preferences_saved(p.language, subscribed_titles=titles, archive_url=p.archive_url))
+    choices = [ListChoice(list_id, m.title, current[list_id]) for list_id, m in lists.items()]
+    return _response(
+        pages.preferences_form(
+            p.language,
+            choices=choices,
+            public_url=p.public_url,
+            token=request.one("token", where="query"),
+            archive_url=p.archive_url,
+        )
+    )
+
+
+_ROUTES = {
+    ("GET", "/subscribe"): _subscribe_form,
+    ("POST", "/subscribe"): _subscribe,
+    ("GET", "/confirm"): _confirm,
+    ("GET", "/unsubscribe"): _unsubscribe,
+    ("POST", "/unsubscribe"): _unsubscribe,
+    ("GET", "/preferences"): _preferences,
+    ("POST", "/preferences"): _preferences,
+}

@@ -1,0 +1,220 @@
+"""The Lambda handlers end to end, with the event JSON AWS sends, against moto's server on loopback (DynamoDB,
+S3, SQS, SES) and the GitHub fake: tick → archive + queue → send_batch → one mail per active subscriber."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from newsletter.aws import handlers
+from newsletter.store.base import MemberStatus
+from tests.aws_stack import DATA, Stack, event, http_event, make_stack
+from tests.fakes.github import FakeGitHub
+
+ACTIVE, PENDING, LEFT = 23, 3, 2
+
+
+@pytest.fixture
+def stack(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with FakeGitHub(DATA / "github" / "widgets-2026-03-08") as gh:
+        made = make_stack(moto_endpoint, tmp_path, {"GITHUB_API_URL": gh.api_url, "GITHUB_URL": gh.web_url})
+        for name, value in made.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NEWSLETTER_SEND_BATCH", "10")  # a few dozen subscribers still make several messages
+        yield made
+
+
+def people(stack: Stack, n: int, kind: str) -> list[str]:
+    return [f"{kind}{i:03d}@{stack.domain}" for i in range(n)]
+
+
+def seed(stack: Stack) -> list[str]:
+    store = stack.store()
+    active = people(stack, ACTIVE, "reader")
+    store.add_members([(e, None) for e in active], "widgets", status=MemberStatus.ACTIVE, source="test")
+    store.add_members(
+        [(e, None) for e in people(stack, PENDING, "pending")], "widgets", status=MemberStatus.PENDING, source="test"
+    )
+    for e in people(stack, LEFT, "left"):
+        store.add_members([(e, None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+        store.transition(
+            e,
+            "widgets",
+            MemberStatus.UNSUBSCRIBED,
+            allowed_from=frozenset({MemberStatus.ACTIVE}),
+            action="unsubscribed",
+            source="test",
+        )
+    return active
+
+
+def tick(when: str) -> dict:
+    scheduled = event("scheduler-event.json")
+    scheduled["time"] = when
+    return handlers.scheduled(scheduled, None)
+
+
+def queued(stack: Stack) -> int:
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_tick_archives_fills_queue_and_senders_mail_each_active_subscriber_once(stack: Stack) -> None:
+    active = seed(stack)
+
+    first = tick("2026-03-09T15:00:00Z")  # 08:00 in Los Angeles: the digest of 2026-03-08
+    assert first["issues"] == [{"issue": "widgets/2026-03-08", "status": "sending", "messages": 3}]
+    assert queued(stack) == 3
+    keys = [o["Key"] for o in stack.client("s3").list_objects_v2(Bucket=stack.bucket)["Contents"]]
+    assert {"site/widgets/2026-03-08.html", "site/widgets/feed.xml", "site/index.html"} <= set(keys)
+    page = stack.client("s3").get_object(Bucket=stack.bucket, Key="site/widgets/2026-03-08.html")["Body"].read()
+    assert "acme/widgets" in page.decode()
+
+    handled, records = stack.drain(handlers.send_batch)
+    assert handled == 3
+    mails = stack.mails()
+    sent_to = Counter(str(m["To"]) for m in mails)
+    assert sorted(sent_to) == sorted(active)
+    assert set(sent_to.values()) == {1}
+
+    # The scheduler retries or duplicates the event: nothing is queued, nothing is sent.
+    again = tick("2026-03-09T15:00:00Z")
+    assert again["issues"] == [{"issue": "widgets/2026-03-08", "status": "sending", "messages": 0}]
+    assert queued(stack) == 0
+    # SQS delivers a message twice (at-least-once): the ledger lets nobody through a second time.
+    answer = handlers.send_batch({"Records": records[:2]}, None)
+    assert answer == {"batchItemFailures": []}
+    assert len(stack.mails()) == ACTIVE
+
+    # One reader clicks the mail client's unsubscribe button (RFC 8058), another address hard-bounces.
+    leaver = mails[0]
+    header = str(leaver["List-Unsubscribe"])
+    url = urlsplit(re.search(r"<(https://[^>]+)>", header).group(1))
+    assert url.netloc == "api.example.com" and url.path == "/unsubscribe"
+    assert "One-Click" in str(leaver["List-Unsubscribe-Post"])
+    one_click = event("http-api-v2.json")
+    one_click["rawQueryString"] = url.query
+    response = handlers.http(one_click, None)
+    assert response["statusCode"] == 200
+    assert len(response["body"]) < 100
+    bounced = next(str(m["To"]) for m in mails if str(m["To"]) != str(leaver["To"]))
+    ses = json.loads((DATA / "aws" / "ses-bounce-event.json").read_text().replace("EMAIL", bounced))
+    notification = event("sns-ses-bounce.json")
+    notification["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    assert handlers.ses_events(notification, None) == {"suppressed": 1, "duplicates": 0}
+    assert handlers.ses_events(notification, None) == {"suppressed": 1, "duplicates": 1}
+    store = stack.store()
+    assert store.get_member(str(leaver["To"]), "widgets").status == MemberStatus.UNSUBSCRIBED
+    assert store.is_suppressed(bounced)
+
+    # The next issue (an empty day, which this list still mails) skips both. The fixture holds one day of
+    # commits, so "next" is another, quiet day.
+    before = len(stack.mails())
+    assert tick("2026-03-03T16:00:00Z")["issues"][0]["issue"] == "widgets/2026-03-02"
+    stack.drain(handlers.send_batch)
+    second = Counter(str(m["To"]) for m in stack.mails()[before:])
+    assert sorted(second) == sorted(set(active) - {str(leaver["To"]), bounced})
+    assert set(second.values()) == {1}
+
+
+def test_a_batch_of_an_unknown_issue_is_reported_failed_and_a_malformed_one_too(stack: Stack) -> None:
+    records = event("sqs-event.json")["Records"]
+    good_shape = json.dumps({"v": 1, "issue": "widgets/1999-01-01", "list": "widgets", "to": [["a@b.example"]]})
+    records = [dict(records[0], messageId="m1", body=good_shape), dict(records[0], messageId="m2", body="{nope")]
+    answer = handlers.send_batch({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+
+def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> None:
+    address = f"new@{stack.domain}"
+    store = stack.store()
+
+    page = handlers.http(http_event("GET", "/subscribe", query="list=widgets"), None)
+    assert page["statusCode"] == 200 and 'name="email"' in page["body"]
+
+    # No reflection: the rejected address is not shown again.
+    bad = handlers.http(
+        http_event(
+            "POST",
+            "/subscribe",
+            body=b"list=widgets&email=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        None,
+    )
+    assert bad["statusCode"] == 400 and "<script>alert" not in bad["body"] and "alert(1)" not in bad["body"]
+
+    body = f"list=widgets&email={address}&name=Ada".encode()
+    ok = handlers.http(
+        http_event("POST", "/subscribe", body=body, content_type="application/x-www-form-urlencoded"), None
+    )
+    assert ok["statusCode"] == 202
+    assert store.get_member(address, "widgets").status == MemberStatus.PENDING
+    confirmation = [m for m in stack.mails() if str(m["To"]) == address]
+    assert len(confirmation) == 1
+    text = confirmation[0].get_body(("plain",)).get_content()
+    link = urlsplit(re.search(r"https://api\.example\.com/confirm\?\S+", text).group(0))
+
+    tampered = handlers.http(http_event("GET", "/confirm", query=link.query[:-3] + "xyz"), None)
+    assert tampered["statusCode"] == 400
+    assert store.get_member(address, "widgets").status == MemberStatus.PENDING
+    done = handlers.http(http_event("GET", "/confirm", query=link.query), None)
+    assert done["statusCode"] == 200
+    assert store.get_member(address, "widgets").status == MemberStatus.ACTIVE
+
+    from newsletter.subscriptions import Tokens
+    from tests.aws_stack import SECRET
+
+    token = Tokens(SECRET).make("unsubscribe", address, "widgets")
+    wrong_purpose = handlers.http(
+        http_event("GET", "/unsubscribe", query="token=" + Tokens(SECRET).make("confirm", address, "widgets")), None
+    )
+    assert wrong_purpose["statusCode"] == 400
+    assert store.get_member(address, "widgets").status == MemberStatus.ACTIVE
+    left = handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)
+    assert left["statusCode"] == 200 and 'name="undo"' in left["body"]
+    assert store.get_member(address, "widgets").status == MemberStatus.UNSUBSCRIBED
+    back = handlers.http(
+        http_event(
+            "POST",
+            "/unsubscribe",
+            query=f"token={token}",
+            body=b"undo=1",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        None,
+    )
+    assert back["statusCode"] == 200
+    assert store.get_member(address, "widgets").status == MemberStatus.ACTIVE
+
+    prefs = Tokens(SECRET).make("preferences", address, "widgets")
+    form = handlers.http(http_event("GET", "/preferences", query=f"token={prefs}"), None)
+    assert form["statusCode"] == 200 and "checked" in form["body"]
+    saved = handlers.http(
+        http_event(
+            "POST", "/preferences", query=f"token={prefs}", body=b"", content_type="application/x-www-form-urlencoded"
+        ),
+        None,
+    )
+    assert saved["statusCode"] == 200
+    assert store.get_member(address, "widgets").status == MemberStatus.UNSUBSCRIBED
+
+    as_json = handlers.http(
+        http_event(
+            "POST",
+            "/subscribe",
+            body=json.dumps({"list": "widgets", "email": f"json@{stack.domain}"}).encode(),
+            content_type="application/json",
+        ),
+        None,
+    )
+    assert as_json["statusCode"] == 202 and json.loads(as_json["body"]) == {"status": "pending"}
+    assert handlers.http(http_event("GET", "/nowhere"), None)["statusCode"] == 404
