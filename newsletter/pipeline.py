@@ -139,6 +139,7 @@ def build_sendable(
         settings=settings,
         store=store,
         analyzer_choice=mailing_list.analyzer or "auto",
+        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
         list_id=mailing_list.id,
         progress=progress,
         min_importance=mailing_list.min_importance,
