@@ -292,10 +292,12 @@ def run_list(
     every recipient is settled is not looked at again. An expected failure is reported in the result."""
     key = issue_id(mailing_list.id, day)
     try:
+        # What sending needs is checked first: a missing secret or SMTP host stops the list before any work.
+        sender = ctx.sender_for(mailing_list)
+        _ = ctx.tokens
         prepared = prepare(mailing_list, day, ctx, repos=repos, progress=progress)
         if prepared.sendable is None:
             return ListRun(mailing_list.id, day, key, "empty")
-        sender = ctx.sender_for(mailing_list)
         done = ListRun(
             mailing_list.id,
             day,
