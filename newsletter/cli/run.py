@@ -71,8 +71,8 @@ def run(
     """The daily job: for every list due now (or --list, or --date) collect, analyse, compose, render, archive
     and send. Running it again sends nothing twice.
 
-    `newsletter run --sample` needs no network, no key and no list file: it mails the sample day shipped with the
-    package to one sample reader (reader@example.com) through the outbox, and prints where the message is.
+    `newsletter run --sample` needs no network, no key and no list file.
+    It mails the sample day shipped with the package to reader@example.com's outbox and prints where it is.
     """
     from newsletter import pipeline
     from newsletter.samples import sample_secret
