@@ -254,7 +254,11 @@ def test_english_issue_has_english_strings() -> None:
     out = render_issue(busy_issue(5))
     assert '<html lang="en"' in out.html
     assert "The day at a glance" in out.html and "Unsubscribe" in out.html
-    assert out.subject == "Inference engine daily · Tuesday, 13 January 2026: 5 commits, 2 high"
+    # List title, date and the top headline (the issue asks for those three).
+    assert out.subject == (
+        "Inference engine daily · Tuesday, 13 January 2026: "
+        "Reworks the scheduler engine so that case 0 no longer blocks the even…"
+    )
 
 
 def test_email_catalogues_have_the_same_keys_and_placeholders() -> None:

@@ -259,9 +259,12 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     day = t.date(issue.date)
     total = len(every)
     if total:
-        subject = t("subject", title=title, date=day, commits=total, high=counts["high"])
-        preheader = t("preheader", commits=total, **counts)
         items = _top_items(repos)
+        # The top headline, not counts: it is what makes someone open today's issue (counts are in the preheader).
+        subject = (
+            t("subject", title=title, date=day, top=items[0]) if items else t("subject_empty", title=title, date=day)
+        )
+        preheader = t("preheader", commits=total, **counts)
         if items:
             preheader += " · " + t("preheader_top", items="; ".join(items))
     else:
