@@ -33,7 +33,7 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -202,30 +202,30 @@ class DynamoStore:
         for start in range(0, len(keys), 100):
             chunk = [_av(pk=pk, sk=sk) for pk, sk in keys[start : start + 100]]
             request = {self.table: {"Keys": chunk, "ConsistentRead": True}}
-            for attempt in range(10):
-                with self._aws():
-                    answer = self._db.batch_get_item(RequestItems=request)
+            for answer in self._until_processed(self._db.batch_get_item, request, "UnprocessedKeys", "reads"):
                 found.extend(_plain(i) for i in answer.get("Responses", {}).get(self.table, []))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise StoreError(f"DynamoDB ({self.table}): reads kept being throttled", hint="try again later")
         return found
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
-            for attempt in range(10):
-                with self._aws():
-                    answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise StoreError(f"DynamoDB ({self.table}): writes kept being throttled", hint="try again later")
+            self._until_processed(self._db.batch_write_item, pending, "UnprocessedItems", "writes")
+
+    def _until_processed(
+        self, call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str, what: str
+    ) -> list[dict[str, Any]]:
+        """Every answer to a batch request, sent again with what DynamoDB left unprocessed (``leftover``), backing
+        off, until nothing is left."""
+        answers = []
+        for attempt in range(10):
+            with self._aws():
+                answer = call(RequestItems=request)
+            answers.append(answer)
+            request = answer.get(leftover) or {}
+            if not request:
+                return answers
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise StoreError(f"DynamoDB ({self.table}): {what} kept being throttled", hint="try again later")
 
     def _event(
         self,
