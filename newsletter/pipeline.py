@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from newsletter.analyze import Analyzer, Job, ProgressFn
-from newsletter.backends import make_analyzer, make_sender, open_store
+from newsletter.archive import Archive
+from newsletter.backends import make_analyzer
 from newsletter.collect import CollectOptions, collect_repos
 from newsletter.compose import compose_issue
 from newsletter.config import Settings
-from newsletter.deliver.base import Sender
+from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
+from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
 from newsletter.errors import NewsletterError
 from newsletter.i18n import check_language, format_date, t
-from newsletter.lists import load_list, load_lists
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window
+from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
-from newsletter.store.base import Cache
-from newsletter.subscriptions import Tokens
+from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
+from newsletter.schedule import due_lists
+from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
 
-if TYPE_CHECKING:
-    from newsletter.archive import Archive
-
-__all__ = ["Context", "build_issue", "build_sendable", "deliver_issue", "issue_id", "prepare_issue", "test_send"]
+__all__ = [
+    "Context",
+    "ListRun",
+    "Prepared",
+    "build_issue",
+    "build_sendable",
+    "deliver_issue",
+    "issue_id",
+    "prepare",
+    "prepare_issue",
+    "run_due",
+    "run_list",
+    "run_sample",
+    "test_send",
+]
 
 
 def build_issue(
@@ -93,48 +105,114 @@ def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
     return report
 
 
-@dataclass
-class Context:
-    """What one invocation shares between lists: settings, the store, senders (one per delivery kind)."""
+def build_sendable(
+    mailing_list: MailingList,
+    day: date,
+    *,
+    settings: Settings,
+    store: Cache,
+    archive: Archive,
+    progress: Progress | None = None,
+    repos: Sequence[RepoCommits] | None = None,
+) -> SendableIssue | None:
+    """collect → analyse → compose → render → archive for one list and day, once: an issue already kept in
+    the store is returned as it is (a retried run sends what the first one built). None: an empty day the
+    list skips. ``repos``: the day's commits when they are already known (the sample day), instead of GitHub."""
+    stored = load_sendable(store, issue_id(mailing_list.id, day))
+    if stored is not None:
+        return stored
+    if repos is None:
+        window = Window.for_day(day, mailing_list.timezone)
+        options = CollectOptions(
+            exclude_merges=mailing_list.exclude_merges,
+            exclude_bots=mailing_list.exclude_bots,
+            bot_logins=settings.github_bot_logins,
+        )
+        repos = collect_repos(
+            list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
+        )
+    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
+        return None
+    issue = build_issue(
+        repos,
+        language=mailing_list.language,
+        settings=settings,
+        store=store,
+        analyzer_choice=mailing_list.analyzer or "auto",
+        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
+        list_id=mailing_list.id,
+        progress=progress,
+        min_importance=mailing_list.min_importance,
+        day=day,
+        timezone=mailing_list.timezone,
+    )
+    # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
+    issue = issue.model_copy(update={"postal_address": mailing_list.postal_address})
+    rendered = render_issue(issue)
+    view_url = archive.publish(issue, rendered)
+    return keep_sendable(
+        store, SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
+    )
 
-    settings: Settings
-    store: object
-    senders: dict[str, Sender] = field(default_factory=dict)
-    secret: str | None = None
 
-    @classmethod
-    @contextmanager
-    def open(cls, settings: Settings) -> Iterator[Context]:
-        ctx = cls(settings=settings, store=open_store(settings), secret=settings.secret)
-        try:
-            yield ctx
-        finally:
-            for sender in ctx.senders.values():
-                sender.close()
-            ctx.store.close()  # type: ignore[attr-defined]
+# ---------------------------------------------------------------------------------------------- one issue
 
-    def mailing_list(self, list_id: str) -> MailingList:
-        return load_list(self.settings.lists_dir, list_id)
+_DONE = ("sending", "sent", "skipped")  # issue record states past "built": recipients enqueued, mailed or none
 
-    def mailing_lists(self) -> dict[str, MailingList]:
-        return load_lists(self.settings.lists_dir)
 
-    def sender_for(self, mailing_list: MailingList) -> Sender:
-        kind = mailing_list.delivery or self.settings.delivery
-        if kind not in self.senders:
-            self.senders[kind] = make_sender(self.settings, mailing_list.delivery)
-        return self.senders[kind]
+@dataclass(frozen=True)
+class Prepared:
+    issue_id: str
+    sendable: SendableIssue | None  # None: an empty day the list skips
+    fresh: bool  # not yet enqueued, sent or skipped by an earlier tick or run: its recipients still need mail
+    status: str  # the issue record's status: built | sending | sent | skipped
+    built: bool = False  # built and archived by this call (else: the one kept in the store)
 
-    def tokens(self) -> Tokens:
-        return Tokens(self.secret or self.settings.require_secret())
+
+def prepare(
+    mailing_list: MailingList,
+    day: date,
+    ctx: Context,
+    *,
+    repos: Sequence[RepoCommits] | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """The issue of ``mailing_list`` for ``day``, built and archived once, with its issue record (one per list
+    and day, created conditionally): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
+    key = issue_id(mailing_list.id, day)
+    record = ctx.store.get_issue(key)
+    if record is not None and record.status in _DONE:
+        return Prepared(key, load_sendable(ctx.store, key), False, record.status)
+    stored = load_sendable(ctx.store, key)
+    sendable = stored or build_sendable(
+        mailing_list,
+        day,
+        settings=ctx.settings,
+        store=ctx.store,
+        archive=ctx.archive,
+        progress=progress,
+        repos=repos,
+    )
+    now = datetime.now(UTC)
+    fresh = IssueRecord(
+        issue_id=key,
+        list_id=mailing_list.id,
+        date=day,
+        status="built" if sendable else "skipped",
+        subject=sendable.rendered.subject if sendable else None,
+        archive_key=sendable.view_url if sendable else None,
+        created_at=now,
+        updated_at=now,
+    )
+    if not ctx.store.create_issue(fresh) and not sendable:
+        ctx.store.update_issue(fresh)
+    return Prepared(key, sendable, sendable is not None, fresh.status, built=stored is None and sendable is not None)
 
 
 def prepare_issue(mailing_list: MailingList, day: date, ctx: Context) -> SendableIssue | None:
-    """The issue as it is (or was) sent; None for an empty day the list skips."""
-    sendable = load_sendable(ctx.store, issue_id(mailing_list.id, day))  # type: ignore[arg-type]
-    if sendable is not None:
-        return sendable
-    raise NewsletterError(f"no issue built for {mailing_list.id} on {day}", hint="run `newsletter run` first")
+    """The issue as it is (or was) sent — built, archived and kept first when no run has built it yet, so that
+    ``newsletter send`` and ``newsletter run`` always send the same issue. None for an empty day the list skips."""
+    return prepare(mailing_list, day, ctx).sendable
 
 
 def deliver_issue(
@@ -146,64 +224,155 @@ def deliver_issue(
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
-    return deliver(
+    result = deliver(
         mailing_list,
         sendable,
         settings=ctx.settings,
-        store=ctx.store,  # type: ignore[arg-type]
+        store=ctx.store,
         sender=ctx.sender_for(mailing_list),
-        tokens=ctx.tokens(),
+        tokens=ctx.tokens,
         dry_run=dry_run,
         resend_ambiguous=resend_ambiguous,
         progress=progress,
     )
+    if not dry_run and not result.deferred and not result.ambiguous:
+        _mark_sent(ctx, sendable.issue_id, result)
+    return result
+
+
+def _mark_sent(ctx: Context, key: str, result: CampaignResult) -> None:
+    """Every recipient is settled (sent, or refused for good): a later ``newsletter run`` or tick leaves the
+    issue alone. ``newsletter send`` still runs the campaign again when asked (the ledger skips everyone)."""
+    record = ctx.store.get_issue(key)
+    if record is None or record.status == "sent":
+        return
+    stats = {**record.stats, "sent": result.sent, "failed": result.failed, "skipped": result.skipped}
+    now = datetime.now(UTC)
+    ctx.store.update_issue(record.model_copy(update={"status": "sent", "stats": stats, "updated_at": now}))
 
 
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
-    factory = factory_for(mailing_list, sendable, settings=ctx.settings, tokens=ctx.tokens())
+    factory = factory_for(mailing_list, sendable, settings=ctx.settings, tokens=ctx.tokens)
     return send_test(factory, ctx.sender_for(mailing_list), email)
 
 
-def build_sendable(
+# ---------------------------------------------------------------------------------------------- the job
+
+
+@dataclass
+class ListRun:
+    """How ``newsletter run`` went for one list and day: plain data for the summary."""
+
+    list_id: str
+    day: date
+    issue_id: str
+    outcome: str  # delivered | already-sent | empty | failed
+    built: bool = False  # the issue was built by this run (else: reused from the store)
+    archived: str | None = None  # the issue's public page
+    delivery: str | None = None  # where the messages went (the sender's description: outbox folder, server …)
+    campaign: CampaignResult | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed" and not (self.campaign and (self.campaign.failed or self.campaign.deferred))
+
+
+def run_list(
     mailing_list: MailingList,
     day: date,
+    ctx: Context,
     *,
-    settings: Settings,
-    store: Cache,
-    archive: Archive,
+    repos: Sequence[RepoCommits] | None = None,
+    dry_run: bool = False,
     progress: Progress | None = None,
-) -> SendableIssue | None:
-    """collect → analyse → compose → render → archive for one list and day, once: an issue already kept in
-    the store is returned as it is (a retried run sends what the first one built). None: an empty day the
-    list skips."""
-    stored = load_sendable(store, issue_id(mailing_list.id, day))
-    if stored is not None:
-        return stored
-    window = Window.for_day(day, mailing_list.timezone)
-    options = CollectOptions(
-        exclude_merges=mailing_list.exclude_merges,
-        exclude_bots=mailing_list.exclude_bots,
-        bot_logins=settings.github_bot_logins,
-    )
-    repos = collect_repos(
-        list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
-    )
-    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
-        return None
-    issue = build_issue(
-        repos,
-        language=mailing_list.language,
-        settings=settings,
-        store=store,
-        analyzer_choice=mailing_list.analyzer or "auto",
-        list_id=mailing_list.id,
-        progress=progress,
-        min_importance=mailing_list.min_importance,
-        day=day,
-        timezone=mailing_list.timezone,
-    )
-    rendered = render_issue(issue)
-    view_url = archive.publish(issue, rendered)
-    return keep_sendable(
-        store, SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
-    )
+) -> ListRun:
+    """collect → analyse → compose → render → archive → deliver for one list and day. Idempotent: the issue is
+    built once (issue record + stored issue), each recipient is mailed once (send ledger), and an issue whose
+    every recipient is settled is not looked at again. An expected failure is reported in the result."""
+    key = issue_id(mailing_list.id, day)
+    try:
+        # What sending needs is checked first: a missing secret or SMTP host stops the list before any work.
+        sender = ctx.sender_for(mailing_list)
+        _ = ctx.tokens
+        prepared = prepare(mailing_list, day, ctx, repos=repos, progress=progress)
+        if prepared.sendable is None:
+            return ListRun(mailing_list.id, day, key, "empty")
+        done = ListRun(
+            mailing_list.id,
+            day,
+            key,
+            "delivered",
+            built=prepared.built,
+            archived=prepared.sendable.view_url,
+            delivery=sender.describe(),
+        )
+        if prepared.status == "sent":
+            done.outcome = "already-sent"
+            return done
+        done.campaign = deliver_issue(
+            mailing_list, prepared.sendable, ctx, dry_run=dry_run, progress=_sending(progress, ctx, mailing_list, key)
+        )
+        return done
+    except NewsletterError as err:
+        return ListRun(mailing_list.id, day, key, "failed", error=str(err))
+
+
+def _sending(progress: Progress | None, ctx: Context, mailing_list: MailingList, key: str) -> Callable[[Outcome], None]:
+    if progress is None:
+        return lambda _outcome: None
+    counts = ctx.store.count_members(mailing_list.id)
+    progress.start(f"sending {key}", counts.get(MemberStatus.ACTIVE, 0))
+    return lambda _outcome: progress.advance()
+
+
+def last_complete_day(mailing_list: MailingList, now: datetime) -> date:
+    """Yesterday in the list's timezone: the day a run without --date digests."""
+    return now.astimezone(zone(mailing_list.timezone)).date() - timedelta(days=1)
+
+
+def run_due(
+    ctx: Context,
+    now: datetime,
+    *,
+    list_id: str | None = None,
+    day: date | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> list[ListRun]:
+    """The scheduled job. Without ``list_id`` and ``day``: every list whose send time has come (schedule.py).
+    With ``list_id``: that list only, now; with ``day``: that day (default: the list's last complete day)."""
+    lists = [ctx.mailing_list(list_id)] if list_id else list(ctx.mailing_lists().values())
+    if list_id is None and day is None:
+        targets = [(due.mailing_list, due.day) for due in due_lists(lists, now)]
+    else:
+        targets = [(ml, day or last_complete_day(ml, now)) for ml in lists]
+    return [run_list(ml, when, ctx, dry_run=dry_run, progress=progress) for ml, when in targets]
+
+
+@dataclass
+class SampleRun:
+    run: ListRun
+    reader: str
+    messages: list[Path]  # the sample reader's .eml files of this issue in the outbox (one, once sent)
+    outbox: Path
+
+
+def run_sample(ctx: Context, *, progress: Progress | None = None) -> SampleRun:
+    """``newsletter run --sample``: the sample day, mailed to the sample list's one sample reader through the
+    outbox. The reader is added (active, source "sample") unless already a member: someone who unsubscribed
+    through a sample message stays unsubscribed."""
+    repos, day, timezone = sample_day()
+    mailing_list = sample_list(timezone)
+    email, name = SAMPLE_READER
+    ctx.store.add_members([(email, name)], mailing_list.id, status=MemberStatus.ACTIVE, source=SAMPLE_SOURCE)
+    run = run_list(mailing_list, day, ctx, repos=repos, progress=progress)
+    sender = ctx.sender_for(mailing_list)
+    if not isinstance(sender, OutboxSender):  # sample_list() always says outbox
+        raise NewsletterError("the sample list must deliver to the outbox")
+    messages = [
+        sender.path_for(entry.message_id, entry.email)
+        for entry in ctx.store.entries(run.issue_id)
+        if entry.state == LedgerState.SENT and entry.message_id and entry.email == email
+    ]
+    return SampleRun(run=run, reader=email, messages=messages, outbox=sender.folder)

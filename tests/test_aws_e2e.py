@@ -125,6 +125,29 @@ def test_tick_archives_fills_queue_and_senders_mail_each_active_subscriber_once(
     assert set(second.values()) == {1}
 
 
+def test_who_unsubscribes_or_bounces_after_the_tick_gets_nothing_from_the_queued_batches(stack: Stack) -> None:
+    from newsletter.subscriptions import Tokens
+    from tests.aws_stack import SECRET
+
+    active = seed(stack)
+    assert tick("2026-03-09T15:00:00Z")["issues"][0]["messages"] == 3  # every active reader is in the queue
+    # Between the tick and the senders: one reader follows an unsubscribe link of an earlier issue, another
+    # address hard-bounces on some other mail.
+    leaver, bounced = active[4], active[17]
+    token = Tokens(SECRET).make("unsubscribe", leaver, "widgets")
+    assert handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)["statusCode"] == 200
+    ses = json.loads((DATA / "aws" / "ses-bounce-event.json").read_text().replace("EMAIL", bounced))
+    notification = event("sns-ses-bounce.json")
+    notification["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    assert handlers.ses_events(notification, None)["suppressed"] == 1
+
+    stack.drain(handlers.send_batch)
+    sent_to = Counter(str(m["To"]) for m in stack.mails())
+    assert sorted(sent_to) == sorted(set(active) - {leaver, bounced})
+    assert set(sent_to.values()) == {1}
+    assert {e.email for e in stack.store().entries("widgets/2026-03-08")} == set(active) - {leaver, bounced}
+
+
 def test_a_batch_of_an_unknown_issue_is_reported_failed_and_a_malformed_one_too(stack: Stack) -> None:
     records = event("sqs-event.json")["Records"]
     good_shape = json.dumps({"v": 1, "issue": "widgets/1999-01-01", "list": "widgets", "to": [["a@b.example"]]})

@@ -187,6 +187,19 @@ def test_unsubscribe_is_immediate_and_idempotent(any_store: Store) -> None:
     assert subscriptions.subscribe(any_store, None, A, "sglang", source="cli", confirmed=True, override=True)
 
 
+def test_still_active_rechecks_a_snapshot_in_one_batch(any_store: Store) -> None:
+    people = [f"p{i:03d}@example.com" for i in range(620)]  # more than one SQLite chunk / DynamoDB batch
+    any_store.add_members([(e, None) for e in people], "sglang", status=MemberStatus.ACTIVE, source="test")
+    any_store.add_members([("pending@example.com", None)], "sglang", status=MemberStatus.PENDING, source="test")
+    any_store.add_members([(people[1], None)], "other", status=MemberStatus.ACTIVE, source="test")
+    subscriptions.unsubscribe(any_store, people[0], "sglang", source="link")
+    any_store.suppress(people[1], "bounced", "ses")
+    asked = [*people, people[2], "pending@example.com", "stranger@example.com"]
+    assert any_store.still_active("sglang", asked) == set(people[2:])
+    assert any_store.still_active("other", asked) == set()  # suppressed everywhere
+    assert any_store.still_active("sglang", []) == set()
+
+
 def test_suppression_wins_over_every_list(any_store: Store) -> None:
     for list_id in ("sglang", "other"):
         subscriptions.subscribe(any_store, None, A, list_id, source="cli", confirmed=True)

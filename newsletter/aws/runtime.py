@@ -1,62 +1,36 @@
-"""What the Lambda handlers share within one execution environment: settings (with the SSM secrets), the store,
-senders, the archive and the SQS client, made once at cold start and reused by every invocation."""
+"""What the Lambda handlers share within one execution environment: a Context (settings with the SSM
+secrets, the store, senders, the archive, tokens, the lists) plus the SQS client, made once at cold start and
+reused by every invocation."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from newsletter.archive import SiteArchive
 from newsletter.aws.queue import RecipientBatch
 from newsletter.aws.secrets import with_secrets
-from newsletter.backends import Store, make_sender, open_archive, open_store
 from newsletter.config import Settings
-from newsletter.deliver.base import Sender
+from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, send_issue
-from newsletter.deliver.service import SendableIssue, factory_for, issue_id, load_sendable, options_for
+from newsletter.deliver.service import factory_for, load_sendable, options_for
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.lists import load_list, load_lists
 from newsletter.models import MailingList
-from newsletter.store.base import IssueRecord
-from newsletter.subscriptions import Tokens
 
-_DONE = ("sending", "sent", "skipped")
-
-
-@dataclass(frozen=True)
-class Prepared:
-    issue_id: str
-    sendable: SendableIssue | None
-    fresh: bool  # built (or rebuilt after a failed tick) by this call: its recipients still need enqueuing
-    status: str
+if TYPE_CHECKING:
+    from newsletter.pipeline import Prepared
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    senders: dict[str, Sender] = field(default_factory=dict)
-
-    @cached_property
-    def store(self) -> Store:
-        return open_store(self.settings)
-
-    @cached_property
-    def archive(self) -> SiteArchive:
-        return open_archive(self.settings)
+class Runtime(Context):
+    """The Context of a Lambda execution environment, plus what only the AWS fan-out needs."""
 
     @cached_property
     def sqs(self) -> Any:
         import boto3  # only the tick needs it
 
         return boto3.client("sqs", region_name=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
-
-    @cached_property
-    def tokens(self) -> Tokens:
-        return Tokens(self.settings.require_secret())
 
     def queue_url(self) -> str:
         if not self.settings.send_queue_url:
@@ -68,43 +42,13 @@ class Runtime:
             raise ConfigError("NEWSLETTER_PUBLIC_URL is not set", hint="serverless.yml sets it to the HTTP API's URL")
         return self.settings.public_url
 
-    def mailing_lists(self) -> dict[str, MailingList]:
-        return load_lists(self.settings.lists_dir)
-
-    def mailing_list(self, list_id: str) -> MailingList:
-        return load_list(self.settings.lists_dir, list_id)
-
-    def sender_for(self, mailing_list: MailingList) -> Sender:
-        kind = mailing_list.delivery or self.settings.delivery
-        if kind not in self.senders:
-            self.senders[kind] = make_sender(self.settings, mailing_list.delivery)
-        return self.senders[kind]
-
     # ------------------------------------------------------------------------------------------ the tick
     def prepare(self, mailing_list: MailingList, day: date) -> Prepared:
         """The issue of ``mailing_list`` for ``day``, built and archived once; ``fresh`` unless an earlier
-        tick already enqueued (or skipped) it."""
-        from newsletter.pipeline import build_sendable  # the pipeline pulls in every stage: only the tick needs it
+        tick (or a local run) already enqueued, sent or skipped it."""
+        from newsletter.pipeline import prepare  # the pipeline pulls in every stage: only the tick needs it
 
-        key = issue_id(mailing_list.id, day)
-        record = self.store.get_issue(key)
-        if record is not None and record.status in _DONE:
-            return Prepared(key, load_sendable(self.store, key), False, record.status)
-        sendable = build_sendable(mailing_list, day, settings=self.settings, store=self.store, archive=self.archive)
-        now = datetime.now(UTC)
-        fresh = IssueRecord(
-            issue_id=key,
-            list_id=mailing_list.id,
-            date=day,
-            status="built" if sendable else "skipped",
-            subject=sendable.rendered.subject if sendable else None,
-            archive_key=sendable.view_url if sendable else None,
-            created_at=now,
-            updated_at=now,
-        )
-        if not self.store.create_issue(fresh) and not sendable:
-            self.store.update_issue(fresh)
-        return Prepared(key, sendable, sendable is not None, fresh.status)
+        return prepare(mailing_list, day, self)
 
     def mark_enqueued(self, key: str, messages: int) -> None:
         record = self.store.get_issue(key)
@@ -127,9 +71,14 @@ class Runtime:
         # The account's rate is shared by every sender Lambda the queue runs at once.
         rate = options.rate / self.settings.sender_concurrency if options.rate else None
         options = dataclasses.replace(options, rate=rate, scan_ledger=False)
-        return send_issue(
-            batch.issue_id, iter(batch.recipients), store=self.store, sender=sender, factory=factory, options=options
+        # The batch was snapshotted at tick time: whoever unsubscribed, bounced or complained since is dropped.
+        still = self.store.still_active(batch.list_id, [r.email for r in batch.recipients])
+        recipients = [r for r in batch.recipients if r.email in still]
+        result = send_issue(
+            batch.issue_id, iter(recipients), store=self.store, sender=sender, factory=factory, options=options
         )
+        result.skipped += len(batch.recipients) - len(recipients)
+        return result
 
 
 _CACHED: tuple[frozenset[tuple[str, str]], Runtime] | None = None

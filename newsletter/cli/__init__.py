@@ -8,6 +8,7 @@ from newsletter.cli import (  # noqa: F401  (commands register on import)
     events,
     lists,
     preview,
+    run,
     store,
     subscribers,
 )

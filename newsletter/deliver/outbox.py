@@ -21,7 +21,7 @@ class OutboxSender:
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         message_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}"
-        target = self.folder / f"{message_id}-{_UNSAFE.sub('_', recipient)[:80]}.eml"
+        target = self.path_for(message_id, recipient)
         partial = target.with_name(f".{target.name}.part")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -32,6 +32,10 @@ class OutboxSender:
         except OSError as err:
             raise DeliveryError(f"cannot write {target}: {err}", hint="check NEWSLETTER_OUTBOX") from err
         return message_id
+
+    def path_for(self, message_id: str, recipient: str) -> Path:
+        """The file a message sent to ``recipient`` under ``message_id`` was written to."""
+        return self.folder / f"{message_id}-{_UNSAFE.sub('_', recipient)[:80]}.eml"
 
     def max_send_rate(self) -> float | None:
         return None

@@ -3,7 +3,7 @@ so that a backend (SQLite, DynamoDB) implements a handful of methods, not a data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -40,6 +40,11 @@ class Recipients(Protocol):
     def active_recipients(self, list_id: str) -> Iterator[Recipient]:
         """Active members of the list minus globally suppressed addresses, streamed (paged), in a
         stable order (by email), never all in memory at once."""
+        ...
+
+    def still_active(self, list_id: str, emails: Iterable[str]) -> set[str]:
+        """Those of ``emails`` that are still active members of the list and not suppressed, looked up in
+        one batch: a recipient list snapshotted earlier (an SQS batch) is checked again just before sending."""
         ...
 
 

@@ -33,7 +33,7 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -435,6 +435,16 @@ class DynamoStore:
         for m in page:
             if email_hash(m["email"]) not in hashes:
                 yield Recipient(email=m["email"], name=m.get("name"), list_id=list_id)
+
+    def still_active(self, list_id: str, emails: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(emails))
+        if not wanted:
+            return set()
+        keys = [(f"P#{e}", f"M#{list_id}") for e in wanted] + [(f"X#{email_hash(e)}", "X") for e in wanted]
+        found = self._batch_get(keys)  # consistent reads: an unsubscribe a moment ago counts
+        active = {i["email"] for i in found if i["sk"].startswith("M#") and i["status"] == MemberStatus.ACTIVE.value}
+        suppressed = {i["pk"][2:] for i in found if i["sk"] == "X"}
+        return {e for e in active if email_hash(e) not in suppressed}
 
     # Suppressions ----------------------------------------------------------------------------------
     def suppress(self, email: str, reason: str, source: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -308,6 +308,22 @@ class SqliteStore:
         )
         for email, name in self._pages(sql, (list_id,)):
             yield Recipient(email=email, name=name, list_id=list_id)
+
+    def still_active(self, list_id: str, emails: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(emails))
+        found: set[str] = set()
+        with self._guard() as db:
+            for start in range(0, len(wanted), 500):  # well under SQLite's limit on bound parameters
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT m.email FROM members m JOIN subscribers s USING (email)"
+                    f" WHERE m.list_id = ? AND m.status = 'active' AND m.email IN ({marks})"
+                    " AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_hash = s.email_hash)",
+                    (list_id, *chunk),
+                )
+                found.update(row[0] for row in rows)
+        return found
 
     # Suppressions ----------------------------------------------------------------------------------
     def suppress(self, email: str, reason: str, source: str) -> None:

@@ -1,0 +1,70 @@
+"""What one run shares between lists: settings, the store, the archive, senders (one per delivery kind), the
+token signer and the list files. The one place that wires backends for a run — a CLI command opens one per
+invocation, a Lambda execution environment keeps one (``newsletter.aws.runtime.Runtime``) across invocations.
+
+Each backend is opened on first use, so that a command (or a Lambda) that never sends opens no sender and one
+that never archives never touches S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from newsletter.archive import SiteArchive
+from newsletter.backends import Store, make_sender, open_archive, open_store
+from newsletter.config import Settings
+from newsletter.deliver.base import Sender
+from newsletter.lists import load_list, load_lists
+from newsletter.models import MailingList
+from newsletter.subscriptions import Tokens
+
+
+@dataclass
+class Context:
+    settings: Settings
+    # Overrides settings.secret: the sample run's per-data-folder secret (never used for real lists).
+    secret: str | None = None
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: Settings, *, secret: str | None = None) -> Iterator[Context]:
+        ctx = cls(settings=settings, secret=secret)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.settings)
+
+    @cached_property
+    def archive(self) -> SiteArchive:
+        return open_archive(self.settings)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        return Tokens(self.secret or self.settings.require_secret())
+
+    def mailing_lists(self) -> dict[str, MailingList]:
+        return load_lists(self.settings.lists_dir)
+
+    def mailing_list(self, list_id: str) -> MailingList:
+        return load_list(self.settings.lists_dir, list_id)
+
+    def sender_for(self, mailing_list: MailingList) -> Sender:
+        kind = mailing_list.delivery or self.settings.delivery
+        if kind not in self.senders:
+            self.senders[kind] = make_sender(self.settings, mailing_list.delivery)
+        return self.senders[kind]
+
+    def close(self) -> None:
+        for sender in self.senders.values():
+            sender.close()
+        self.senders.clear()
+        if "store" in self.__dict__:  # opened (cached_property keeps it in the instance dict)
+            self.__dict__.pop("store").close()
