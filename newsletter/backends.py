@@ -54,11 +54,17 @@ def open_store(settings: Settings) -> Store:
 ANALYZERS = ("auto", "llm", "heuristic")
 
 
+def check_analyzer(choice: str) -> str:
+    """``choice`` when it names an analyzer (for commands to check before any work)."""
+    if choice not in ANALYZERS:
+        raise ConfigError(f"unknown analyzer {choice!r}", hint=f"use one of {', '.join(ANALYZERS)}")
+    return choice
+
+
 def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | None = None) -> Analyzer:
     """ "auto" is the language model when OPENAI_API_KEY is set, else the heuristic. ``cache`` holds the
     analyses (the store by default)."""
-    if choice not in ANALYZERS:
-        raise ConfigError(f"unknown analyzer {choice!r}", hint=f"use one of {', '.join(ANALYZERS)}")
+    check_analyzer(choice)
     if choice == "heuristic" or (choice == "auto" and not settings.openai_api_key):
         return HeuristicAnalyzer()
     if not settings.openai_api_key:

@@ -1,7 +1,11 @@
-"""The catalogue of user-visible strings, one TOML file per language under templates/i18n/, shared by every
-renderer (Markdown, email, text, web) and by the heuristic analyzer.
+"""The catalogue of user-visible strings, shared by every renderer (Markdown, email, text, web) and by the
+heuristic analyzer: one loader, one key space, one singular rule.
 
-Keys are dotted (``markdown.summary``); values use ``str.format`` placeholders.
+Each language has three TOML files under templates/i18n/, read into one table of dotted keys:
+``<language>.toml`` holds the shared strings (``markdown.summary``, ``importance.high``),
+``email.<language>.toml`` the email's own under ``email.`` (``email.subject``) and
+``web.<language>.toml`` the public web pages' under ``web.`` (``web.archive.feed``).
+Values use ``str.format`` placeholders; lists are comma-separated strings (``language.months``).
 """
 
 from __future__ import annotations
@@ -10,20 +14,33 @@ import tomllib
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from newsletter.errors import InputError
 
 CATALOGUE = Path(__file__).parent / "templates" / "i18n"
 LANGUAGES = ("en", "zh-CN")
+# The key namespace of each family is also its file name prefix ("" is the shared catalogue, <language>.toml).
+FAMILIES = ("", "email.", "web.")
 
 
 def check_language(language: str) -> str:
+    """``language`` itself when supported; an InputError otherwise (for a language a person typed)."""
     if language not in LANGUAGES:
         raise InputError(f"unsupported language {language!r}", hint=f"use one of {', '.join(LANGUAGES)}")
     return language
 
 
-def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+def language_of(value: str | None) -> str:
+    """The supported language closest to ``value`` (zh, zh-Hans, zh_CN → zh-CN); English otherwise.
+
+    Lenient on purpose: for values a browser or a stored record supplies, where a page beats an error."""
+    if value and value.replace("_", "-").lower().startswith("zh"):
+        return "zh-CN"
+    return "en"
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in table.items():
         if isinstance(value, dict):
@@ -35,21 +52,30 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
 
 @cache
 def strings(language: str) -> dict[str, str]:
-    """Every string of ``language`` by dotted key."""
+    """Every string of ``language`` by dotted key, all families."""
     check_language(language)
-    with (CATALOGUE / f"{language}.toml").open("rb") as fh:
-        return _flatten(tomllib.load(fh))
+    table: dict[str, str] = {}
+    for namespace in FAMILIES:
+        with (CATALOGUE / f"{namespace}{language}.toml").open("rb") as fh:
+            table.update(_flatten(tomllib.load(fh), namespace))
+    return table
 
 
-def t(language: str, key: str, /, **values: object) -> str:
-    """One string, formatted. A missing key is a programming error, so it raises KeyError.
+def template(language: str, key: str, count: object = None) -> str:
+    """The unformatted string of ``key``. A missing key is a programming error, so it raises KeyError.
 
     With ``count=1`` a ``<key>_one`` variant wins when the catalogue has one (English singulars; Chinese
     has no plural forms, so its catalogue simply has none)."""
     table = strings(language)
     text = table[key]
-    if values.get("count") == 1:
+    if count == 1:
         text = table.get(f"{key}_one", text)
+    return text
+
+
+def t(language: str, key: str, /, **values: object) -> str:
+    """One string, formatted (see ``template`` for the singular rule)."""
+    text = template(language, key, values.get("count"))
     return text.format(**values) if values else text
 
 

@@ -16,9 +16,9 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 
 from newsletter.errors import ConfigError, InputError
+from newsletter.i18n import LANGUAGES
 from newsletter.models import MailingList, RepoSpec, zone
 
-LANGUAGES = ("en", "zh-CN")
 # A list id is a file name and part of store keys and URLs: keep it boring.
 _LIST_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 

@@ -9,12 +9,13 @@ skipped; addresses already on the list (any status, including unsubscribed) are 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from newsletter.errors import InputError
+from newsletter.progress import NoProgress, Progress
 from newsletter.store.base import MemberStatus, Subscribers
 from newsletter.subscriptions import normalise_email
 
@@ -85,23 +86,27 @@ def import_csv(
     status: MemberStatus,
     source: str,
     batch_size: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Add every valid address of ``path`` to ``list_id`` as ``status``; ``progress(done, total)``."""
+    """Add every valid address of ``path`` to ``list_id`` as ``status``, reporting rows done to ``progress``."""
     layout = check_csv(path)
+    bar: Progress = progress or NoProgress()
+    bar.start("importing", layout.rows)
     report = ImportReport()
+    reported = 0
     batch: list[tuple[str, str | None]] = []
     lines: dict[str, int] = {}  # first line of each address in the current batch, for the report
 
     def flush() -> None:
+        nonlocal reported
         outcome = store.add_members(batch, list_id, status=status, source=source)
         report.added += len(outcome.added)
         report.present += len(outcome.present)
         report.suppressed.extend(lines[e] for e in outcome.suppressed)
         batch.clear()
         lines.clear()
-        if progress:
-            progress(report.rows, layout.rows)
+        bar.advance(report.rows - reported)
+        reported = report.rows
 
     with _open(path) as handle:
         rows = _rows(path, handle)

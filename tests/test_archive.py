@@ -16,7 +16,6 @@ from newsletter.archive import LocalArchive
 from newsletter.cli import app
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, InputError
-from newsletter.web.templating import strings
 from tests.archive_data import make_issue, make_rendered
 from tests.fakes.aws import moto_server
 
@@ -139,10 +138,6 @@ def test_list_ids_cannot_escape_the_archive(tmp_path: Path, list_id: str) -> Non
         return
     with pytest.raises(InputError):
         archive.publish(issue, make_rendered(issue))
-
-
-def test_catalogues_have_the_same_keys() -> None:
-    assert strings("en").keys() == strings("zh-CN").keys()
 
 
 def test_open_archive_chooses_by_scheme(tmp_path: Path) -> None:

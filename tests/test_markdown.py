@@ -119,3 +119,12 @@ def test_an_empty_day() -> None:
     day = day_of_commits(0)
     issue = compose_issue([day], {}, title="T", language="en", day=DAY, timezone=TZ)
     assert "No commits on this day." in render_markdown(issue)
+
+
+def test_english_singulars_in_the_statistics() -> None:
+    day = day_of_commits(1)
+    analysed = [AnalyzedCommit(commit=c, analysis=analyse(c, "en")) for c in day.commits]
+    issue = compose_issue([day], {day.repo: analysed}, title="Daily digest", language="en", day=DAY, timezone=TZ)
+    text = render_markdown(issue)
+    assert "> 1 commit |" in text and "| 1 author |" in text and "| 1 file" in text
+    assert "1 commits" not in text and "1 authors" not in text and "1 files" not in text

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from newsletter.archive.storage import Storage
 from newsletter.errors import ArchiveError, InputError
+from newsletter.i18n import language_of
 from newsletter.models import Issue, Placeholder, RenderedIssue
-from newsletter.web.templating import language_of, render, strings
+from newsletter.web.templating import render, t
 
 _LIST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _ISSUE_KEY = re.compile(r"^(?P<list>[A-Za-z0-9][A-Za-z0-9._-]*)/(?P<day>\d{4}-\d{2}-\d{2})\.json$")
@@ -113,7 +114,7 @@ class Site:
             generated_at=issue.generated_at,
             commit_count=issue.commit_count,
         )
-        neutral_email = strings(entry.language)["archive.neutral_email"]
+        neutral_email = t(entry.language, "archive.neutral_email")
         relative = {
             Placeholder.VIEW_URL.value: entry.page,
             Placeholder.UNSUBSCRIBE_URL.value: "index.html#manage",
@@ -267,7 +268,7 @@ class Site:
             {"href": f"{list_id}/index.html", "title": item["title"], "latest": item.get("latest")}
             for list_id, item in sorted(lists.items())
         ]
-        page = render("site_index.html.j2", language, title=strings(language)["site.name"], lists=items)
+        page = render("site_index.html.j2", language, title=t(language, "site.name"), lists=items)
         self.storage.write("index.html", page.encode(), content_type=_TYPES["html"], cache_control=_INDEX)
 
     # ------------------------------------------------------------------------------------------ json

@@ -55,6 +55,9 @@ def settings() -> Settings:
 DateOpt = Annotated[str | None, typer.Option("--date", help="The day, YYYY-MM-DD (default: yesterday in --tz).")]
 TzOpt = Annotated[str, typer.Option("--tz", help="IANA timezone that defines the day, e.g. Asia/Shanghai.")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of the issue: en or zh-CN.")]
+AnalyzerOpt = Annotated[
+    str, typer.Option("--analyzer", help="auto (the model when OPENAI_API_KEY is set), llm or heuristic.")
+]
 
 
 @app.callback()

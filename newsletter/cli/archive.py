@@ -18,7 +18,7 @@ app.add_typer(archive_app, name="archive")
 
 @archive_app.command("build")
 def build(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the site into (created if missing).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site into (created if missing).")],
     base_url: Annotated[
         str | None,
         typer.Option("--base-url", help="Public URL the folder will be served from (default: its file:// URL)."),

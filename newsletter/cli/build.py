@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import ANALYZERS, open_store
-from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, err_console, settings
+from newsletter.backends import check_analyzer, open_store
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
@@ -29,18 +29,15 @@ def build(
     tz: TzOpt = "UTC",
     lang: LangOpt = "en",
     fmt: Annotated[str, typer.Option("--format", help="md (the readable report) or json (the whole Issue).")] = "md",
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
-    analyzer: Annotated[
-        str, typer.Option(help="auto (the model when OPENAI_API_KEY is set), llm or heuristic.")
-    ] = "auto",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+    analyzer: AnalyzerOpt = "auto",
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
     started = time.monotonic()
     check_language(lang)
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint="use --format md or --format json")
-    if analyzer not in ANALYZERS:
-        raise InputError(f"unknown analyzer {analyzer!r}", hint="use auto, llm or heuristic")
+    check_analyzer(analyzer)
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz)
     config = settings()

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import open_store
-from newsletter.cli.app import DateOpt, LangOpt, TzOpt, app, console, err_console, settings
+from newsletter.backends import check_analyzer, open_store
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
@@ -30,10 +30,10 @@ def preview(
     day: DateOpt = None,
     tz: TzOpt = "UTC",
     lang: LangOpt = "en",
-    out: Annotated[Path, typer.Option("--out", help="Folder for issue.html, issue.txt, issue.md.")] = Path("preview"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for issue.html, .txt and .md.")] = Path("preview"),
     open_: Annotated[bool, typer.Option("--open", help="Open issue.html in the default browser.")] = False,
     port: Annotated[int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).")] = None,
-    analyzer: Annotated[str, typer.Option("--analyzer", help="auto, llm or heuristic.")] = "auto",
+    analyzer: AnalyzerOpt = "auto",
     budget: Annotated[int, typer.Option("--budget", help="HTML size budget in bytes.", min=10_000)] = DEFAULT_BUDGET,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
 ) -> None:
@@ -41,7 +41,8 @@ def preview(
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
-    t = Catalogue(lang)  # an unknown language fails here, before any work
+    t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
+    check_analyzer(analyzer)
     s = settings()
     if sample and repos:
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")

@@ -11,6 +11,9 @@ from newsletter.cli.app import err_console
 
 
 class RichProgress:
+    """Appears with the first ``start``: a command that fails before any work leaves stderr with nothing but
+    its error line."""
+
     def __init__(self) -> None:
         self._bar = Progress(
             TextColumn("{task.description}"),
@@ -23,14 +26,16 @@ class RichProgress:
         self._task: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
-        self._bar.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
-        self._bar.stop()
+        if self._task is not None:
+            self._bar.stop()
 
     def start(self, description: str, total: int) -> None:
-        if self._task is not None:
+        if self._task is None:
+            self._bar.start()
+        else:
             self._bar.remove_task(self._task)
         self._task = self._bar.add_task(description, total=total)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter import roster, subscriptions
 from newsletter.backends import open_store
 from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 from newsletter.lists import check_list_id, load_list
 from newsletter.store.base import MemberStatus, SuppressionReason
@@ -37,35 +37,6 @@ def _writer(out: Path | None) -> TextIO:
         return out.open("w", encoding="utf-8", newline="")
     except OSError as err:
         raise InputError(f"cannot write {out}: {err.strerror or err}") from None
-
-
-class _LazyBar:
-    """A progress bar on stderr that appears with the first update: a file rejected up front leaves stderr
-    with nothing but the error line."""
-
-    def __init__(self, label: str) -> None:
-        self._bar = Progress(
-            TextColumn(label),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        )
-        self._task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._task is None:
-            self._bar.start()
-            self._task = self._bar.add_task("", total=total)
-        self._bar.update(self._task, completed=done, total=total)
-
-    def __enter__(self) -> _LazyBar:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._task is not None:
-            self._bar.stop()
 
 
 @subscribers.command("add")
@@ -139,7 +110,7 @@ def import_(
     _known_list(list_id)
     store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
-    with _LazyBar("importing") as bar:
+    with RichProgress() as bar:
         report = roster.import_csv(store, file, list_id, status=status, source=f"import:{file.name}", progress=bar)
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlencode
 
 from newsletter.models import MailingList
-from newsletter.web.templating import render, strings
+from newsletter.web.templating import render, t
 
 
 def confirm_url(public_url: str, token: str) -> str:
@@ -20,8 +20,7 @@ def confirm_url(public_url: str, token: str) -> str:
 
 def confirmation_message(mailing_list: MailingList, email: str, url: str) -> bytes:
     language = mailing_list.language
-    text = strings(language)
-    subject = text["confirm_email.subject"].format(list=mailing_list.title)
+    subject = t(language, "confirm_email.subject", list=mailing_list.title)
     message = EmailMessage()
     message["From"] = mailing_list.sender
     message["To"] = email
@@ -32,13 +31,13 @@ def confirmation_message(mailing_list: MailingList, email: str, url: str) -> byt
     message["Message-ID"] = make_msgid(domain=parseaddr(mailing_list.sender)[1].rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
     body = [
-        text["confirm_email.greeting"],
+        t(language, "confirm_email.greeting"),
         "",
-        text["confirm_email.body"].format(list=mailing_list.title),
+        t(language, "confirm_email.body", list=mailing_list.title),
         "",
         url,
         "",
-        text["confirm_email.expiry"],
+        t(language, "confirm_email.expiry"),
     ]
     message.set_content("\n".join(body) + "\n")
     html = render("confirm_email.html.j2", language, title=subject, list_title=mailing_list.title, confirm_url=url)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from newsletter.i18n import format_date, strings
+from newsletter import i18n
 from newsletter.models import Analysis, Importance, Issue, zone
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "markdown"
@@ -97,11 +97,12 @@ def _env() -> jinja2.Environment:
 
 def render_markdown(issue: Issue) -> str:
     """The whole issue as one Markdown document in the issue's language."""
-    catalogue = strings(issue.language)
+    language = issue.language
 
     def tr(key: str, **values: object) -> Markup:
         """A catalogue string (trusted) with its values escaped."""
-        return Markup(catalogue[key].format(**{k: _finalize(v) for k, v in values.items()}))
+        text = i18n.template(language, key, values.get("count"))
+        return Markup(text.format(**{k: _finalize(v) for k, v in values.items()}))
 
     text = (
         _env()
@@ -111,8 +112,8 @@ def render_markdown(issue: Issue) -> str:
             tr=tr,
             icons=ICONS,
             levels=list(Importance),
-            date=format_date(issue.language, issue.date),
-            colon=Markup(catalogue["markdown.colon"]),
+            date=i18n.format_date(language, issue.date),
+            colon=Markup(i18n.t(language, "markdown.colon")),
             insight_rows=_insight_rows,
         )
     )

@@ -8,16 +8,11 @@ so a title like ``<img src=x onerror=alert(1)>`` arrives there as text and leave
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
-from importlib import resources
-from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter import i18n
-from newsletter.i18n import check_language
 from newsletter.models import AnalyzedCommit, Importance, Issue, Placeholder, RepoDigest, zone
 
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
@@ -32,36 +27,22 @@ _SPACE = re.compile(r"\s+")
 _URL_BAD = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
 
 
-@cache
-def strings(language: str) -> dict[str, Any]:
-    """The email's own strings for ``language`` (templates/i18n/email.<language>.toml; the labels shared with
-    the Markdown twin, importance and change type, come from the shared catalogue, newsletter.i18n)."""
-    check_language(language)
-    text = resources.files("newsletter").joinpath(f"templates/i18n/email.{language}.toml").read_text("utf-8")
-    return tomllib.loads(text)
-
-
 class Catalogue:
-    """``t(key, **values)`` for one language; a missing key is a bug, so it raises KeyError.
+    """``t(key, **values)`` for one language (newsletter.i18n); a missing key is a bug, so it raises KeyError.
 
-    Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own."""
+    Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own (``email.``)."""
 
     def __init__(self, language: str) -> None:
-        self.language = language
-        self.strings = strings(language)
+        self.language = i18n.check_language(language)
 
     def __call__(self, key: str, **values: object) -> str:
-        if "." in key:
-            return i18n.t(self.language, key, **values)
-        text = self.strings[key]
-        return text.format(**values) if values else text
+        return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
 
     def date(self, day: date) -> str:
-        s = self.strings
-        return s["date_format"].format(
-            weekday=s["weekdays"][day.weekday()],
+        return self("date_format").format(
+            weekday=self("weekdays").split(",")[day.weekday()],
             day=day.day,
-            month=s["months"][day.month - 1],
+            month=self("language.months").split(",")[day.month - 1],
             month_number=day.month,
             year=day.year,
         )

@@ -33,7 +33,7 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -58,11 +58,20 @@ from newsletter.store.base import (
     SuppressionReason,
     Transition,
 )
-from newsletter.store.common import Clock, email_hash, iso, parse_iso, utcnow
+from newsletter.store.common import (
+    LEDGER_FIELDS,
+    MEMBERSHIP_FIELDS,
+    Clock,
+    email_hash,
+    first_names,
+    iso,
+    parse_iso,
+    person_export,
+    sort_batch,
+    utcnow,
+)
 
 _CACHE_LIMIT = 350_000  # DynamoDB items stop at 400 KB; a cache may simply miss larger values
-_MEMBERSHIP_FIELDS = ("list_id", "status", "source", "created_at", "updated_at")
-_LEDGER_FIELDS = ("issue_id", "state", "runner", "updated_at", "message_id", "reason")
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
 
@@ -193,30 +202,30 @@ class DynamoStore:
         for start in range(0, len(keys), 100):
             chunk = [_av(pk=pk, sk=sk) for pk, sk in keys[start : start + 100]]
             request = {self.table: {"Keys": chunk, "ConsistentRead": True}}
-            for attempt in range(10):
-                with self._aws():
-                    answer = self._db.batch_get_item(RequestItems=request)
+            for answer in self._until_processed(self._db.batch_get_item, request, "UnprocessedKeys", "reads"):
                 found.extend(_plain(i) for i in answer.get("Responses", {}).get(self.table, []))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise StoreError(f"DynamoDB ({self.table}): reads kept being throttled", hint="try again later")
         return found
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
-            for attempt in range(10):
-                with self._aws():
-                    answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise StoreError(f"DynamoDB ({self.table}): writes kept being throttled", hint="try again later")
+            self._until_processed(self._db.batch_write_item, pending, "UnprocessedItems", "writes")
+
+    def _until_processed(
+        self, call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str, what: str
+    ) -> list[dict[str, Any]]:
+        """Every answer to a batch request, sent again with what DynamoDB left unprocessed (``leftover``), backing
+        off, until nothing is left."""
+        answers = []
+        for attempt in range(10):
+            with self._aws():
+                answer = call(RequestItems=request)
+            answers.append(answer)
+            request = answer.get(leftover) or {}
+            if not request:
+                return answers
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise StoreError(f"DynamoDB ({self.table}): {what} kept being throttled", hint="try again later")
 
     def _event(
         self,
@@ -290,14 +299,10 @@ class DynamoStore:
             if before not in allowed_from or before == to:
                 return Transition(before=before, after=before, changed=False)
             now = iso(self.clock())
-            member = _av(
-                pk=f"P#{email}",
-                sk=f"M#{list_id}",
-                gsi1pk=f"L#{list_id}#{to.value}",
-                gsi1sk=email,
-                email=email,
-                list_id=list_id,
-                status=to.value,
+            member = _membership(
+                email,
+                list_id,
+                to,
                 name=name or (current or {}).get("name"),
                 source=source,
                 created_at=(current or {}).get("created_at", now),
@@ -352,12 +357,9 @@ class DynamoStore:
     def add_members(
         self, rows: list[tuple[str, str | None]], list_id: str, *, status: MemberStatus, source: str
     ) -> BatchOutcome:
-        outcome = BatchOutcome()
         if not rows:
-            return outcome
-        names: dict[str, str | None] = {}
-        for email, name in rows:
-            names.setdefault(email, name)  # the first row of an address wins, as in the report
+            return BatchOutcome()
+        names = first_names(rows)
         emails = list(names)
         keys = [(f"P#{e}", f"M#{list_id}") for e in emails]
         keys += [(f"P#{e}", "PROFILE") for e in emails]
@@ -366,15 +368,7 @@ class DynamoStore:
         present = {i["email"] for i in found if i["sk"].startswith("M#")}
         profiles = {i["email"] for i in found if i["sk"] == "PROFILE"}
         hashes = {i["pk"][2:] for i in found if i["sk"] == "X"}
-        seen: set[str] = set()
-        for email, _ in rows:
-            if email in present or email in seen:
-                outcome.present.append(email)
-            elif email_hash(email) in hashes:
-                outcome.suppressed.append(email)
-            else:
-                outcome.added.append(email)
-            seen.add(email)
+        outcome = sort_batch(rows, present, {e for e in emails if email_hash(e) in hashes})
         now = iso(self.clock())
         writes: list[dict[str, Any]] = []
         for email in outcome.added:
@@ -382,19 +376,7 @@ class DynamoStore:
             if email not in profiles:
                 profile = _av(pk=f"P#{email}", sk="PROFILE", email=email, name=name, created_at=now, updated_at=now)
                 writes.append({"PutRequest": {"Item": profile}})
-            member = _av(
-                pk=f"P#{email}",
-                sk=f"M#{list_id}",
-                gsi1pk=f"L#{list_id}#{status.value}",
-                gsi1sk=email,
-                email=email,
-                list_id=list_id,
-                status=status.value,
-                name=name,
-                source=source,
-                created_at=now,
-                updated_at=now,
-            )
+            member = _membership(email, list_id, status, name=name, source=source, created_at=now, updated_at=now)
             writes.append({"PutRequest": {"Item": member}})
             event = self._event(email, list_id, "imported", status.value, source, now)
             writes.append({"PutRequest": {"Item": event}})
@@ -646,7 +628,7 @@ class DynamoStore:
             if kind == "PROFILE":
                 profile = {k: item.get(k) for k in ("name", "created_at", "updated_at")}
             elif kind == "M":
-                memberships.append({k: item.get(k) for k in _MEMBERSHIP_FIELDS})
+                memberships.append({k: item.get(k) for k in MEMBERSHIP_FIELDS})
             elif kind == "E":
                 events.append(
                     ConsentEvent.model_validate({**item, "at": parse_iso(item["at"])}).model_dump(
@@ -656,17 +638,16 @@ class DynamoStore:
             elif kind == "B":
                 bounces.append(item["at"])
             elif kind == "S":
-                ledger.append({k: item.get(k) for k in _LEDGER_FIELDS})
-        suppression = self.suppression(email)
-        return {
-            "email": email,
-            "profile": profile,
-            "memberships": memberships,
-            "suppression": suppression.model_dump(mode="json") if suppression else None,
-            "consent_log": events,
-            "soft_bounces": bounces,
-            "send_ledger": ledger,
-        }
+                ledger.append({k: item.get(k) for k in LEDGER_FIELDS})
+        return person_export(
+            email,
+            profile=profile,
+            memberships=memberships,
+            suppression=self.suppression(email),
+            consent_log=events,
+            soft_bounces=bounces,
+            send_ledger=ledger,
+        )
 
     def erase_person(self, email: str) -> int:
         keys = [
@@ -684,6 +665,25 @@ class DynamoStore:
 
 def _num(value: float) -> Decimal:
     return Decimal(str(round(value, 6)))
+
+
+def _membership(
+    email: str, list_id: str, status: MemberStatus, *, name: str | None, source: str, created_at: str, updated_at: str
+) -> dict[str, Any]:
+    """A membership item: in the person's partition, and in the index under its list and status."""
+    return _av(
+        pk=f"P#{email}",
+        sk=f"M#{list_id}",
+        gsi1pk=f"L#{list_id}#{status.value}",
+        gsi1sk=email,
+        email=email,
+        list_id=list_id,
+        status=status.value,
+        name=name,
+        source=source,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _member(item: dict[str, Any]) -> Member:

@@ -30,7 +30,18 @@ from newsletter.store.base import (
     SuppressionReason,
     Transition,
 )
-from newsletter.store.common import Clock, email_hash, iso, parse_iso, utcnow
+from newsletter.store.common import (
+    LEDGER_FIELDS,
+    MEMBERSHIP_FIELDS,
+    Clock,
+    email_hash,
+    first_names,
+    iso,
+    parse_iso,
+    person_export,
+    sort_batch,
+    utcnow,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache (
@@ -101,8 +112,6 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
 ) WITHOUT ROWID;
 """
 _TABLES = ("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications")
-_MEMBERSHIP_FIELDS = ("list_id", "status", "source", "created_at", "updated_at")
-_LEDGER_FIELDS = ("issue_id", "state", "runner", "updated_at", "message_id", "reason")
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 
 
@@ -227,11 +236,8 @@ class SqliteStore:
         if not rows:
             return BatchOutcome()
         now = iso(self.clock())
-        names: dict[str, str | None] = {}
-        for email, name in rows:
-            names.setdefault(email, name)  # the first row of an address wins, as in the report
+        names = first_names(rows)
         emails = list(names)
-        outcome = BatchOutcome()
         with self._tx() as db:
             marks = ",".join("?" * len(emails))
             present = {
@@ -245,15 +251,7 @@ class SqliteStore:
                 hashes[r[0]]
                 for r in db.execute(f"SELECT email_hash FROM suppressions WHERE email_hash IN ({marks})", tuple(hashes))
             }
-            seen: set[str] = set()
-            for email, _ in rows:
-                if email in present or email in seen:
-                    outcome.present.append(email)
-                elif email in suppressed:
-                    outcome.suppressed.append(email)
-                else:
-                    outcome.added.append(email)
-                seen.add(email)
+            outcome = sort_batch(rows, present, suppressed)
             new = outcome.added
             db.executemany(
                 "INSERT INTO subscribers (email, email_hash, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
@@ -483,21 +481,20 @@ class SqliteStore:
                 " ORDER BY issue_id",
                 (email,),
             ).fetchall()
-        suppression = self.suppression(email)
-        return {
-            "email": email,
-            "profile": ({"name": profile[0], "created_at": profile[1], "updated_at": profile[2]} if profile else None),
-            "memberships": [dict(zip(_MEMBERSHIP_FIELDS, m, strict=True)) for m in memberships],
-            "suppression": suppression.model_dump(mode="json") if suppression else None,
-            "consent_log": [
+        return person_export(
+            email,
+            profile={"name": profile[0], "created_at": profile[1], "updated_at": profile[2]} if profile else None,
+            memberships=[dict(zip(MEMBERSHIP_FIELDS, m, strict=True)) for m in memberships],
+            suppression=self.suppression(email),
+            consent_log=[
                 ConsentEvent(
                     email=email, list_id=e[0], action=e[1], status=e[2], source=e[3], at=parse_iso(e[4]), detail=e[5]
                 ).model_dump(mode="json", exclude={"email"})
                 for e in events
             ],
-            "soft_bounces": [b[0] for b in bounces],
-            "send_ledger": [dict(zip(_LEDGER_FIELDS, r, strict=True)) for r in ledger],
-        }
+            soft_bounces=[b[0] for b in bounces],
+            send_ledger=[dict(zip(LEDGER_FIELDS, r, strict=True)) for r in ledger],
+        )
 
     def erase_person(self, email: str) -> int:
         deleted = 0

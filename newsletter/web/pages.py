@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from newsletter.web.templating import language_of, render, strings
+from newsletter.i18n import language_of
+from newsletter.web.templating import render, t
 
 # For the handler to send with every page: no caching of personal pages, no framing, no third-party anything.
 HEADERS = {
@@ -72,14 +73,9 @@ def _message(
     form: _Form | None = None,
     archive_url: str | None = None,
 ) -> Page:
-    title = strings(language)[title_key]
+    title = t(language, title_key)
     html = render("message.html.j2", language, title=title, paragraphs=paragraphs, form=form, archive_url=archive_url)
     return Page(status, html)
-
-
-def _t(language: str, key: str, **values: str) -> str:
-    text = strings(language)[key]
-    return text.format(**values) if values else text
 
 
 # ------------------------------------------------------------------------------------------------ subscribe
@@ -99,8 +95,8 @@ def subscribe_form(
     html = render(
         "subscribe.html.j2",
         language,
-        title=f"{_t(language, 'pages.subscribe_title')}: {list_title}",
-        error=_t(language, "pages.subscribe_invalid") if invalid else None,
+        title=f"{t(language, 'pages.subscribe_title')}: {list_title}",
+        error=t(language, "pages.subscribe_invalid") if invalid else None,
         subscribe_action=_endpoint(public_url, "/subscribe"),
         list_id=list_id,
         email=email,
@@ -113,7 +109,11 @@ def subscribe_pending(language: str, *, archive_url: str | None = None) -> Page:
     """POST /subscribe accepted. The same words whether the address was new, pending or already subscribed,
     so that the page never tells a stranger who is on the list."""
     return _message(
-        202, language, "pages.subscribe_pending_title", _t(language, "pages.subscribe_pending"), archive_url=archive_url
+        202,
+        language,
+        "pages.subscribe_pending_title",
+        t(language, "pages.subscribe_pending"),
+        archive_url=archive_url,
     )
 
 
@@ -122,8 +122,8 @@ def subscribe_pending(language: str, *, archive_url: str | None = None) -> Page:
 
 def confirmed(language: str, *, list_title: str, already: bool = False, archive_url: str | None = None) -> Page:
     """GET /confirm?token=: the click itself confirmed; this only reports it (no second button)."""
-    text = _t(language, "pages.confirm_already") if already else _t(language, "pages.confirm_done", list=list_title)
-    return _message(200, language, "pages.confirm_title", text, archive_url=archive_url)
+    line = t(language, "pages.confirm_already") if already else t(language, "pages.confirm_done", list=list_title)
+    return _message(200, language, "pages.confirm_title", line, archive_url=archive_url)
 
 
 # ------------------------------------------------------------------------------------------------ unsubscribe
@@ -138,14 +138,14 @@ def unsubscribed(
     undo = _Form(
         action=_endpoint(public_url, "/unsubscribe", token=token),
         fields={"undo": "1"},
-        label=_t(language, "form.resubscribe"),
+        label=t(language, "form.resubscribe"),
     )
     return _message(
         200,
         language,
         "pages.unsubscribe_title",
-        _t(language, "pages.unsubscribe_done", list=list_title),
-        _t(language, "pages.unsubscribe_undo"),
+        t(language, "pages.unsubscribe_done", list=list_title),
+        t(language, "pages.unsubscribe_undo"),
         form=undo,
         archive_url=archive_url,
     )
@@ -156,7 +156,7 @@ def resubscribed(language: str, *, list_title: str, archive_url: str | None = No
         200,
         language,
         "pages.resubscribed_title",
-        _t(language, "pages.resubscribed", list=list_title),
+        t(language, "pages.resubscribed", list=list_title),
         archive_url=archive_url,
     )
 
@@ -171,7 +171,7 @@ def preferences_form(
     html = render(
         "preferences.html.j2",
         language,
-        title=_t(language, "pages.preferences_title"),
+        title=t(language, "pages.preferences_title"),
         choices=list(choices),
         action=_endpoint(public_url, "/preferences", token=token),
         archive_url=archive_url,
@@ -180,8 +180,8 @@ def preferences_form(
 
 
 def preferences_saved(language: str, *, subscribed_titles: Sequence[str], archive_url: str | None = None) -> Page:
-    paragraphs = [_t(language, "pages.preferences_saved")]
-    paragraphs += list(subscribed_titles) or [_t(language, "pages.preferences_none")]
+    paragraphs = [t(language, "pages.preferences_saved")]
+    paragraphs += list(subscribed_titles) or [t(language, "pages.preferences_none")]
     return _message(200, language, "pages.preferences_saved_title", *paragraphs, archive_url=archive_url)
 
 
@@ -190,16 +190,16 @@ def preferences_saved(language: str, *, subscribed_titles: Sequence[str], archiv
 
 def bad_token(language: str, *, archive_url: str | None = None) -> Page:
     """A missing, tampered with or expired token: 400, and the page says nothing changed."""
-    return _message(400, language, "pages.bad_token_title", _t(language, "pages.bad_token"), archive_url=archive_url)
+    return _message(400, language, "pages.bad_token_title", t(language, "pages.bad_token"), archive_url=archive_url)
 
 
 def bad_request(language: str) -> Page:
-    return _message(400, language, "pages.bad_request_title", _t(language, "pages.bad_request"))
+    return _message(400, language, "pages.bad_request_title", t(language, "pages.bad_request"))
 
 
 def not_found(language: str) -> Page:
-    return _message(404, language, "pages.not_found_title", _t(language, "pages.not_found"))
+    return _message(404, language, "pages.not_found_title", t(language, "pages.not_found"))
 
 
 def server_error(language: str) -> Page:
-    return _message(500, language, "pages.error_title", _t(language, "pages.error"))
+    return _message(500, language, "pages.error_title", t(language, "pages.error"))

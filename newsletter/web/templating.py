@@ -1,4 +1,4 @@
-"""One Jinja environment for every public web page, and the web string catalogue in each language.
+"""One Jinja environment for every public web page, with the web strings (``web.`` in newsletter.i18n).
 
 Autoescaping is always on: every value a page shows may come from a person (a name, an address) or from
 GitHub (a commit title), and none of it is ever trusted as markup.
@@ -6,40 +6,20 @@ GitHub (a commit title), and none of it is ever trusted as markup.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from newsletter import i18n
+
 _TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-LANGUAGES = ("en", "zh-CN")
 
 
-def language_of(value: str | None) -> str:
-    """The supported language closest to ``value`` (zh, zh-Hans, zh_CN → zh-CN); English otherwise."""
-    if value and value.replace("_", "-").lower().startswith("zh"):
-        return "zh-CN"
-    return "en"
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = str(value)
-    return flat
-
-
-@cache
-def strings(language: str) -> dict[str, str]:
-    """Every web string of ``language`` as ``{"section.key": text}``."""
-    path = _TEMPLATES / "i18n" / f"web.{language_of(language)}.toml"
-    with path.open("rb") as handle:
-        return _flatten(tomllib.load(handle))
+def t(language: str, key: str, **values: Any) -> str:
+    """The web string ``key`` (``archive.feed``) in the supported language closest to ``language``."""
+    return i18n.t(i18n.language_of(language), f"web.{key}", **values)
 
 
 @cache
@@ -57,10 +37,9 @@ def environment() -> jinja2.Environment:
 
 def render(template: str, language: str, **context: Any) -> str:
     """Render ``templates/web/<template>`` with ``t(key, **values)`` bound to ``language``."""
-    lang = language_of(language)
-    catalogue = strings(lang)
+    lang = i18n.language_of(language)
 
-    def t(key: str, **values: Any) -> str:
-        return catalogue[key].format(**values) if values else catalogue[key]
+    def bound(key: str, **values: Any) -> str:
+        return t(lang, key, **values)
 
-    return environment().get_template(template).render(lang=lang, t=t, **context)
+    return environment().get_template(template).render(lang=lang, t=bound, **context)
