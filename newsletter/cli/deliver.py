@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -13,18 +13,6 @@ from rich.table import Table
 
 from newsletter.cli.app import DateOpt, app, console, err_console, settings
 from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
-from newsletter.errors import InputError
-from newsletter.models import zone
-
-
-def parse_day(text: str | None, timezone: str) -> date:
-    """--date, or yesterday in the list's timezone (the last complete day)."""
-    if text is None:
-        return datetime.now(zone(timezone)).date() - timedelta(days=1)
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--date {text!r} is not a date", hint="use YYYY-MM-DD") from None
 
 
 @contextmanager
@@ -83,11 +71,12 @@ def send(
 ) -> None:
     """Send a list's issue for one day to its subscribers: resumable, never twice to anyone."""
     from newsletter import pipeline
+    from newsletter.collect.window import parse_day
 
     s = settings()
     with pipeline.Context.open(s) as ctx:
         mailing_list = ctx.mailing_list(list_id)
-        when = parse_day(day, mailing_list.timezone)
+        when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
         sendable = pipeline.prepare_issue(mailing_list, when, ctx)
         if sendable is None:
             console.print(f"{list_id} {when}: no commits that day; nothing to send (skip_empty_days)")
@@ -123,12 +112,13 @@ def send_status(
 ) -> None:
     """How sending a list's issue went: sent, failed, ambiguous (handed over when a run died), still to send."""
     from newsletter import pipeline
+    from newsletter.collect.window import parse_day
     from newsletter.deliver.campaign import send_status as read_status
 
     s = settings()
     with pipeline.Context.open(s) as ctx:
         mailing_list = ctx.mailing_list(list_id)
-        when = parse_day(day, mailing_list.timezone)
+        when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
         status = read_status(pipeline.issue_id(list_id, when), list_id, ctx.store)
     console.print(status_table(status))
     for entry in status.ambiguous:

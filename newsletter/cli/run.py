@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -11,15 +11,6 @@ from newsletter.cli.app import app, console, err_console, settings
 from newsletter.cli.deliver import explain
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
-
-
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--date {text!r} is not a date", hint="use YYYY-MM-DD") from None
 
 
 def _say(text: str) -> None:
@@ -75,10 +66,11 @@ def run(
     It mails the sample day shipped with the package to reader@example.com's outbox and prints where it is.
     """
     from newsletter import pipeline
+    from newsletter.collect.window import parse_day
     from newsletter.samples import sample_secret
 
     s = settings()
-    when = _day(day)
+    when = parse_day(day) if day else None
     if sample:
         if list_id or when or dry_run:
             raise InputError("--sample runs the sample list on the sample day", hint="drop --list, --date, --dry-run")
