@@ -19,7 +19,7 @@ from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
 from newsletter.errors import NewsletterError
-from newsletter.i18n import check_language, format_date, t
+from newsletter.i18n import check_language, t
 from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
@@ -79,7 +79,7 @@ def build_issue(
     return compose_issue(
         repos,
         analysed,
-        title=title or t(language, "issue.title", date=format_date(language, day)),
+        title=title or t(language, "issue.title"),
         language=language,
         day=day,
         timezone=timezone,

@@ -53,7 +53,7 @@ def rich_issue(language: str) -> Issue:
     return compose_issue(
         [day],
         {day.repo: analysed},
-        title="Daily digest (2026-01-13)" if language == "en" else "每日更新报告（2026-01-13）",
+        title="Daily digest" if language == "en" else "每日更新报告",
         language=language,
         day=DAY,
         timezone=TZ,
@@ -77,7 +77,10 @@ def test_structure_follows_the_sample_report(language: str) -> None:
     issue = rich_issue(language)
     text = render_markdown(issue)
     repo = issue.repos[0]
-    assert text.startswith(f"# {escape(issue.title)}\n")
+    # Like the sample report: the title with the day ("每日更新报告（2026-01-13）").
+    day = "January 13, 2026" if language == "en" else "2026-01-13"
+    opening, closing = ("(", ")") if language == "en" else ("（", "）")
+    assert text.startswith(f"# {escape(issue.title)} {opening}{day}{closing}\n".replace(" （", "（"))
     # The commit table: one row per commit, exactly three cells each (no title broke out of its cell).
     rows = [line for line in text.splitlines() if re.match(r"^\| \d{4}-\d\d-\d\d ", line)]
     assert len(rows) == 40
