@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner, Result
 
 from newsletter.cli import app
+from tests.fakes.github import FakeGitHub
+from tests.fakes.openai import FakeOpenAI
 
 
 def cli(*args: str) -> Result:
@@ -41,3 +46,28 @@ def test_a_url_setting_that_is_not_a_url_is_one_line(
     monkeypatch.setenv("NEWSLETTER_STORE", "dynamodb://digest")
     assert_one_line(cli("collect", "acme/widgets", "--date", "2026-03-08"), name, problem, code=2)
     assert_one_line(cli("lists"), name, problem, code=2)
+
+
+CASE = Path(__file__).parent / "data" / "github" / "widgets-2026-03-08"
+DAY = ["acme/widgets", "--date", "2026-03-08", "--tz", "America/Los_Angeles"]
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    with FakeGitHub(CASE) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+@pytest.mark.parametrize("misbehave", ["html", "invalid_json", "no_choices"])
+def test_build_against_a_server_that_is_not_openai_is_one_line(
+    misbehave: str, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with FakeOpenAI(misbehave=misbehave) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+        out = tmp_path / "issue.md"
+        result = cli("build", *DAY, "--out", str(out))
+    assert_one_line(result, "did not answer like an OpenAI-compatible server", "OPENAI_BASE_URL")
+    assert not out.exists()
