@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,26 @@ def test_build_against_a_server_that_is_not_openai_is_one_line(
         result = cli("build", *DAY, "--out", str(out))
     assert_one_line(result, "did not answer like an OpenAI-compatible server", "OPENAI_BASE_URL")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("misbehave", ["html", "invalid_json", "wrong_shape"])
+@pytest.mark.parametrize("spec", ["acme/widgets", "acme/widgets@main"])
+def test_collect_from_a_server_that_is_not_github_is_one_line(
+    misbehave: str, spec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeGitHub(CASE, misbehave=misbehave) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        result = cli("collect", spec, *DAY[1:])
+    assert_one_line(result, "did not answer like the GitHub API", "GITHUB_API_URL")
+
+
+def test_a_commit_gone_between_list_and_details_is_left_out_with_a_warning(github: FakeGitHub, tmp_path: Path) -> None:
+    expected = json.loads((CASE / "case.json").read_text())["expected_shas"]
+    github.forget(expected[2])
+    out = tmp_path / "day.json"
+    result = cli("collect", *DAY, "--json", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"commit {expected[2][:7]} was listed but is gone" in result.stderr
+    shas = [c["sha"] for c in json.loads(out.read_text())[0]["commits"]]
+    assert sorted(shas) == sorted(set(expected) - {expected[2]})

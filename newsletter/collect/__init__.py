@@ -19,7 +19,7 @@ from newsletter.collect.github import GitHubRest, Listed, pr_from_message
 from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
 from newsletter.collect.window import resolve_window
 from newsletter.config import Settings
-from newsletter.errors import GitHubUnavailableError, InputError, NewsletterError, RateLimitedError
+from newsletter.errors import GitHubUnavailableError, InputError, NewsletterError, NotFoundError, RateLimitedError
 from newsletter.models import Commit, RepoCommits, RepoSpec, Window
 from newsletter.progress import NoProgress, Progress
 from newsletter.store.base import Cache
@@ -59,8 +59,11 @@ def collect_repos(
     def waiting(seconds: float) -> None:
         progress.note(f"GitHub rate limit: waiting {seconds:.0f} s before continuing")
 
+    def backing_off(seconds: float) -> None:
+        progress.note(f"GitHub failed (server error or dropped connection): retrying in {seconds:.0f} s")
+
     pacer = Pacer(on_wait=waiting)
-    rest = GitHubRest(settings, pacer=pacer, on_wait=waiting)
+    rest = GitHubRest(settings, pacer=pacer, on_wait=waiting, on_backoff=backing_off)
     atom = AtomClient(settings)
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
@@ -88,13 +91,16 @@ def _collect_one(
     try:
         branch = spec.branch or rest.default_branch(spec)
         listed = [c for c in rest.list_commits(spec, branch, window) if _keep(c, options)]
-        commits = _details(spec, branch, listed, rest, pool, cache, progress, settings)
+        commits, gone = _details(spec, branch, listed, rest, pool, cache, progress, settings)
     except (RateLimitedError, GitHubUnavailableError) as err:
         if not options.allow_degraded:
             raise
         return _degraded(spec, window, atom, feed, options, settings.github_url, err)
     commits.sort(key=lambda c: c.committed_at, reverse=True)
-    return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits)
+    warnings = [
+        f"commit {sha[:7]} was listed but is gone (404: force-pushed away while collecting?); left out" for sha in gone
+    ]
+    return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits, warnings=warnings)
 
 
 def _feed(atom: AtomClient, spec: RepoSpec) -> Feed | None:
@@ -120,16 +126,23 @@ def _details(
     cache: Cache,
     progress: Progress,
     settings: Settings,
-) -> list[Commit]:
+) -> tuple[list[Commit], list[str]]:
+    """The listed commits' details, and the SHAs of those GitHub no longer has."""
     progress.start(f"{spec.full_name}@{branch}", len(listed))
 
-    def one(item: Listed) -> Commit:
+    def one(item: Listed) -> Commit | None:
         key = f"{settings.github_api_url}|{spec.full_name.lower()}|{item.sha}"
         cached = cache.get(CACHE_KIND, key)
         if cached is not None:
             commit = Commit.model_validate(cached)
         else:
-            commit = rest.commit(spec, item.sha, branch)
+            try:
+                commit = rest.commit(spec, item.sha, branch)
+            except NotFoundError:
+                # Listed a moment ago, gone now: a force-push rewrote the branch. The repository is there
+                # (it was just listed), so this one commit is left out rather than the whole day lost.
+                progress.advance()
+                return None
             cache.put(CACHE_KIND, key, commit.model_dump(mode="json"))
         progress.advance()
         return commit
@@ -141,7 +154,8 @@ def _details(
     for future in futures:
         if future in done and future.exception() is not None:
             raise future.exception()  # type: ignore[misc]
-    return [future.result() for future in futures]
+    found = [(item.sha, future.result()) for item, future in zip(listed, futures, strict=True)]
+    return [commit for _, commit in found if commit is not None], [sha for sha, commit in found if commit is None]
 
 
 def _degraded(
