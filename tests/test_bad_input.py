@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +96,23 @@ def test_a_commit_gone_between_list_and_details_is_left_out_with_a_warning(githu
     assert f"commit {expected[2][:7]} was listed but is gone" in result.stderr
     shas = [c["sha"] for c in json.loads(out.read_text())[0]["commits"]]
     assert sorted(shas) == sorted(set(expected) - {expected[2]})
+
+
+@pytest.mark.parametrize("feed", ["missing", "garbage"])
+def test_degraded_without_a_usable_feed_says_why_both_failed(
+    feed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = tmp_path / "case"
+    shutil.copytree(CASE, case)
+    for atom in (case / "atom").rglob("*.atom"):
+        if feed == "missing":
+            atom.unlink()
+        else:
+            atom.write_text("this is not an Atom feed <<< &&&", encoding="utf-8")
+    with FakeGitHub(case) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        server.exhaust_rate_limit(reset_in=3600)
+        result = cli("collect", *DAY, "--allow-degraded")
+    problem = "no Atom feed" if feed == "missing" else "not valid XML"
+    assert_one_line(result, "rate limit is exhausted", "the Atom fallback failed too", problem, "GITHUB_TOKEN")

@@ -167,7 +167,12 @@ def _degraded(
     web: str,
     reason: NewsletterError,
 ) -> RepoCommits:
-    feed = feed or atom.fetch(spec)  # no feed either: its error is the one to report
+    if feed is None:
+        try:
+            feed = atom.fetch(spec)
+        except NewsletterError as err:  # both failed: say why the API was left, then why the feed failed too
+            hint = "try again later" + (", or set GITHUB_TOKEN" if isinstance(reason, RateLimitedError) else "")
+            raise type(reason)(f"{reason.message}; the Atom fallback failed too: {err.message}", hint=hint) from err
     commits = [
         e.to_commit().model_copy(update={"pr": pr_from_message(e.message, web=web, repo=spec.full_name)})
         for e in feed.in_window(window)
