@@ -116,3 +116,13 @@ def test_degraded_without_a_usable_feed_says_why_both_failed(
         result = cli("collect", *DAY, "--allow-degraded")
     problem = "no Atom feed" if feed == "missing" else "not valid XML"
     assert_one_line(result, "rate limit is exhausted", "the Atom fallback failed too", problem, "GITHUB_TOKEN")
+
+
+def test_collect_json_to_a_folder_is_one_line_and_leaves_nothing_behind(github: FakeGitHub, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert_one_line(cli("collect", *DAY, "--json", str(folder)), f"cannot write {folder}", code=2)
+    assert folder.is_dir() and not (tmp_path / "out.tmp").exists()  # nothing left beside it
+    blocked = tmp_path / "out" / "file"
+    blocked.write_text("x")
+    assert_one_line(cli("collect", *DAY, "--json", str(blocked / "day.json")), "cannot write", code=2)

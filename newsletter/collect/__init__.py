@@ -8,6 +8,7 @@ fetched concurrently and cached by SHA (a commit never changes), so a second run
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,10 +203,15 @@ _ADAPTER: TypeAdapter[list[RepoCommits]] = TypeAdapter(list[RepoCommits])
 
 def dump_collected(repos: list[RepoCommits], path: Path) -> None:
     """Write the JSON documented in README ("newsletter collect"): a list with one object per repository."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_ADAPTER.dump_json(repos, indent=2))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(_ADAPTER.dump_json(repos, indent=2))
+        tmp.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):  # its folder may not exist or not be a folder at all
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {err.strerror or err}", hint="choose another --json path") from err
 
 
 def load_collected(path: Path) -> list[RepoCommits]:
