@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +127,59 @@ def test_collect_json_to_a_folder_is_one_line_and_leaves_nothing_behind(github: 
     blocked = tmp_path / "out" / "file"
     blocked.write_text("x")
     assert_one_line(cli("collect", *DAY, "--json", str(blocked / "day.json")), "cannot write", code=2)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Transient"}, "mail": "x"}, "mail is not an object"),
+        (
+            {
+                "notificationType": "Bounce",
+                "bounce": {
+                    "bounceType": "Permanent",
+                    "feedbackId": ["x"],
+                    "bouncedRecipients": [{"emailAddress": "z@example.com"}],
+                },
+            },
+            "feedbackId is not a string",
+        ),
+        (
+            {"notificationType": "Bounce", "bounce": {"bounceType": "Permanent", "bouncedRecipients": "z@example.com"}},
+            "bouncedRecipients is not a list",
+        ),
+        (
+            {"notificationType": "Complaint", "complaint": {"complainedRecipients": {"emailAddress": "z@example.com"}}},
+            "complainedRecipients is not a list",
+        ),
+        (
+            {"notificationType": "Bounce", "bounce": {"bounceType": "Transient", "bouncedRecipients": 5}},
+            "bouncedRecipients is not a list",
+        ),
+    ],
+)
+def test_events_of_the_wrong_shape_are_one_line_and_change_nothing(
+    document: dict[str, object], problem: str, tmp_path: Path
+) -> None:
+    from newsletter.backends import open_store
+    from newsletter.config import Settings
+
+    source = tmp_path / "events.json"
+    source.write_text(json.dumps(document), encoding="utf-8")
+    assert_one_line(cli("events", "ingest", str(source)), problem, code=2)
+    settings = Settings.from_env()
+    store = open_store(settings)
+    assert not store.is_suppressed("z@example.com")
+    store.close()
+    # Not recorded as seen either: the same notification, sent again well formed, still counts.
+    with sqlite3.connect(settings.data_dir / "newsletter.db") as db:
+        assert db.execute("SELECT count(*) FROM notifications").fetchone() == (0,)
+
+
+def test_event_ids_are_printed_as_they_are(tmp_path: Path) -> None:
+    inner = {"notificationType": "Delivery", "delivery": {}}
+    document = {"Type": "Notification", "MessageId": "[b]x[/b]:m:", "Message": json.dumps(inner)}
+    source = tmp_path / "events.json"
+    source.write_text(json.dumps(document), encoding="utf-8")
+    result = cli("events", "ingest", str(source))
+    assert result.exit_code == 0 and "Delivery [b]x[/b]:m:: noted" in result.stdout, result.stdout
