@@ -183,3 +183,9 @@ def test_event_ids_are_printed_as_they_are(tmp_path: Path) -> None:
     source.write_text(json.dumps(document), encoding="utf-8")
     result = cli("events", "ingest", str(source))
     assert result.exit_code == 0 and "Delivery [b]x[/b]:m:: noted" in result.stdout, result.stdout
+
+
+def test_preview_serve_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    result = cli("preview", "--sample", "--serve", "99999", "-o", str(tmp_path / "pv"))
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.exception
+    assert "65535" in result.output and not (tmp_path / "pv").exists()  # refused before any work
