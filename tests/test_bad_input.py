@@ -189,3 +189,12 @@ def test_preview_serve_port_out_of_range_is_a_usage_error(tmp_path: Path) -> Non
     result = cli("preview", "--sample", "--serve", "99999", "-o", str(tmp_path / "pv"))
     assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.exception
     assert "65535" in result.output and not (tmp_path / "pv").exists()  # refused before any work
+
+
+def test_a_folder_named_like_a_list_file_is_not_a_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lists = tmp_path / "lists"
+    (lists / "odd.toml").mkdir(parents=True)
+    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(lists))
+    result = cli("lists")
+    assert result.exit_code == 0 and "no lists in" in result.stdout, result.output
+    assert_one_line(cli("send", "odd"), "unknown list 'odd'", "known lists: none", code=2)
