@@ -198,3 +198,8 @@ def test_a_folder_named_like_a_list_file_is_not_a_list(tmp_path: Path, monkeypat
     result = cli("lists")
     assert result.exit_code == 0 and "no lists in" in result.stdout, result.output
     assert_one_line(cli("send", "odd"), "unknown list 'odd'", "known lists: none", code=2)
+
+
+def test_collect_help_shows_the_bot_suffix() -> None:
+    result = CliRunner().invoke(app, ["collect", "--help"], env={"COLUMNS": "200"})
+    assert "Leave out [bot] authors" in result.stdout
