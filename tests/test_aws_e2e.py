@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsletter.aws import handlers
+from newsletter.errors import StoreError
 from newsletter.store.base import MemberStatus
 from tests.aws_stack import DATA, Stack, event, http_event, make_stack
 from tests.fakes.github import FakeGitHub
@@ -241,3 +242,26 @@ def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> No
     )
     assert as_json["statusCode"] == 202 and json.loads(as_json["body"]) == {"status": "pending"}
     assert handlers.http(http_event("GET", "/nowhere"), None)["statusCode"] == 404
+
+
+def test_a_notification_the_store_cannot_record_fails_the_invocation_so_that_it_is_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A complaint that arrives while the store is unreachable must not be acknowledged (SNS → Lambda retries
+    a failed invocation); only what is not an SES notification at all is dropped."""
+    complainer = f"reader001@{stack.domain}"
+    ses = json.loads(json.loads((DATA / "ses" / "complaint.json").read_text())["Message"])
+    ses["complaint"]["complainedRecipients"] = [{"emailAddress": complainer}]
+    notification = event("sns-ses-bounce.json")
+    notification["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+
+    monkeypatch.setenv("NEWSLETTER_STORE", "dynamodb://no-such-table")
+    with pytest.raises(StoreError):
+        handlers.ses_events(notification, None)
+    monkeypatch.setenv("NEWSLETTER_STORE", stack.env["NEWSLETTER_STORE"])
+    assert handlers.ses_events(notification, None) == {"suppressed": 1, "duplicates": 0}
+    assert stack.store().is_suppressed(complainer)
+
+    subscription = event("sns-ses-bounce.json")
+    subscription["Records"][0]["Sns"]["Type"] = "SubscriptionConfirmation"
+    assert handlers.ses_events(subscription, None) == {"suppressed": 0, "duplicates": 0}
