@@ -10,10 +10,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from newsletter import pipeline
 from newsletter.config import Settings
+from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignOptions, CampaignResult, send_issue, send_status
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import deliver, factory_for
+from newsletter.errors import InputError
 from newsletter.store.base import LedgerState
 from newsletter.store.common import utcnow
 from newsletter.subscriptions import Tokens
@@ -189,3 +194,13 @@ def test_a_full_run_waits_for_a_working_holder_and_takes_what_it_releases(make_s
     holder.join()
     assert (result.sent, result.skipped, result.deferred) == (3, 0, 0)
     assert _recipients_of(tmp_path / "outbox") == Counter(emails)
+
+
+def test_a_test_send_to_a_suppressed_address_is_refused(store_env, make_store, isolated_env: Path) -> None:
+    """``send --to`` skips the ledger, not the suppression list: a complained address is never mailed again."""
+    make_store().suppress("ann@example.org", "complained", "ses:abuse")
+    with Context.open(Settings.from_env()) as ctx:
+        with pytest.raises(InputError, match="suppressed"):
+            pipeline.test_send(mailing_list(), sendable(), ctx, "Ann@Example.org")
+        pipeline.test_send(mailing_list(), sendable(), ctx, "bob@example.org")
+    assert _recipients_of(isolated_env / "outbox") == Counter(["bob@example.org"])
