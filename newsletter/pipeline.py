@@ -18,7 +18,7 @@ from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
-from newsletter.errors import NewsletterError
+from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
 from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
 from newsletter.progress import Progress
@@ -26,6 +26,7 @@ from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
 from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
+from newsletter.subscriptions import normalise_email
 
 __all__ = [
     "Context",
@@ -252,8 +253,17 @@ def _mark_sent(ctx: Context, key: str, result: CampaignResult) -> None:
 
 
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
+    """``send --to``: outside the ledger, but never to a suppressed address (a bounce or a complaint is for good)."""
+    address = normalise_email(email)
+    suppression = ctx.store.suppression(address)
+    if suppression is not None:
+        why = f"{suppression.reason.value} on {suppression.at:%Y-%m-%d}, by {suppression.source}"
+        raise InputError(
+            f"{address} is suppressed ({why})",
+            hint="send the test to another address",
+        )
     factory = factory_for(mailing_list, sendable, settings=ctx.settings, tokens=ctx.tokens)
-    return send_test(factory, ctx.sender_for(mailing_list), email)
+    return send_test(factory, ctx.sender_for(mailing_list), address)
 
 
 # ---------------------------------------------------------------------------------------------- the job

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsletter.aws import handlers
+from newsletter.errors import StoreError
 from newsletter.store.base import MemberStatus
 from tests.aws_stack import DATA, Stack, event, http_event, make_stack
 from tests.fakes.github import FakeGitHub
@@ -241,3 +242,66 @@ def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> No
     )
     assert as_json["statusCode"] == 202 and json.loads(as_json["body"]) == {"status": "pending"}
     assert handlers.http(http_event("GET", "/nowhere"), None)["statusCode"] == 404
+
+
+def test_a_notification_the_store_cannot_record_fails_the_invocation_so_that_it_is_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A complaint that arrives while the store is unreachable must not be acknowledged (SNS → Lambda retries
+    a failed invocation); only what is not an SES notification at all is dropped."""
+    complainer = f"reader001@{stack.domain}"
+    ses = json.loads(json.loads((DATA / "ses" / "complaint.json").read_text())["Message"])
+    ses["complaint"]["complainedRecipients"] = [{"emailAddress": complainer}]
+    notification = event("sns-ses-bounce.json")
+    notification["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+
+    monkeypatch.setenv("NEWSLETTER_STORE", "dynamodb://no-such-table")
+    with pytest.raises(StoreError):
+        handlers.ses_events(notification, None)
+    monkeypatch.setenv("NEWSLETTER_STORE", stack.env["NEWSLETTER_STORE"])
+    assert handlers.ses_events(notification, None) == {"suppressed": 1, "duplicates": 0}
+    assert stack.store().is_suppressed(complainer)
+
+    subscription = event("sns-ses-bounce.json")
+    subscription["Records"][0]["Sns"]["Type"] = "SubscriptionConfirmation"
+    assert handlers.ses_events(subscription, None) == {"suppressed": 0, "duplicates": 0}
+
+
+def test_one_click_unsubscribe_in_multipart_form_data_answers_200(stack: Stack) -> None:
+    """RFC 8058 says the POST SHOULD be multipart/form-data (urlencoded MAY be used): both unsubscribe at
+    once and answer 200; a tampered token changes nothing."""
+    from newsletter.subscriptions import Tokens
+    from tests.aws_stack import SECRET
+
+    store = stack.store()
+    readers = seed(stack)[:2]
+    boundary = "----mailclient7d9f"
+    part = 'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click'
+    body = f"--{boundary}\r\n{part}\r\n--{boundary}--\r\n".encode()
+    content_type = f"multipart/form-data; boundary={boundary}"
+    token = Tokens(SECRET).make("unsubscribe", readers[0], "widgets")
+
+    tampered = http_event("POST", "/unsubscribe", query=f"token={token[:-2]}xx", body=body, content_type=content_type)
+    assert handlers.http(tampered, None)["statusCode"] == 400
+    assert store.get_member(readers[0], "widgets").status == MemberStatus.ACTIVE
+
+    answer = handlers.http(
+        http_event("POST", "/unsubscribe", query=f"token={token}", body=body, content_type=content_type), None
+    )
+    assert answer["statusCode"] == 200
+    assert store.get_member(readers[0], "widgets").status == MemberStatus.UNSUBSCRIBED
+    again = handlers.http(
+        http_event("POST", "/unsubscribe", query=f"token={token}", body=body, content_type=content_type), None
+    )
+    assert again["statusCode"] == 200  # idempotent
+
+    other = Tokens(SECRET).make("unsubscribe", readers[1], "widgets")
+    urlencoded = http_event(
+        "POST",
+        "/unsubscribe",
+        query=f"token={other}",
+        body=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert handlers.http(urlencoded, None)["statusCode"] == 200
+    assert store.get_member(readers[1], "widgets").status == MemberStatus.UNSUBSCRIBED

@@ -4,15 +4,21 @@ two runners at once, a dead runner's ambiguous entries, dry runs, test sends."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from newsletter import pipeline
 from newsletter.config import Settings
-from newsletter.deliver.campaign import send_status
+from newsletter.context import Context
+from newsletter.deliver.campaign import CampaignOptions, CampaignResult, send_issue, send_status
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.service import deliver
+from newsletter.deliver.service import deliver, factory_for
+from newsletter.errors import InputError
 from newsletter.store.base import LedgerState
 from newsletter.store.common import utcnow
 from newsletter.subscriptions import Tokens
@@ -134,3 +140,67 @@ def test_suppressed_and_unsubscribed_addresses_are_not_mailed(any_store, tmp_pat
     )
     assert result.sent == 4
     assert emails[1] not in _recipients_of(tmp_path / "outbox")
+
+
+def test_an_sqs_sender_defers_a_recipient_another_runner_still_holds(any_store, tmp_path: Path) -> None:
+    """A batch sender (no ledger scan) whose claim fails because another runner holds the entry cannot vouch
+    for it: the holder may still give it up. It reports the recipient deferred (so its SQS message comes back),
+    never skipped (the message would be deleted and the recipient never mailed if the holder then released)."""
+    emails = seed(any_store, 3)
+    issue = sendable().issue_id
+    assert any_store.claim(issue, emails[0], "other-runner", lease_seconds=60)
+    factory = factory_for(mailing_list(), sendable(), settings=_settings(), tokens=Tokens(SECRET))
+    options = CampaignOptions(lease_seconds=60, scan_ledger=False)
+    outbox = OutboxSender(tmp_path / "outbox")
+
+    def run() -> CampaignResult:
+        recipients = any_store.active_recipients("digest")
+        return send_issue(issue, recipients, store=any_store, sender=outbox, factory=factory, options=options)
+
+    first = run()
+    assert (first.sent, first.skipped, first.deferred) == (2, 0, 1)
+    any_store.release(issue, emails[0], "other-runner")  # the holder gave up after transient errors
+    second = run()
+    assert (second.sent, second.skipped, second.deferred) == (1, 2, 0)
+    assert _recipients_of(tmp_path / "outbox") == Counter(emails)
+
+
+def test_a_full_run_waits_for_a_working_holder_and_takes_what_it_releases(make_store, tmp_path: Path) -> None:
+    """Another runner keeps retrying one recipient (renewing its lease) past this run's wait, then gives up:
+    this run sends it, instead of counting it skipped and calling the issue sent."""
+    store = make_store(clock=utcnow)
+    emails = seed(store, 3)
+    issue = sendable().issue_id
+    other = make_store(clock=utcnow)
+    assert other.claim(issue, emails[0], "other-runner", lease_seconds=60)
+
+    def retrying() -> None:
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:
+            other.mark(issue, emails[0], "other-runner", LedgerState.RESERVED)
+            time.sleep(0.05)
+        other.release(issue, emails[0], "other-runner")
+
+    holder = threading.Thread(target=retrying)
+    holder.start()
+    result = deliver(
+        mailing_list(),
+        sendable(),
+        settings=replace(_settings(), send_lease_seconds=0.3),
+        store=store,
+        sender=OutboxSender(tmp_path / "outbox"),
+        tokens=Tokens(SECRET),
+    )
+    holder.join()
+    assert (result.sent, result.skipped, result.deferred) == (3, 0, 0)
+    assert _recipients_of(tmp_path / "outbox") == Counter(emails)
+
+
+def test_a_test_send_to_a_suppressed_address_is_refused(store_env, make_store, isolated_env: Path) -> None:
+    """``send --to`` skips the ledger, not the suppression list: a complained address is never mailed again."""
+    make_store().suppress("ann@example.org", "complained", "ses:abuse")
+    with Context.open(Settings.from_env()) as ctx:
+        with pytest.raises(InputError, match="suppressed"):
+            pipeline.test_send(mailing_list(), sendable(), ctx, "Ann@Example.org")
+        pipeline.test_send(mailing_list(), sendable(), ctx, "bob@example.org")
+    assert _recipients_of(isolated_env / "outbox") == Counter(["bob@example.org"])

@@ -115,3 +115,15 @@ def test_substitution_survives_every_alignment_of_the_encoded_pieces() -> None:
 
         assert same(text) == same(want_text)
         assert same(page) == same(want_html)
+
+
+def test_a_line_break_in_a_name_or_subject_cannot_add_a_header() -> None:
+    """Names come from a web form or an imported CSV, headlines from commit messages: a CR or LF in them must
+    not end the header line and start another (a Bcc, a second Content-Type)."""
+    raw = _factory("Fix\r\nBcc: spam@evil.example").build("ann@example.org", "Ann\r\nBcc: victim@evil.example")
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert not message.defects
+    assert message["Bcc"] is None
+    assert message["To"].addresses[0].addr_spec == "ann@example.org"
+    assert "\n" not in str(message["Subject"]) and "\n" not in str(message["To"])
+    assert b"\r\nBcc:" not in raw

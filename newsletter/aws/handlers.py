@@ -22,7 +22,7 @@ from newsletter.aws import web
 from newsletter.aws.queue import RecipientBatch, enqueue
 from newsletter.aws.runtime import Runtime, runtime
 from newsletter.deliver.events import ingest
-from newsletter.errors import NewsletterError
+from newsletter.errors import InputError, NewsletterError
 from newsletter.schedule import Due, due_lists
 
 log = logging.getLogger("newsletter.aws")
@@ -132,8 +132,9 @@ def ses_events(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     for record in event.get("Records", []):
         try:
             result = ingest(record, rt.store)
-        except NewsletterError as err:
-            # Not an SES notification (e.g. an SNS subscription confirmation): nothing to retry.
+        except InputError as err:
+            # Not an SES notification (e.g. an SNS subscription confirmation): nothing to retry. Anything else
+            # (the store unreachable) fails the invocation, so that the complaint or bounce is retried, not lost.
             log.warning("SNS message %s: %s", record.get("Sns", {}).get("MessageId"), err.message)
             continue
         suppressed += result.suppressed

@@ -243,21 +243,22 @@ def _unsubscribe(rt: Runtime, request: Request) -> dict[str, Any]:
     claims = _claims(rt, request, "unsubscribe")
     mailing_list = _list_or_none(rt, claims.list_id) if claims else None
     p = _Pages(rt, mailing_list, request.language)
-    one_click = request.method == "POST" and request.one("List-Unsubscribe") == "One-Click"
+    undo = request.method == "POST" and request.one("undo") == "1"
+    # Every other POST is a mail client's one-click (RFC 8058), whose body SHOULD be multipart/form-data, which
+    # the form parser does not read: "List-Unsubscribe=One-Click" is not looked for, the method says it all.
+    one_click = request.method == "POST" and not undo
     if claims is None:
         if one_click:
             return _plain(400, "invalid unsubscribe link\n")
         return _response(pages.bad_token(p.language, archive_url=p.archive_url))
     title = mailing_list.title if mailing_list else claims.list_id
-    if request.method == "POST" and request.one("undo") == "1":
+    if undo:
         subscriptions.resubscribe(rt.store, claims.email, claims.list_id, source=_SOURCE)
         return _response(pages.resubscribed(p.language, list_title=title, archive_url=p.archive_url))
     # A list retired since the mail was sent can still be left: the token alone names the membership.
     subscriptions.unsubscribe(rt.store, claims.email, claims.list_id, source="web:one-click" if one_click else _SOURCE)
     if one_click:
         return _plain(200, "unsubscribed\n")
-    if request.method == "POST":
-        return _response(pages.bad_request(p.language))
     return _response(
         pages.unsubscribed(
             p.language,

@@ -50,7 +50,10 @@ def explain(result: CampaignResult) -> None:
     for email, reason in result.failures[:10]:
         err_console.print(f"failed: {email}: {reason}", highlight=False)
     if result.deferred:
-        err_console.print(f"{result.deferred} left for a later run after repeated transient errors", highlight=False)
+        err_console.print(
+            f"{result.deferred} left for a later run (repeated transient errors, or another run still held them)",
+            highlight=False,
+        )
     if result.ambiguous:
         err_console.print(
             f"{result.ambiguous} were being handed to the provider when an earlier run stopped; whether they went"

@@ -53,9 +53,9 @@ class CampaignOptions:
 class CampaignResult:
     issue_id: str
     sent: int = 0
-    skipped: int = 0  # already sent, failed or taken by another runner
+    skipped: int = 0  # settled already: sent, or failed for good (by this runner before, or another)
     failed: int = 0  # permanently rejected in this run
-    deferred: int = 0  # transient failures past the retry budget: released for a later run
+    deferred: int = 0  # transient failures past the retry budget, or still held by another runner: a later run
     ambiguous: int = 0  # SENDING entries of a runner that died; see send-status
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -166,10 +166,9 @@ class Campaign:
         lease to run out) and entries left ambiguous (SENDING past the lease: the runner died mid-send)."""
         held: dict[str, datetime] = {}
         ambiguous: dict[str, LedgerEntry] = {}
-        lease = timedelta(seconds=self.options.lease_seconds)
         now = datetime.now(UTC)
         for entry in self.store.entries(self.issue_id):
-            expires = entry.updated_at + lease + timedelta(milliseconds=50)
+            expires = self._lease_end(entry)
             if entry.state == LedgerState.RESERVED or (entry.state == LedgerState.SENDING and expires > now):
                 held[entry.email] = expires
             elif entry.state == LedgerState.SENDING:
@@ -197,12 +196,9 @@ class Campaign:
         if self._stop.is_set():
             return "deferred"
         email = recipient.email
-        if ambiguous is not None:
-            taken = self.store.reclaim(self.issue_id, email, self.runner, from_runner=ambiguous.runner)
-        else:
-            taken = self.store.claim(self.issue_id, email, self.runner, lease_seconds=self.options.lease_seconds)
-        if not taken:
-            return "skipped"
+        refused = self._claim(email, ambiguous)
+        if refused is not None:
+            return refused
         try:
             raw = self.factory.build(email, recipient.name)
             for attempt in range(1, self.options.max_attempts + 1):
@@ -236,6 +232,45 @@ class Campaign:
             return "skipped"  # our lease ran out during a long backoff and another runner took over
         self.store.release(self.issue_id, email, self.runner)
         return "deferred"
+
+    def _take(self, email: str) -> bool:
+        return self.store.claim(self.issue_id, email, self.runner, lease_seconds=self.options.lease_seconds)
+
+    def _claim(self, email: str, ambiguous: LedgerEntry | None) -> Outcome | None:
+        """None once this runner holds (issue, email); else what became of the recipient. A refused claim is
+        looked into, because "skipped" must mean settled: a recipient held by a live runner that then gives it
+        up (transient errors) would otherwise be mailed by nobody while both runs report success. A full run
+        waits for such a holder as long as it keeps renewing its lease; an SQS batch (no ledger scan) defers at
+        once, so that its message comes back later."""
+        if ambiguous is not None:
+            if self.store.reclaim(self.issue_id, email, self.runner, from_runner=ambiguous.runner):
+                return None
+        elif self._take(email):
+            return None
+        seen: datetime | None = None
+        deadline, delay = time.monotonic() + self.options.lease_seconds + 0.05, 0.0
+        while not self._stop.is_set():
+            entry = self.store.entry(self.issue_id, email)
+            if entry is None or entry.state == LedgerState.RESERVED:
+                if self._take(email):  # released by its holder, or its lease ran out
+                    return None
+            elif entry.state == LedgerState.SENDING:
+                if self._lease_end(entry) <= datetime.now(UTC):
+                    return "ambiguous"
+            else:
+                return "skipped"  # SENT or FAILED: settled
+            if not self.options.scan_ledger:
+                return "deferred"
+            if entry is not None and entry.updated_at != seen:  # the holder is still at work: keep waiting
+                seen, deadline = entry.updated_at, time.monotonic() + self.options.lease_seconds + 0.05
+            if time.monotonic() >= deadline:
+                return "deferred"
+            delay = min(max(delay * 2, 0.05), 1.0)
+            self._stop.wait(delay)
+        return "deferred"
+
+    def _lease_end(self, entry: LedgerEntry) -> datetime:
+        return entry.updated_at + timedelta(seconds=self.options.lease_seconds) + timedelta(milliseconds=50)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))

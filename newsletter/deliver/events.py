@@ -115,20 +115,18 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
         result.suppressed = emails
         return result
 
-    # Checked before the notification is recorded as seen, so that a malformed one can be sent again.
-    bounced = _addresses(detail.get("bouncedRecipients"), "bouncedRecipients") if kind == "Bounce" else []
-    if not store.first_time(notification_id):
-        result.duplicate = True
-        return result
     if kind == "Bounce":  # Transient or Undetermined: count, suppress when they keep coming
+        # Recorded before the notification is marked seen, like the cases above: a soft bounce is kept by
+        # (address, time), so a retry after a crash in between counts it once, and never loses it.
         at = _parse_time(detail.get("timestamp"))
-        for email in bounced:
+        for email in _addresses(detail.get("bouncedRecipients"), "bouncedRecipients"):
             history = store.record_soft_bounce(email, at)
             recent = sum(1 for moment in history if at - SOFT_BOUNCE_WINDOW <= moment <= at)
             result.soft_bounces[email] = recent
             if recent >= SOFT_BOUNCE_LIMIT:
                 store.suppress(email, "bounced", f"ses:{recent} transient bounces in 14 days")
                 result.suppressed.append(email)
+    result.duplicate = not store.first_time(notification_id)
     return result
 
 

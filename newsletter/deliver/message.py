@@ -123,8 +123,14 @@ class _Part:
         return _CRLF.join(out) + _CRLF
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 def _header(name: str, value: str) -> bytes:
-    """One header line, RFC 2047-encoded and folded when it is not plain ASCII or too long."""
+    """One header line, RFC 2047-encoded and folded when it is not plain ASCII or too long. Line breaks and
+    other control characters (a name from a form or a CSV, a headline from a commit) become one space, so
+    that no value can end its header and start another."""
+    value = _CONTROL.sub(" ", value)
     if value.isascii() and len(name) + len(value) < 76:
         return f"{name}: {value}".encode("ascii")
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")

@@ -102,6 +102,10 @@ class SendLedger(Protocol):
         """All entries of an issue, streamed."""
         ...
 
+    def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
+        """The entry of (issue, email), read consistently: why a claim failed (settled, or held by whom)."""
+        ...
+
     def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
         """Atomically move a SENDING entry held by ``from_runner`` (a runner that died mid-send) to RESERVED
         for ``runner``; false when the entry is in any other state or held by someone else. Used only when

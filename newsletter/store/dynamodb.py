@@ -588,6 +588,10 @@ class DynamoStore:
         ):
             yield _ledger(item)
 
+    def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
+        item = self._get(f"P#{email}", f"S#{issue_id}")
+        return _ledger(item) if item else None
+
     # Issue records ---------------------------------------------------------------------------------
     def create_issue(self, record: IssueRecord) -> bool:
         item = _av(pk=f"I#{record.issue_id}", sk="I", doc=record.model_dump_json())

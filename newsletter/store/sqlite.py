@@ -424,6 +424,25 @@ class SqliteStore:
                 reason=reason,
             )
 
+    def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT state, runner, updated_at, message_id, reason FROM ledger WHERE issue_id = ? AND email = ?",
+                (issue_id, email),
+            ).fetchone()
+        if row is None:
+            return None
+        state, runner, updated_at, message_id, reason = row
+        return LedgerEntry(
+            issue_id=issue_id,
+            email=email,
+            state=state,
+            runner=runner,
+            updated_at=parse_iso(updated_at),
+            message_id=message_id,
+            reason=reason,
+        )
+
     # Issue records ---------------------------------------------------------------------------------
     def create_issue(self, record: IssueRecord) -> bool:
         with self._guard() as db:
