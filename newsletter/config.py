@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError
 
@@ -64,6 +65,22 @@ def _float(env: Mapping[str, str], name: str) -> float | None:
     if not value > 0:
         raise ConfigError(f"{name}={value} must be greater than 0")
     return value
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) base URL, without its trailing slash: a typo here would otherwise surface deep inside a
+    library (PyGithub, botocore, httpx) as a traceback."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL", hint="e.g. https://host[:port]/path")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number or out of range)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} has an invalid port") from None
+    return raw.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -127,15 +144,15 @@ class Settings:
         data_dir = default_data_dir(env)
         return cls(
             data_dir=data_dir,
-            github_api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
-            github_url=(env.get("GITHUB_URL") or "https://github.com").rstrip("/"),
+            github_api_url=_url(env, "GITHUB_API_URL") or "https://api.github.com",
+            github_url=_url(env, "GITHUB_URL") or "https://github.com",
             github_token=env.get("GITHUB_TOKEN") or None,
             github_concurrency=_int(env, "NEWSLETTER_GITHUB_CONCURRENCY", 8),
             github_bot_logins=frozenset(
                 login.strip().lower() for login in env.get("NEWSLETTER_BOT_LOGINS", "").split(",") if login.strip()
             ),
             openai_api_key=env.get("OPENAI_API_KEY") or None,
-            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_base_url=_url(env, "OPENAI_BASE_URL"),
             openai_model=env.get("NEWSLETTER_MODEL") or env.get("OPENAI_MODEL") or "gpt-4o-mini",
             analysis_concurrency=_int(env, "NEWSLETTER_ANALYSIS_CONCURRENCY", 8),
             diff_token_budget=_int(env, "NEWSLETTER_PROMPT_TOKENS", 12_000, minimum=2_000),
@@ -149,7 +166,7 @@ class Settings:
             prices_file=Path(env["NEWSLETTER_PRICES"]).expanduser() if env.get("NEWSLETTER_PRICES") else None,
             store_url=env.get("NEWSLETTER_STORE") or f"sqlite:///{data_dir / 'newsletter.db'}",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            aws_endpoint_url=_url(env, "AWS_ENDPOINT_URL"),
             lists_dir=Path(env.get("NEWSLETTER_LISTS_DIR") or "subscribers").expanduser(),
             secret=env.get("NEWSLETTER_SECRET") or None,
             delivery=_choice(env, "NEWSLETTER_DELIVERY", ("outbox", "smtp", "ses")),

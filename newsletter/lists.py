@@ -35,7 +35,7 @@ def list_ids(folder: Path) -> list[str]:
     """The ids of the lists in ``folder`` (file names without .toml), sorted; none when it does not exist."""
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.toml") if _LIST_ID.match(p.stem))
+    return sorted(p.stem for p in folder.glob("*.toml") if _LIST_ID.match(p.stem) and p.is_file())
 
 
 def load_lists(folder: Path) -> dict[str, MailingList]:

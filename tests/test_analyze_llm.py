@@ -189,3 +189,50 @@ def test_an_unreachable_server_degrades_to_the_heuristic_quickly() -> None:
     for c in analysed:
         assert c.analysis.analyzer == "heuristic" and "Connection error" in (c.analysis.fallback_reason or "")
     assert issue.repos[0].overview  # the heuristic overview stands in
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "reason"),
+    [
+        ("refusal", "the model declined: I'm sorry, I can't help with that."),
+        ("content_filter", "the model server's content filter withheld the answer"),
+        ("empty_choices", "the model server answered with no choice"),
+    ],
+)
+def test_answers_without_an_analysis_fall_back_at_once_with_the_reason(misbehave: str, reason: str) -> None:
+    day = day_of_commits(4)
+    with FakeOpenAI(misbehave=misbehave, misbehave_every=2) as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=1)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings))
+    analysed = _all(issue)
+    assert len(analysed) == 4
+    fell_back = [c for c in analysed if c.analysis.analyzer == "heuristic"]
+    assert fell_back and {c.analysis.fallback_reason for c in fell_back} == {reason}
+    assert all(c.analysis.analyzer == "llm" for c in analysed if c not in fell_back)
+    # Refused or filtered: asking again would not help, so each commit costs one request.
+    assert len(fake.completions("analysis")) == 4
+    assert issue.repos[0].overview
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "got"),
+    [("html", "'<html><body><h1>Welcome to nginx!"), ("invalid_json", "invalid JSON"), ("no_choices", "no choices")],
+)
+def test_a_server_that_is_not_a_chat_completions_api_stops_the_run_in_one_line(misbehave: str, got: str) -> None:
+    day = day_of_commits(6)
+    with FakeOpenAI(misbehave=misbehave) as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=2)
+        with pytest.raises(AnalysisError, match="did not answer like an OpenAI-compatible server") as info:
+            build_issue([day], language="en", settings=settings, store=open_store(settings))
+    assert got in str(info.value) and "OPENAI_BASE_URL" in str(info.value)
+    assert len(fake.requests) <= 2  # the first answer stops the run (one per worker already in flight)
+
+
+def test_an_account_without_quota_stops_the_run_in_one_line() -> None:
+    day = day_of_commits(6)
+    with FakeOpenAI(misbehave="insufficient_quota") as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=1, llm_max_retries=0)
+        with pytest.raises(AnalysisError, match="no quota left") as info:
+            build_issue([day], language="en", settings=settings, store=open_store(settings))
+    assert "--analyzer heuristic" in str(info.value)
+    assert len(fake.requests) == 1

@@ -124,3 +124,15 @@ def test_the_fake_speaks_github_http() -> None:
         with urllib.request.urlopen(f"{fake.api_url}/rate_limit") as response:
             assert json.loads(response.read())["resources"]["core"]["used"] == 1
         assert [(r.kind, r.status) for r in fake.requests] == [("commits", 200), ("commits", 304), ("rate_limit", 200)]
+
+
+@pytest.mark.parametrize(("status", "told"), [(429, "rate limit"), (403, "rate limit"), (502, "backoff")])
+def test_waits_say_whether_they_are_a_rate_limit_or_a_backoff(status: int, told: str) -> None:
+    from urllib3 import HTTPResponse
+
+    from newsletter.collect.github import make_retry
+
+    said: list[tuple[str, float]] = []
+    retry = make_retry(lambda s: said.append(("rate limit", s)), lambda s: said.append(("backoff", s)))
+    retry.sleep(HTTPResponse(body=b"", status=status, headers={"Retry-After": "1"}))
+    assert said == [(told, 1.0)]

@@ -10,6 +10,7 @@ a language share the analyses.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from newsletter.analyze import heuristic
@@ -135,6 +137,9 @@ class LlmAnalyzer:
         except _FATAL as err:
             self._fatal = _fatal(err, self.settings)
             raise self._fatal from err
+        except AnalysisError as err:
+            self._fatal = err
+            raise
         self.cache.put("analysis", self._key(job, language), analysis.model_dump(mode="json"))
         return analysis
 
@@ -146,7 +151,15 @@ class LlmAnalyzer:
             completion = self._create(job, language, max_tokens)
             tokens_in += completion.usage.prompt_tokens if completion.usage else 0
             tokens_out += completion.usage.completion_tokens if completion.usage else 0
+            if not completion.choices:
+                raise _Fallback(t(language, "fallback.empty"), tokens_in, tokens_out)
             choice = completion.choices[0]
+            # A refusal or a filtered answer would be the same on a retry: no second request.
+            if choice.message.refusal:
+                reason = t(language, "fallback.refused", why=" ".join(choice.message.refusal.split())[:160])
+                raise _Fallback(reason, tokens_in, tokens_out)
+            if choice.finish_reason == "content_filter":
+                raise _Fallback(t(language, "fallback.filtered"), tokens_in, tokens_out)
             answer = parse_answer(choice.message.content) if choice.finish_reason != "length" else None
             if answer is not None:
                 return Analysis(
@@ -175,6 +188,8 @@ class LlmAnalyzer:
             first = err
         except _FATAL:
             raise
+        except openai.RateLimitError as err:
+            raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         except openai.APIConnectionError as err:
             self._unreachable = t(language, "fallback.server", error=_brief(err))
             raise _Fallback(self._unreachable) from err
@@ -184,6 +199,8 @@ class LlmAnalyzer:
             completion = self._send_commit(job, language, max_tokens, "json_object")
         except _FATAL:
             raise
+        except openai.RateLimitError as err:
+            raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         except openai.APIError as err:
             raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         with self._lock:
@@ -211,14 +228,23 @@ class LlmAnalyzer:
             }
         elif response_format == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
-        completion = self.client.chat.completions.create(
-            model=self.settings.openai_model,
-            messages=[{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
-            temperature=0,
-            seed=self.settings.llm_seed,
-            max_tokens=max_tokens,
-            **kwargs,
-        )
+        try:
+            completion = self.client.chat.completions.create(
+                model=self.settings.openai_model,
+                messages=[{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
+                temperature=0,
+                seed=self.settings.llm_seed,
+                max_tokens=max_tokens,
+                **kwargs,
+            )
+        except json.JSONDecodeError as err:  # the SDK parses a JSON content type as is
+            raise _not_openai(self.settings, f"invalid JSON ({err.msg})") from err
+        # A body that is not JSON (a proxy's or a web server's page) comes back as a str, JSON of another
+        # shape as a ChatCompletion without choices: either way OPENAI_BASE_URL is not a chat completions API.
+        if not isinstance(completion, ChatCompletion):
+            raise _not_openai(self.settings, f"{' '.join(str(completion).split())[:60]!r}")
+        if not isinstance(getattr(completion, "choices", None), list):
+            raise _not_openai(self.settings, "JSON with no choices")
         usage = completion.usage
         self._count(
             llm_calls=1,
@@ -270,12 +296,19 @@ class LlmAnalyzer:
                 self._release(prompt.tokens + _OVERVIEW_TOKENS)
         except _FATAL as err:
             raise _fatal(err, self.settings) from err
+        except openai.RateLimitError as err:
+            if quota := _quota(err, self.settings):
+                raise quota from err
+            log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
+            return heuristic.overview(repo, commits, language)
         except (_Fallback, openai.APIError) as err:
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
             return heuristic.overview(repo, commits, language)
+        if not completion.choices:
+            return heuristic.overview(repo, commits, language)
         choice = completion.choices[0]
         text = " ".join((choice.message.content or "").split())
-        if choice.finish_reason == "length" or not text:
+        if choice.finish_reason in ("length", "content_filter") or choice.message.refusal or not text:
             return heuristic.overview(repo, commits, language)
         self.cache.put("overview", key, {"text": text})
         return text
@@ -285,6 +318,23 @@ def _brief(err: openai.APIError) -> str:
     status = getattr(err, "status_code", None)
     text = " ".join(str(err.message).split())[:160]
     return f"HTTP {status}: {text}" if status else text
+
+
+def _quota(err: openai.RateLimitError, settings: Settings) -> AnalysisError | None:
+    """OpenAI's 429 for an account without credit: every request of the run would get it."""
+    if err.code != "insufficient_quota":
+        return None
+    return AnalysisError(
+        f"the model server at {settings.openai_base_url or 'OpenAI'} says the account has no quota left (HTTP 429)",
+        hint="add credit to the account, or use --analyzer heuristic",
+    )
+
+
+def _not_openai(settings: Settings, got: str) -> AnalysisError:
+    return AnalysisError(
+        f"{settings.openai_base_url or 'OpenAI'} did not answer like an OpenAI-compatible server: {got}",
+        hint="check OPENAI_BASE_URL (it usually ends in /v1)",
+    )
 
 
 def _fatal(err: openai.APIStatusError, settings: Settings) -> AnalysisError:

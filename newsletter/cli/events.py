@@ -41,7 +41,8 @@ def ingest_command(
         state = (
             "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
         )
-        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False)
+        # Ids and addresses are data: no markup, no ":emoji:" codes.
+        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False)
     console.print(
         f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
         f" {counts['suppressed']} addresses suppressed",

@@ -32,7 +32,9 @@ def preview(
     lang: LangOpt = "en",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for issue.html, .txt and .md.")] = Path("preview"),
     open_: Annotated[bool, typer.Option("--open", help="Open issue.html in the default browser.")] = False,
-    port: Annotated[int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).", min=0, max=65535)
+    ] = None,
     analyzer: AnalyzerOpt = "auto",
     budget: Annotated[int, typer.Option("--budget", help="HTML size budget in bytes.", min=10_000)] = DEFAULT_BUDGET,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,

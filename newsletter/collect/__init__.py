@@ -8,6 +8,7 @@ fetched concurrently and cached by SHA (a commit never changes), so a second run
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from newsletter.collect.github import GitHubRest, Listed, pr_from_message
 from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
 from newsletter.collect.window import resolve_window
 from newsletter.config import Settings
-from newsletter.errors import GitHubUnavailableError, InputError, NewsletterError, RateLimitedError
+from newsletter.errors import GitHubUnavailableError, InputError, NewsletterError, NotFoundError, RateLimitedError
 from newsletter.models import Commit, RepoCommits, RepoSpec, Window
 from newsletter.progress import NoProgress, Progress
 from newsletter.store.base import Cache
@@ -59,8 +60,11 @@ def collect_repos(
     def waiting(seconds: float) -> None:
         progress.note(f"GitHub rate limit: waiting {seconds:.0f} s before continuing")
 
+    def backing_off(seconds: float) -> None:
+        progress.note(f"GitHub failed (server error or dropped connection): retrying in {seconds:.0f} s")
+
     pacer = Pacer(on_wait=waiting)
-    rest = GitHubRest(settings, pacer=pacer, on_wait=waiting)
+    rest = GitHubRest(settings, pacer=pacer, on_wait=waiting, on_backoff=backing_off)
     atom = AtomClient(settings)
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
@@ -88,13 +92,16 @@ def _collect_one(
     try:
         branch = spec.branch or rest.default_branch(spec)
         listed = [c for c in rest.list_commits(spec, branch, window) if _keep(c, options)]
-        commits = _details(spec, branch, listed, rest, pool, cache, progress, settings)
+        commits, gone = _details(spec, branch, listed, rest, pool, cache, progress, settings)
     except (RateLimitedError, GitHubUnavailableError) as err:
         if not options.allow_degraded:
             raise
         return _degraded(spec, window, atom, feed, options, settings.github_url, err)
     commits.sort(key=lambda c: c.committed_at, reverse=True)
-    return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits)
+    warnings = [
+        f"commit {sha[:7]} was listed but is gone (404: force-pushed away while collecting?); left out" for sha in gone
+    ]
+    return RepoCommits(repo=spec.full_name, branch=branch, window=window, commits=commits, warnings=warnings)
 
 
 def _feed(atom: AtomClient, spec: RepoSpec) -> Feed | None:
@@ -120,16 +127,23 @@ def _details(
     cache: Cache,
     progress: Progress,
     settings: Settings,
-) -> list[Commit]:
+) -> tuple[list[Commit], list[str]]:
+    """The listed commits' details, and the SHAs of those GitHub no longer has."""
     progress.start(f"{spec.full_name}@{branch}", len(listed))
 
-    def one(item: Listed) -> Commit:
+    def one(item: Listed) -> Commit | None:
         key = f"{settings.github_api_url}|{spec.full_name.lower()}|{item.sha}"
         cached = cache.get(CACHE_KIND, key)
         if cached is not None:
             commit = Commit.model_validate(cached)
         else:
-            commit = rest.commit(spec, item.sha, branch)
+            try:
+                commit = rest.commit(spec, item.sha, branch)
+            except NotFoundError:
+                # Listed a moment ago, gone now: a force-push rewrote the branch. The repository is there
+                # (it was just listed), so this one commit is left out rather than the whole day lost.
+                progress.advance()
+                return None
             cache.put(CACHE_KIND, key, commit.model_dump(mode="json"))
         progress.advance()
         return commit
@@ -141,7 +155,8 @@ def _details(
     for future in futures:
         if future in done and future.exception() is not None:
             raise future.exception()  # type: ignore[misc]
-    return [future.result() for future in futures]
+    found = [(item.sha, future.result()) for item, future in zip(listed, futures, strict=True)]
+    return [commit for _, commit in found if commit is not None], [sha for sha, commit in found if commit is None]
 
 
 def _degraded(
@@ -153,7 +168,12 @@ def _degraded(
     web: str,
     reason: NewsletterError,
 ) -> RepoCommits:
-    feed = feed or atom.fetch(spec)  # no feed either: its error is the one to report
+    if feed is None:
+        try:
+            feed = atom.fetch(spec)
+        except NewsletterError as err:  # both failed: say why the API was left, then why the feed failed too
+            hint = "try again later" + (", or set GITHUB_TOKEN" if isinstance(reason, RateLimitedError) else "")
+            raise type(reason)(f"{reason.message}; the Atom fallback failed too: {err.message}", hint=hint) from err
     commits = [
         e.to_commit().model_copy(update={"pr": pr_from_message(e.message, web=web, repo=spec.full_name)})
         for e in feed.in_window(window)
@@ -183,10 +203,15 @@ _ADAPTER: TypeAdapter[list[RepoCommits]] = TypeAdapter(list[RepoCommits])
 
 def dump_collected(repos: list[RepoCommits], path: Path) -> None:
     """Write the JSON documented in README ("newsletter collect"): a list with one object per repository."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_ADAPTER.dump_json(repos, indent=2))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(_ADAPTER.dump_json(repos, indent=2))
+        tmp.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):  # its folder may not exist or not be a folder at all
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {err.strerror or err}", hint="choose another --json path") from err
 
 
 def load_collected(path: Path) -> list[RepoCommits]:

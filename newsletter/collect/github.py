@@ -18,6 +18,7 @@ How it stays fast and polite (decided after reading PyGithub 2.10's Requester an
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -58,19 +59,26 @@ _PR_MERGE = re.compile(r"^Merge pull request #(\d+)")
 
 
 class _Retry(GithubRetry):
-    """GithubRetry that never sleeps longer than ``max_wait``, retries 429 too, and says when it waits."""
+    """GithubRetry that never sleeps longer than ``max_wait``, retries 429 too, and says when it waits:
+    ``on_wait`` for a rate limit, ``on_backoff`` after a server error or a dropped connection."""
 
     def __init__(
-        self, *, max_wait: float = MAX_WAIT, on_wait: Callable[[float], None] | None = None, **kwargs: Any
+        self,
+        *,
+        max_wait: float = MAX_WAIT,
+        on_wait: Callable[[float], None] | None = None,
+        on_backoff: Callable[[float], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         self.max_wait = max_wait
         self.on_wait = on_wait
+        self.on_backoff = on_backoff
         kwargs.setdefault("max_rate_limit_wait", max_wait)
         kwargs.setdefault("status_forcelist", [*range(500, 600), 429])
         super().__init__(**kwargs)
 
     def new(self, **kw: Any) -> _Retry:
-        kw.update(max_wait=self.max_wait, on_wait=self.on_wait)
+        kw.update(max_wait=self.max_wait, on_wait=self.on_wait, on_backoff=self.on_backoff)
         return super().new(**kw)
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
@@ -78,8 +86,10 @@ class _Retry(GithubRetry):
         if wait > self.max_wait:
             assert response is not None
             raise RateLimitExceededExceedsMaxWait(response.status, None, dict(response.headers), wait=wait)
-        if wait >= 1 and self.on_wait:
-            self.on_wait(wait)
+        limited = response is not None and response.status in (403, 429)
+        say = self.on_wait if limited else self.on_backoff
+        if wait >= 1 and say:
+            say(wait)
         if wait > 0:
             time.sleep(wait)
 
@@ -94,9 +104,19 @@ class _Retry(GithubRetry):
         return self.get_backoff_time()
 
 
-def make_retry(on_wait: Callable[[float], None] | None = None) -> _Retry:
+def make_retry(
+    on_wait: Callable[[float], None] | None = None, on_backoff: Callable[[float], None] | None = None
+) -> _Retry:
     # connect=2: a refused connection (network down, wrong URL) fails within a second, not after minutes.
-    return _Retry(total=6, connect=2, backoff_factor=0.25, backoff_max=8, raise_on_status=False, on_wait=on_wait)
+    return _Retry(
+        total=6,
+        connect=2,
+        backoff_factor=0.25,
+        backoff_max=8,
+        raise_on_status=False,
+        on_wait=on_wait,
+        on_backoff=on_backoff,
+    )
 
 
 @dataclass(frozen=True)
@@ -111,10 +131,18 @@ class Listed:
 
 
 class GitHubRest:
-    def __init__(self, settings: Settings, *, pacer: Pacer, on_wait: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pacer: Pacer,
+        on_wait: Callable[[float], None] | None = None,
+        on_backoff: Callable[[float], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.pacer = pacer
         self.on_wait = on_wait
+        self.on_backoff = on_backoff
         self._local = threading.local()
         self._clients: list[Github] = []
         self._lock = threading.Lock()
@@ -129,7 +157,7 @@ class GitHubRest:
                 per_page=PER_PAGE,
                 timeout=30,
                 user_agent=f"daily-commit-digest/{__version__}",
-                retry=make_retry(self.on_wait),
+                retry=make_retry(self.on_wait, self.on_backoff),
                 seconds_between_requests=None,
                 # Lazy: objects are fetched only when we ask (complete() / an attribute), so every request
                 # we make is one we can pace and count.
@@ -149,15 +177,19 @@ class GitHubRest:
     # ------------------------------------------------------------------------------------------- requests
     def default_branch(self, spec: RepoSpec) -> str:
         with self._translate(f"repository {spec.full_name}"), self.pacer.request():
-            return self._client().get_repo(spec.full_name).default_branch
+            branch = self._client().get_repo(spec.full_name).default_branch
+        if not isinstance(branch, str) or not branch:
+            raise self._not_github(f"repository {spec.full_name}", "no default_branch")
+        return branch
 
     def list_commits(self, spec: RepoSpec, branch: str, window: Window) -> list[Listed]:
         """The branch's commits with a committer date in [start, end), in GitHub's order (newest first)."""
-        repo = self._client().get_repo(spec.full_name)
-        # GitHub's until is inclusive and both bounds are whole seconds: filter again below for [start, end).
-        pages = repo.get_commits(sha=branch, since=window.start.astimezone(UTC), until=window.end.astimezone(UTC))
         listed = []
         with self._translate(f"branch {branch!r} of {spec.full_name}"):
+            repo = self._client().get_repo(spec.full_name)
+            # GitHub's until is inclusive and both bounds are whole seconds: filter again below for [start, end).
+            since, until = window.start.astimezone(UTC), window.end.astimezone(UTC)
+            pages = repo.get_commits(sha=branch, since=since, until=until)
             for item in self._paced(pages):
                 # Properties only: raw_data would "complete" each listed commit with one request apiece.
                 when = item.commit.committer.date.astimezone(UTC)
@@ -244,6 +276,18 @@ class GitHubRest:
             raise NetworkError(
                 f"cannot reach GitHub at {api}: {_cause(err)}", hint="check the network and GITHUB_API_URL"
             ) from err
+        except json.JSONDecodeError as err:
+            raise self._not_github(what, f"invalid JSON ({err.msg})") from err
+        except (AttributeError, TypeError, KeyError) as err:
+            # PyGithub builds its objects from whatever JSON came back; a page of another shape (a proxy's
+            # answer, a server that is not GitHub) surfaces as a missing attribute while reading them.
+            raise self._not_github(what, f"unexpected data ({type(err).__name__}: {str(err)[:80]})") from err
+
+    def _not_github(self, what: str, got: str) -> GitHubError:
+        return GitHubError(
+            f"{self.settings.github_api_url} did not answer like the GitHub API for {what}: {got}",
+            hint="check GITHUB_API_URL (GitHub Enterprise: https://HOST/api/v3)",
+        )
 
 
 def _message(err: GithubException) -> str:

@@ -63,9 +63,13 @@ def _unwrap(document: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return None, document
 
 
-def _addresses(items: Any) -> list[str]:
+def _addresses(items: Any, where: str) -> list[str]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InputError(f"SES notification: {where} is not a list of recipients")
     out = []
-    for item in items or []:
+    for item in items:
         address = item.get("emailAddress") if isinstance(item, dict) else None
         if isinstance(address, str) and "@" in address:
             # SES reports addresses as they were written, sometimes "Name <a@b>".
@@ -83,15 +87,17 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
     detail = ses.get(kind[:1].lower() + kind[1:], {})
     if not isinstance(detail, dict):
         raise InputError(f"SES {kind} notification has no {kind.lower()} object")
-    notification_id = (
-        sns_id
-        or detail.get("feedbackId")
-        or f"{kind}:{ses.get('mail', {}).get('messageId', '')}:{detail.get('timestamp', '')}"
-    )
+    mail = ses.get("mail") or {}
+    if not isinstance(mail, dict):
+        raise InputError(f"SES {kind} notification: mail is not an object")
+    feedback_id = detail.get("feedbackId")
+    if feedback_id is not None and not isinstance(feedback_id, str):
+        raise InputError(f"SES {kind} notification: feedbackId is not a string")
+    notification_id = sns_id or feedback_id or f"{kind}:{mail.get('messageId', '')}:{detail.get('timestamp', '')}"
     result = Ingested(notification_id=notification_id, kind=kind)
 
     if kind == "Bounce" and detail.get("bounceType") == "Permanent":
-        emails = _addresses(detail.get("bouncedRecipients"))
+        emails = _addresses(detail.get("bouncedRecipients"), "bouncedRecipients")
         # Suppressing is idempotent, so it happens before the notification is recorded: a crash in
         # between makes a retry suppress again, never lose the bounce.
         for email in emails:
@@ -100,7 +106,7 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
         result.suppressed = emails
         return result
     if kind == "Complaint":
-        emails = _addresses(detail.get("complainedRecipients"))
+        emails = _addresses(detail.get("complainedRecipients"), "complainedRecipients")
         if detail.get("complaintFeedbackType") == "not-spam":
             emails = []  # the recipient told their provider this is *not* spam
         for email in emails:
@@ -113,7 +119,7 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
         # Recorded before the notification is marked seen, like the cases above: a soft bounce is kept by
         # (address, time), so a retry after a crash in between counts it once, and never loses it.
         at = _parse_time(detail.get("timestamp"))
-        for email in _addresses(detail.get("bouncedRecipients")):
+        for email in _addresses(detail.get("bouncedRecipients"), "bouncedRecipients"):
             history = store.record_soft_bounce(email, at)
             recent = sum(1 for moment in history if at - SOFT_BOUNCE_WINDOW <= moment <= at)
             result.soft_bounces[email] = recent

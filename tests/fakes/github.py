@@ -30,8 +30,10 @@ Knobs: ``prefix="/api/v3"`` (GitHub Enterprise layout: the API under the prefix,
 ``latency`` (seconds added to every response), ``fail_every=N`` (every Nth API request fails: a 502, or a
 connection reset with ``fail_mode="reset"``), ``throttle(...)`` (next requests get a secondary rate limit
 403/429 with ``Retry-After``), ``exhaust_rate_limit(reset_in)`` (primary limit: 403 until the reset time),
-``token`` (the one token accepted). ``requests`` is the request log (:class:`Logged`), ``max_in_flight`` the
-highest number of requests served at once.
+``token`` (the one token accepted), ``forget(sha)`` (a listed commit's details answer 404, as after a
+force-push), ``misbehave`` ("html": a web page with status 200, "invalid_json", "wrong_shape": JSON that is
+not the resource asked for; what a wrong ``GITHUB_API_URL`` or a broken proxy answers). ``requests`` is the
+request log (:class:`Logged`), ``max_in_flight`` the highest number of requests served at once.
 
 ``synthetic_day(...)`` writes a generated case folder (any number of commits) for pagination tests and
 benchmarks.
@@ -102,6 +104,7 @@ class FakeGitHub:
         fail_mode: str = "5xx",
         token: str | None = None,
         rate_limit: int = 5000,
+        misbehave: str = "",
     ) -> None:
         if not cases:
             raise ValueError("FakeGitHub needs at least one case folder")
@@ -113,6 +116,10 @@ class FakeGitHub:
         self.fail_mode = fail_mode
         self.token = token
         self.rate_limit = rate_limit
+        if misbehave not in {"", "html", "invalid_json", "wrong_shape"}:
+            raise ValueError("misbehave is '', 'html', 'invalid_json' or 'wrong_shape'")
+        self.misbehave = misbehave
+        self.gone: set[str] = set()
         self._repos: dict[str, _Repo] = {}
         for case in cases:
             self._index(Path(case))
@@ -189,6 +196,11 @@ class FakeGitHub:
         with self._lock:
             self._remaining = 0
             self._reset_at = time.time() + reset_in
+
+    def forget(self, sha: str) -> None:
+        """The commit stays in the branch's list (as GitHub served it a moment ago) but its details are 404."""
+        with self._lock:
+            self.gone.add(sha)
 
     def throttle(self, times: int = 1, *, status: int = 403, retry_after: float = 1) -> None:
         """Secondary rate limit: the next ``times`` API requests get ``status`` with a ``Retry-After`` header."""
@@ -289,6 +301,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(403, {"message": PRIMARY_LIMIT_MESSAGE, "documentation_url": _DOCS})
             return
 
+        if fake.misbehave and kind != "rate_limit":
+            self._record(path, query, kind, 200)
+            if fake.misbehave == "html":
+                self._send(200, b"<html><body>Sign in to the proxy</body></html>", {}, content_type="text/html")
+            elif fake.misbehave == "invalid_json":
+                self._send(200, b'{"default_branch": "main", ', {})
+            else:
+                self._send(200, json.dumps({"status": "ok"} if kind == "repo" else [1, 2, 3]).encode(), {})
+            return
         status, body, headers = self._api(path, query)
         payload = json.dumps(body).encode()
         etag = '"' + hashlib.sha1(payload).hexdigest() + '"'
@@ -325,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
             # A commit the export has no PR file for is simply in no pull request.
             return 200, (fake._json_file(file) if file.is_file() else []), {}
         file = repo.root / "commits" / f"{ref}.json"
-        if not file.is_file():
+        if not file.is_file() or ref in fake.gone:
             return (
                 422 if not re.fullmatch(r"[0-9a-f]{40}", ref) else 404,
                 {

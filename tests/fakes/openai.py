@@ -5,7 +5,11 @@ It answers ``POST /v1/chat/completions`` with ``response_format`` json_schema or
 schema-valid analysis derived from the prompt: the commit title is read from its "Title:" / "标题：" line),
 or with plain text when no response_format is asked (the day overview). Injectable: latency, 429 (with
 retry-after) or 500 on every Nth request, output cut off (finish_reason "length", JSON cut in half) on every
-Mth, a mode that rejects json_schema with 400. Every request is logged.
+Mth, a mode that rejects json_schema with 400, and ``misbehave`` (on every ``misbehave_every``-th request)
+for what real servers and proxies also send: "refusal" (``message.refusal``), "content_filter"
+(``finish_reason``), "empty_choices", "html" (a web page with status 200), "invalid_json", "no_choices" (JSON
+that is not a chat completion), "insufficient_quota" (OpenAI's 429 for an account without credit). Every
+request is logged.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class FakeOpenAI:
     truncate_every: int = 0  # every Mth request is cut off (finish_reason "length")
     reject_json_schema: bool = False
     invalid_every: int = 0  # every Kth request answers text that is not JSON
+    misbehave: str = ""  # see the module's docstring
+    misbehave_every: int = 1
     model: str = "fake-model"
     requests: list[Request] = field(default_factory=list)
 
@@ -76,9 +82,9 @@ class FakeOpenAI:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 status, headers, payload = fake._handle(self.path, body, self.headers.get("authorization"))
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", headers.pop("content-type", "application/json"))
                 self.send_header("content-length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -150,6 +156,11 @@ class FakeOpenAI:
             log(400)  # OpenAI's own rule: json_object needs the word JSON in the messages
             return 400, {}, _error("'messages' must contain the word 'json'", "invalid_request_error")
 
+        odd = self.misbehave if self.misbehave and n % self.misbehave_every == 0 else ""
+        if odd in ("html", "invalid_json", "no_choices", "insufficient_quota"):
+            status, headers, raw = _misbehave(odd)
+            log(status)
+            return status, headers, raw
         if fmt:
             content = json.dumps(_analysis(title_match[1] if title_match else "", user), ensure_ascii=False)
         else:
@@ -159,6 +170,12 @@ class FakeOpenAI:
             content, finish = content[: len(content) // 2], "length"
         elif self.invalid_every and n % self.invalid_every == 0:
             content = "Sure! Here is the analysis you asked for."
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if odd == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I'm sorry, I can't help with that."}
+        elif odd == "content_filter":
+            content, finish = "", "content_filter"
+            message["content"] = content
         log(200)
         prompt_tokens = (len(system) + len(user)) // 4
         completion_tokens = max(1, len(content) // 4)
@@ -171,14 +188,9 @@ class FakeOpenAI:
                 "created": int(time.time()),
                 "model": body.get("model", self.model),
                 "system_fingerprint": "fp_fake",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content, "refusal": None},
-                        "finish_reason": finish,
-                        "logprobs": None,
-                    }
-                ],
+                "choices": []
+                if odd == "empty_choices"
+                else [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                 "usage": {
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": completion_tokens,
@@ -188,8 +200,19 @@ class FakeOpenAI:
         )
 
 
-def _error(message: str, kind: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+def _error(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _misbehave(kind: str) -> tuple[int, dict[str, str], Any]:
+    if kind == "html":
+        return 200, {"content-type": "text/html"}, b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+    if kind == "invalid_json":
+        return 200, {}, b'{"id": "chatcmpl-1", "choices": [{'
+    if kind == "no_choices":
+        return 200, {}, {"status": "ok", "message": "hello"}
+    quota = "You exceeded your current quota, please check your plan and billing details."
+    return 429, {}, _error(quota, "insufficient_quota", "insufficient_quota")
 
 
 def _analysis(title: str, user: str) -> dict[str, Any]:
