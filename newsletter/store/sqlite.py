@@ -413,35 +413,17 @@ class SqliteStore:
             "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
             " WHERE issue_id = ? AND email > ? ORDER BY email LIMIT ?"
         )
-        for email, state, runner, updated_at, message_id, reason in self._pages(sql, (issue_id,)):
-            yield LedgerEntry(
-                issue_id=issue_id,
-                email=email,
-                state=state,
-                runner=runner,
-                updated_at=parse_iso(updated_at),
-                message_id=message_id,
-                reason=reason,
-            )
+        for row in self._pages(sql, (issue_id,)):
+            yield _ledger_entry(issue_id, *row)
 
     def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
         with self._guard() as db:
             row = db.execute(
-                "SELECT state, runner, updated_at, message_id, reason FROM ledger WHERE issue_id = ? AND email = ?",
+                "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
+                " WHERE issue_id = ? AND email = ?",
                 (issue_id, email),
             ).fetchone()
-        if row is None:
-            return None
-        state, runner, updated_at, message_id, reason = row
-        return LedgerEntry(
-            issue_id=issue_id,
-            email=email,
-            state=state,
-            runner=runner,
-            updated_at=parse_iso(updated_at),
-            message_id=message_id,
-            reason=reason,
-        )
+        return None if row is None else _ledger_entry(issue_id, *row)
 
     # Issue records ---------------------------------------------------------------------------------
     def create_issue(self, record: IssueRecord) -> bool:
@@ -550,4 +532,18 @@ def _member(row: tuple[Any, ...]) -> Member:
         source=source,
         created_at=parse_iso(created_at),
         updated_at=parse_iso(updated_at),
+    )
+
+
+def _ledger_entry(
+    issue_id: str, email: str, state: str, runner: str, updated_at: str, message_id: str | None, reason: str | None
+) -> LedgerEntry:
+    return LedgerEntry(
+        issue_id=issue_id,
+        email=email,
+        state=LedgerState(state),
+        runner=runner,
+        updated_at=parse_iso(updated_at),
+        message_id=message_id,
+        reason=reason,
     )
