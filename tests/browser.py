@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -15,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websocket
 
 FLAGS = (
@@ -128,3 +130,12 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+
+
+def needs_chromium() -> pytest.MarkDecorator:
+    """Skip without Chromium on a developer's machine; in CI (CI=true), where .ci/run installs it, a missing
+    browser is a failure rather than a silent skip."""
+    missing = chromium_path() is None
+    if missing and os.environ.get("CI"):
+        raise RuntimeError("CI=true but chromium is not installed: .ci/run should have installed it")
+    return pytest.mark.skipif(missing, reason="chromium is not installed (.ci/run installs it)")

@@ -20,10 +20,10 @@ from newsletter.lists import load_list
 from newsletter.store.base import MemberStatus
 from newsletter.subscriptions import Tokens
 from tests.aws_stack import LIST_TOML, SECRET
-from tests.browser import Browser, chromium_path
+from tests.browser import Browser, chromium_path, needs_chromium
 from tests.deliver_support import rendered
 
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed")
+pytestmark = needs_chromium()
 ADDRESS = "ada@example.org"
 
 

@@ -10,10 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from tests.fakes import github
 from tests.fakes.openai import FakeOpenAI
-
-pytest.importorskip("newsletter.collect", reason="the collect stage is not merged yet")
-github = pytest.importorskip("tests.fakes.github", reason="FakeGitHub is not merged yet")
 
 CASE = Path(__file__).parent / "data" / "github" / "widgets-2026-03-08"
 DAY = ["acme/widgets", "--date", "2026-03-08", "--tz", "America/Los_Angeles"]

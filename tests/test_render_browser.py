@@ -18,13 +18,13 @@ from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.samples import sample_day
 from newsletter.samples.synthetic import busy_issue
-from tests.browser import Browser, chromium_path
+from tests.browser import Browser, chromium_path, needs_chromium
 from tests.test_render_email import EVIL_TITLE, _evil_issue
 
 WIDTHS = (375, 1200)
 SCHEMES = [(False, "en"), (True, "en"), (True, "zh-CN")]
 
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (.ci/run installs it)")
+pytestmark = needs_chromium()
 
 
 @pytest.fixture(scope="module")
