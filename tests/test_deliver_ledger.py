@@ -19,9 +19,9 @@ from newsletter.deliver.campaign import CampaignOptions, CampaignResult, send_is
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import deliver, factory_for
 from newsletter.errors import InputError
-from newsletter.store.base import LedgerState
+from newsletter.store.base import LedgerState, MemberStatus
 from newsletter.store.common import utcnow
-from newsletter.subscriptions import Tokens
+from newsletter.subscriptions import Tokens, unsubscribe
 from tests.deliver_support import SECRET, mailing_list, seed, sendable
 
 
@@ -204,3 +204,27 @@ def test_a_test_send_to_a_suppressed_address_is_refused(store_env, make_store, i
             pipeline.test_send(mailing_list(), sendable(), ctx, "Ann@Example.org")
         pipeline.test_send(mailing_list(), sendable(), ctx, "bob@example.org")
     assert _recipients_of(isolated_env / "outbox") == Counter(["bob@example.org"])
+
+
+def test_an_unsubscribe_during_the_campaign_is_honoured_before_that_recipient_is_reached(
+    any_store, tmp_path: Path
+) -> None:
+    emails = seed(any_store, 150)  # more than one chunk (100) of recipients re-checked together
+    late = emails[-1]
+    outbox = tmp_path / "outbox"
+
+    def on_outcome(outcome: str) -> None:
+        if outcome == "sent" and any_store.get_member(late, "digest").status == MemberStatus.ACTIVE:
+            unsubscribe(any_store, late, "digest", source="test")  # the reader clicks while the issue goes out
+
+    result = deliver(
+        mailing_list(),
+        sendable(),
+        settings=replace(_settings(), send_concurrency=1),
+        store=any_store,
+        sender=OutboxSender(outbox),
+        tokens=Tokens(SECRET),
+        progress=on_outcome,
+    )
+    assert result.sent == 149
+    assert late not in _recipients_of(outbox) and len(_recipients_of(outbox)) == 149

@@ -8,13 +8,13 @@ SendMessageBatch call. A message sent twice (a retried tick) is harmless: the se
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from newsletter.deliver.service import chunks
 from newsletter.errors import DeliveryError, InputError
 from newsletter.store.base import Recipient
 
@@ -46,19 +46,13 @@ class RecipientBatch:
             raise InputError(f"not a recipient batch: {err}") from err
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def enqueue(
     sqs: Any, queue_url: str, issue_id: str, list_id: str, recipients: Iterable[Recipient], *, batch: int = BATCH
 ) -> int:
     """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent."""
     sent = 0
-    batches = (RecipientBatch(issue_id, list_id, chunk) for chunk in _chunks(recipients, batch))
-    for group in _chunks(batches, ENTRIES):
+    batches = (RecipientBatch(issue_id, list_id, chunk) for chunk in chunks(recipients, batch))
+    for group in chunks(batches, ENTRIES):
         entries = {str(i): b.to_json() for i, b in enumerate(group)}
         for _attempt in range(5):
             try:
