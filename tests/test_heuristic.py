@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.analyze.heuristic import analyse, change_type, importance, parse_title, triage
-from newsletter.models import ChangeType, Importance
+from newsletter.analyze.heuristic import analyse, author_note, change_type, importance, parse_title, triage
+from newsletter.models import ChangeType, Commit, Importance, PullRequest
 from tests.day import SPECS, day_of_commits
 
 
@@ -85,3 +85,39 @@ def test_analysis_states_facts_in_the_list_language() -> None:
     assert "个文件" in zh.summary[0]
     assert en.analyzer == "heuristic" and en.fallback_reason is None
     assert analyse(commit, "en") == en  # deterministic
+
+
+def _with_message(message: str, pr_body: str | None = None) -> Commit:
+    base = day_of_commits(1).commits[0]
+    pr = PullRequest(number=7, title="t", body=pr_body) if pr_body is not None else None
+    return base.model_copy(update={"message": message, "pr": pr})
+
+
+def test_author_note_quotes_the_first_paragraph_without_trailers() -> None:
+    commit = _with_message(
+        "fix: keep the cache warm\n\nThe prefix cache was dropped on every reload, so the first request after\n"
+        "a deploy paid the full prefill again.\n\nMore detail here.\n\nSigned-off-by: A <a@example.com>"
+    )
+    assert author_note(commit) == (
+        "The prefix cache was dropped on every reload, so the first request after a deploy paid the full prefill again."
+    )
+    analysis = analyse(commit, "en")
+    assert analysis.summary[0].startswith("In the author's words: The prefix cache was dropped")
+    assert analyse(commit, "zh-CN").summary[0].startswith("作者说明：The prefix cache")
+
+
+def test_author_note_falls_back_to_the_pr_body_and_skips_template_noise() -> None:
+    body = "## Motivation\n\n<!-- describe -->\n\n- [x] tests\n\nWarm the cache on reload so the first request is fast."
+    assert author_note(_with_message("fix: keep the cache warm", body)) == (
+        "Warm the cache on reload so the first request is fast."
+    )
+    assert author_note(_with_message("fix: keep the cache warm\n\nFixes #12")) is None  # not an explanation
+    assert author_note(_with_message("fix: keep the cache warm")) is None
+
+
+def test_author_note_is_clipped_at_a_sentence_or_word() -> None:
+    first = "The first sentence explains the change at length, " + "with more and more detail " * 6 + "until it ends."
+    note = author_note(_with_message(f"fix: x\n\n{first} " + "word " * 100))
+    assert note == first  # cut after a sentence when one ends past the middle of the limit
+    note = author_note(_with_message("fix: x\n\n" + "word " * 100))
+    assert note is not None and note.endswith("…") and len(note) <= 281

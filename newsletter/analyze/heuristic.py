@@ -171,6 +171,31 @@ def _clean_title(commit: Commit) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+_TRAILER = re.compile(r"^[A-Za-z][A-Za-z-]*: .+$")  # Signed-off-by:, Co-Authored-By:, Fixes: …
+_NOISE = re.compile(r"^\s*(#|<!--|- \[[ xX]\]|\|)")  # PR-template headings, comments, checklists, tables
+
+
+def author_note(commit: Commit, limit: int = 280) -> str | None:
+    """The author's own explanation: the first paragraph of the commit message body, else of the PR body,
+    without trailers or template boilerplate, clipped at a sentence or word. Quoted, never paraphrased: the
+    heuristic states nothing the commit does not."""
+    bodies = [commit.message.partition("\n")[2], (commit.pr.body or "") if commit.pr else ""]
+    for body in bodies:
+        for paragraph in re.split(r"\n\s*\n", body.replace("\r\n", "\n")):
+            # Squash merges list the branch's commits as "* …" bullets: keep the words, not the markers.
+            lines = [re.sub(r"^[*-] (?!\[)", "", line.strip()) for line in paragraph.strip().splitlines()]
+            lines = [line for line in lines if line and not _TRAILER.match(line) and not _NOISE.match(line)]
+            text = " ".join(lines).strip()
+            if len(text) < 20:  # "Fixes #12", a lone link: not an explanation
+                continue
+            if len(text) <= limit:
+                return text
+            cut = text[:limit]
+            end = max(cut.rfind(". "), cut.rfind("。"))
+            return cut[: end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + "…"
+    return None
+
+
 def analyse(commit: Commit, language: str, *, fallback_reason: str | None = None) -> Analysis:
     """The heuristic analysis of one commit, in ``language``."""
     kind = change_type(commit)
@@ -200,6 +225,9 @@ def analyse(commit: Commit, language: str, *, fallback_reason: str | None = None
         summary.append(t(language, "heuristic.kinds_tests", count=kinds[Kind.TEST]))
     if kinds[Kind.DOCS] and kind is not ChangeType.DOCS:
         summary.append(t(language, "heuristic.kinds_docs", count=kinds[Kind.DOCS]))
+    note = author_note(commit)
+    if note:
+        summary.insert(0, t(language, "heuristic.author_note", text=note))
     if paths:
         impact = t(language, "heuristic.areas", dirs=", ".join(d for d, _ in top_dirs(paths, 5)))
     breaking = _breaking(commit)
