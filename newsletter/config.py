@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -136,7 +136,6 @@ class Settings:
     archive_public_url: str | None = None
     # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
     public_url: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,7 +186,6 @@ class Settings:
             archive_url=env.get("NEWSLETTER_ARCHIVE") or f"local://{data_dir / 'archive'}",
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
-            extra={k: v for k, v in env.items() if k.startswith("NEWSLETTER_")},
         )
 
     def require_secret(self) -> str:
