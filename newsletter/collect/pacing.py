@@ -36,7 +36,6 @@ class Pacer:
         self._sleep = sleep
         self._on_wait = on_wait
         self.requests = 0
-        self.waited = 0.0
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -55,7 +54,6 @@ class Pacer:
                     self.requests += 1
                     return
                 wait = self._sent[0] + 60 - now
-                self.waited += wait
             if self._on_wait and wait >= 1:
                 self._on_wait(wait)
             self._sleep(wait)

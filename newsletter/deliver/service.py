@@ -29,10 +29,6 @@ class SendableIssue(BaseModel):
     view_url: str
 
 
-class IssueStore(CampaignStore, Cache):
-    """A campaign's store plus the cache, where the sendable issue is kept."""
-
-
 def issue_id(list_id: str, day: object) -> str:
     return f"{list_id}/{day}"
 
