@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from newsletter import i18n
 from newsletter.models import Analysis, Importance, Issue, zone
+from newsletter.render.view import safe_url
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "markdown"
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}
@@ -47,11 +48,12 @@ def cell(text: object) -> Markup:
 
 
 def url(value: object) -> Markup:
-    """A link destination: only http(s), percent-encoded so it cannot close the link."""
-    text = str(value or "")
-    if not text.startswith(("https://", "http://")):
+    """A link destination: the same http(s) rule as the email's links (``view.safe_url``), percent-encoded so
+    it cannot close the link."""
+    checked = safe_url(str(value or ""))
+    if checked is None:
         return Markup("#")
-    return Markup(quote(text, safe=":/?#=&%@+,;~"))
+    return Markup(quote(checked, safe=":/?#=&%@+,;~"))
 
 
 def truncate(text: object, width: int = _TOC_WIDTH) -> str:
