@@ -116,12 +116,9 @@ def build_sendable(
     progress: Progress | None = None,
     repos: Sequence[RepoCommits] | None = None,
 ) -> SendableIssue | None:
-    """collect → analyse → compose → render → archive for one list and day, once: an issue already kept in
-    the store is returned as it is (a retried run sends what the first one built). None: an empty day the
-    list skips. ``repos``: the day's commits when they are already known (the sample day), instead of GitHub."""
-    stored = load_sendable(store, issue_id(mailing_list.id, day))
-    if stored is not None:
-        return stored
+    """collect → analyse → compose → render → archive → keep for one list and day. Callers go through
+    ``prepare``, which returns an issue already kept instead (a retried run sends what the first one built).
+    None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
     if repos is None:
         window = Window.for_day(day, mailing_list.timezone)
         options = CollectOptions(
