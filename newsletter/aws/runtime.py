@@ -15,7 +15,7 @@ from newsletter.aws.secrets import with_secrets
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, send_issue
-from newsletter.deliver.service import factory_for, load_sendable, options_for
+from newsletter.deliver.service import factory_for, load_sendable, options_for, still_current
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import MailingList
 
@@ -72,8 +72,7 @@ class Runtime(Context):
         rate = options.rate / self.settings.sender_concurrency if options.rate else None
         options = dataclasses.replace(options, rate=rate, scan_ledger=False)
         # The batch was snapshotted at tick time: whoever unsubscribed, bounced or complained since is dropped.
-        still = self.store.still_active(batch.list_id, [r.email for r in batch.recipients])
-        recipients = [r for r in batch.recipients if r.email in still]
+        recipients = list(still_current(self.store, batch.list_id, batch.recipients))
         result = send_issue(
             batch.issue_id, iter(recipients), store=self.store, sender=sender, factory=factory, options=options
         )

@@ -107,9 +107,17 @@ def current_recipients(store: Recipients, list_id: str, *, chunk: int = 100) -> 
 
     The campaign pulls recipients only as fast as it sends, so on a long send (100,000 at 14/s take two hours)
     an unsubscribe, bounce or complaint that arrives mid-campaign is honoured within one chunk, not after the
-    whole list has gone out. ``still_active`` is one batched read per chunk.
+    whole list has gone out.
     """
-    for group in chunks(store.active_recipients(list_id), chunk):
+    return still_current(store, list_id, store.active_recipients(list_id), chunk=chunk)
+
+
+def still_current(
+    store: Recipients, list_id: str, recipients: Iterable[Recipient], *, chunk: int = 100
+) -> Iterator[Recipient]:
+    """``recipients`` without those who stopped being active members or became suppressed since they were read
+    (one batched ``still_active`` read per chunk): a recipient list is a snapshot, consent is not."""
+    for group in chunks(recipients, chunk):
         still = store.still_active(list_id, [r.email for r in group])
         yield from (r for r in group if r.email in still)
 
