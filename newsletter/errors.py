@@ -90,5 +90,10 @@ class PermanentDeliveryError(DeliveryError):
     """The provider rejected this message or recipient for good."""
 
 
+class AmbiguousDeliveryError(DeliveryError):
+    """The message was handed over (SMTP after DATA, SES after the request was written) but the answer was lost:
+    it may have been accepted, so sending it again could deliver it twice."""
+
+
 class ArchiveError(NewsletterError):
     """The web archive (a local folder or an S3 bucket) could not be read or written."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_
 from newsletter.schedule import due_lists
 from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
+
+log = logging.getLogger("newsletter.pipeline")
 
 __all__ = [
     "Context",
@@ -323,6 +326,10 @@ def run_list(
         return done
     except NewsletterError as err:
         return ListRun(mailing_list.id, day, key, "failed", error=str(err))
+    except Exception as err:
+        # A fault nobody foresaw fails this list alone: the next list of the same run still goes out.
+        log.exception("list %s, day %s: unexpected error", mailing_list.id, day)
+        return ListRun(mailing_list.id, day, key, "failed", error=f"unexpected error: {type(err).__name__}: {err}")
 
 
 def _sending(progress: Progress | None, ctx: Context, mailing_list: MailingList, key: str) -> Callable[[Outcome], None]:

@@ -157,6 +157,35 @@ def test_a_batch_of_an_unknown_issue_is_reported_failed_and_a_malformed_one_too(
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
 
 
+def test_idn_and_non_ascii_recipients_fail_alone_and_the_batch_is_not_retried(stack: Stack) -> None:
+    """An IDN domain goes out in its xn-- form; SES takes no non-ASCII local part, so that one reader is recorded
+    failed for good; the batch's other readers are mailed and the SQS message is not reported failed."""
+    import idna
+
+    from newsletter.store.base import LedgerState
+    from newsletter.subscriptions import normalise_email
+    from tests.fakes.ses import raw_messages
+
+    plain = people(stack, 4, "reader")
+    idn, local = f"anna@bücher-{stack.prefix}.example", f"josé@{stack.domain}"
+    store = stack.store()
+    members = [(normalise_email(e), "Ann") for e in [*plain, idn, local]]
+    store.add_members(members, "widgets", status=MemberStatus.ACTIVE, source="test")
+    assert tick("2026-03-09T15:00:00Z")["issues"][0]["messages"] == 1
+    handled, _ = stack.drain(handlers.send_batch)
+    assert handled == 1
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"  # deleted: not to be retried
+    wire_idn = f"anna@{idna.encode(f'bücher-{stack.prefix}.example').decode()}"
+    sent_to = Counter(d for m in raw_messages(stack.endpoint) for d in set(m["destinations"]))
+    assert {a: sent_to[a] for a in [*plain, wire_idn]} == dict.fromkeys([*plain, wire_idn], 1)
+    entries = {e.email: e for e in store.entries("widgets/2026-03-08")}
+    assert entries[normalise_email(idn)].state == LedgerState.SENT
+    assert entries[local].state == LedgerState.FAILED and "non-ASCII" in (entries[local].reason or "")
+
+
 def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> None:
     address = f"new@{stack.domain}"
     store = stack.store()

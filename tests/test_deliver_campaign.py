@@ -152,7 +152,7 @@ def test_killed_mid_campaign_then_resumed_sends_everyone_once(tmp_path: Path) ->
         env = _cli_env(tmp_path, url)
         resumed = _send(env)
         assert resumed.returncode == 0, resumed.stderr
-        assert f"{held} were being handed to the provider" in resumed.stderr
+        assert f"{held} were being handed to the provider when" in resumed.stderr
         assert len(raw_messages(url)) == 1000 - held  # the ambiguous ones are not guessed
 
         status = subprocess.run(

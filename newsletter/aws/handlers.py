@@ -99,6 +99,12 @@ def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
             log.error("SQS message %s: %s", message_id, err.message)
             failures.append({"itemIdentifier": message_id})
             continue
+        except Exception:
+            # A fault nobody foresaw stays with its own record: the other records of the event still count, and
+            # this one comes back (then goes to the dead-letter queue) instead of failing the whole invocation.
+            log.exception("SQS message %s: unexpected error", message_id)
+            failures.append({"itemIdentifier": message_id})
+            continue
         log.info(
             "issue %s: %d sent, %d skipped, %d failed, %d deferred, %d ambiguous",
             batch.issue_id,

@@ -23,8 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from newsletter.deliver.base import Sender
-from newsletter.deliver.message import MessageFactory
-from newsletter.errors import ConflictError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.deliver.message import MessageFactory, wire_address
+from newsletter.errors import (
+    AmbiguousDeliveryError,
+    ConflictError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from newsletter.store.base import LedgerEntry, LedgerState, Recipient, Recipients, SendLedger
 
 Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous"
@@ -56,7 +62,7 @@ class CampaignResult:
     skipped: int = 0  # settled already: sent, or failed for good (by this runner before, or another)
     failed: int = 0  # permanently rejected in this run
     deferred: int = 0  # transient failures past the retry budget, or still held by another runner: a later run
-    ambiguous: int = 0  # SENDING entries of a runner that died; see send-status
+    ambiguous: int = 0  # handed over without a clear answer (lost reply, or a runner that died); see send-status
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
     duration: float = 0.0
@@ -169,7 +175,7 @@ class Campaign:
         now = datetime.now(UTC)
         for entry in self.store.entries(self.issue_id):
             expires = self._lease_end(entry)
-            if entry.state == LedgerState.RESERVED or (entry.state == LedgerState.SENDING and expires > now):
+            if entry.state == LedgerState.RESERVED or (_in_flight(entry) and expires > now):
                 held[entry.email] = expires
             elif entry.state == LedgerState.SENDING:
                 ambiguous[entry.email] = entry
@@ -200,14 +206,22 @@ class Campaign:
         if refused is not None:
             return refused
         try:
-            raw = self.factory.build(email, recipient.name)
+            try:
+                raw, rcpt = self._message(recipient)
+            except PermanentDeliveryError as err:
+                return self._failed(email, err.message)
             for attempt in range(1, self.options.max_attempts + 1):
                 if self._stop.is_set():
                     break
                 self.bucket.acquire()
                 self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING)
                 try:
-                    message_id = self.sender.send(raw, sender=self.factory.list.sender, recipient=email)
+                    message_id = self.sender.send(raw, sender=self.factory.list.sender, recipient=rcpt)
+                except AmbiguousDeliveryError as err:
+                    # Handed over, answer lost: the reader may have it. Left SENDING with the reason, which a later
+                    # run reports as ambiguous at once (no lease to wait for) and resends only when told to.
+                    self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING, reason=err.message)
+                    return "ambiguous"
                 except TransientDeliveryError:
                     self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
                     with self._lock:
@@ -216,11 +230,7 @@ class Campaign:
                         self._stop.wait(self._backoff(attempt))
                     continue
                 except PermanentDeliveryError as err:
-                    self.store.mark(self.issue_id, email, self.runner, LedgerState.FAILED, reason=err.message)
-                    with self._lock:
-                        if len(self.result.failures) < 100:
-                            self.result.failures.append((email, err.message))
-                    return "failed"
+                    return self._failed(email, err.message)
                 except DeliveryError:
                     # Account-wide trouble (credentials, unverified sender): nothing was accepted, stop here.
                     self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
@@ -232,6 +242,23 @@ class Campaign:
             return "skipped"  # our lease ran out during a long backoff and another runner took over
         self.store.release(self.issue_id, email, self.runner)
         return "deferred"
+
+    def _message(self, recipient: Recipient) -> tuple[bytes, str]:
+        """The raw message and the envelope recipient. Whatever goes wrong building one recipient's message (an
+        address no encoding can write, a name that breaks a header) fails that recipient alone, for good."""
+        try:
+            return self.factory.build(recipient.email, recipient.name), wire_address(recipient.email)
+        except PermanentDeliveryError:
+            raise
+        except (ValueError, LookupError, TypeError) as err:  # UnicodeError is a ValueError
+            raise PermanentDeliveryError(f"the message to {recipient.email} cannot be built: {err}") from err
+
+    def _failed(self, email: str, reason: str) -> Outcome:
+        self.store.mark(self.issue_id, email, self.runner, LedgerState.FAILED, reason=reason)
+        with self._lock:
+            if len(self.result.failures) < 100:
+                self.result.failures.append((email, reason))
+        return "failed"
 
     def _take(self, email: str) -> bool:
         return self.store.claim(self.issue_id, email, self.runner, lease_seconds=self.options.lease_seconds)
@@ -255,7 +282,7 @@ class Campaign:
                 if self._take(email):  # released by its holder, or its lease ran out
                     return None
             elif entry.state == LedgerState.SENDING:
-                if self._lease_end(entry) <= datetime.now(UTC):
+                if not _in_flight(entry) or self._lease_end(entry) <= datetime.now(UTC):
                     return "ambiguous"
             else:
                 return "skipped"  # SENT or FAILED: settled
@@ -277,9 +304,15 @@ class Campaign:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+def _in_flight(entry: LedgerEntry) -> bool:
+    """SENDING with no reason: a runner is (or was, until its lease ran out) handing it over right now. SENDING
+    with a reason: the hand-over ended without an answer, so nobody is working on it."""
+    return entry.state == LedgerState.SENDING and not entry.reason
+
+
 def send_test(factory: MessageFactory, sender: Sender, email: str) -> str:
     """One message to one address (``send --to``), outside the ledger."""
-    return sender.send(factory.build(email), sender=factory.list.sender, recipient=email)
+    return sender.send(factory.build(email), sender=factory.list.sender, recipient=wire_address(email))
 
 
 def send_issue(
@@ -312,8 +345,13 @@ def dry_run(
     for recipient in recipients:
         state = done.get(recipient.email)
         if state is None or state == LedgerState.RESERVED:
-            factory.build(recipient.email, recipient.name)
-            outcome = "sent"
+            try:
+                factory.build(recipient.email, recipient.name)
+                outcome = "sent"
+            except (PermanentDeliveryError, ValueError, LookupError, TypeError) as err:
+                outcome = "failed"
+                if len(result.failures) < 100:
+                    result.failures.append((recipient.email, getattr(err, "message", str(err))))
         else:
             outcome = "ambiguous" if state == LedgerState.SENDING else "skipped"
         result.count(outcome)

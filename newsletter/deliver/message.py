@@ -18,7 +18,9 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Protocol
 from urllib.parse import quote
 
-from newsletter.errors import ConfigError
+import idna
+
+from newsletter.errors import ConfigError, PermanentDeliveryError
 from newsletter.models import MailingList, Placeholder, RenderedIssue
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p.value) for p in Placeholder))
@@ -137,16 +139,54 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: {encoded}".encode("ascii")
 
 
+def wire_address(address: str) -> str:
+    """The address as it travels: an internationalised domain in its ASCII (IDNA) form, the local part as it is.
+    The store keeps the Unicode form people typed (``müller.de``); SMTP without SMTPUTF8, SES and every header
+    need ``xn--mller-kva.de``. Raises PermanentDeliveryError for a domain IDNA cannot write."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as err:
+        raise PermanentDeliveryError(f"the domain of {address} has no ASCII form: {err}") from None
+
+
+def needs_smtputf8(address: str) -> bool:
+    """A non-ASCII local part (``josé@…``) can only travel with SMTPUTF8 (RFC 6531), whatever the domain."""
+    return not wire_address(address).isascii()
+
+
 def _address(value: str) -> str:
+    """A configured From/Reply-To header value with its domain in ASCII; a non-ASCII local part is refused."""
     name, addr = parseaddr(value)
-    return formataddr((name, addr), charset="utf-8") if addr else value
+    if not addr:
+        return value
+    try:
+        wire = wire_address(addr)
+    except PermanentDeliveryError as err:
+        raise ConfigError(err.message, hint="set `sender` and `reply_to` in the list file") from None
+    if not wire.isascii():
+        raise ConfigError(
+            f"{addr!r} has non-ASCII characters before the @", hint="use an ASCII address as `sender` and `reply_to`"
+        )
+    return formataddr((name, wire), charset="utf-8")
+
+
+def _recipient(name: str | None, wire: str) -> bytes:
+    """The To: header. An ASCII address is formatted as usual (the name RFC 2047-encoded); a non-ASCII local
+    part is only ever sent with SMTPUTF8, whose messages carry UTF-8 headers as they are (RFC 6532)."""
+    if wire.isascii():
+        return _header("To", formataddr((name or "", wire), charset="utf-8"))
+    display = _CONTROL.sub(" ", name or "").replace("\\", "\\\\").replace('"', '\\"')
+    return (f'To: "{display}" <{wire}>' if display else f"To: {wire}").encode("utf-8")
 
 
 def _domain(address: str) -> str:
     addr = parseaddr(address)[1]
     if "@" not in addr:
         raise ConfigError(f"sender {address!r} is not an email address", hint="set `sender` in the list file")
-    return addr.rsplit("@", 1)[1]
+    return parseaddr(_address(address))[1].rsplit("@", 1)[1]
 
 
 class MessageFactory:
@@ -167,7 +207,7 @@ class MessageFactory:
         self.public_url = public_url.rstrip("/")
         self.view_url = view_url
         self.domain = _domain(mailing_list.sender)
-        self.mailto = unsubscribe_mailto or parseaddr(mailing_list.reply_to or mailing_list.sender)[1]
+        self.mailto = parseaddr(_address(unsubscribe_mailto or mailing_list.reply_to or mailing_list.sender))[1]
         self.text = _Part(rendered.text, escape=False)
         self.html = _Part(rendered.html, escape=True)
         self.boundary = f"=_digest_{secrets.token_hex(12)}"  # "=" never occurs in QP or base64 lines
@@ -208,12 +248,13 @@ class MessageFactory:
         )
 
     def build(self, email: str, name: str | None = None) -> bytes:
-        """The raw RFC 5322 message (CRLF line ends) for one recipient."""
+        """The raw RFC 5322 message (CRLF line ends) for one recipient: addressed to ``wire_address(email)``,
+        while the links name the address as stored. Raises PermanentDeliveryError when it cannot be written."""
         links = self.links(email)
         mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + self.list.id)}"
         headers = [
             self.fixed_headers,
-            _header("To", formataddr((name or "", email), charset="utf-8")),
+            _recipient(name, wire_address(email)),
             f"Date: {formatdate(usegmt=True)}".encode("ascii"),
             f"Message-ID: {make_msgid('digest', domain=self.domain)}".encode("ascii"),
             # RFC 2369 allows folding between the URIs; RFC 8058 needs the https one for one-click.

@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
-from newsletter.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.errors import AmbiguousDeliveryError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 # SES error codes, by what the campaign should do about them.
 _TRANSIENT = {
@@ -52,16 +52,24 @@ class SesSender:
         region: str | None = None,
         endpoint_url: str | None = None,
         configuration_set: str | None = None,
+        read_timeout: float = 60.0,
     ) -> None:
         self.configuration_set = configuration_set
-        # The campaign retries with its own backoff and rate; botocore's retries would hide throttling from it.
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64)
+        # The campaign retries with its own backoff and rate; botocore's retries would hide throttling from it,
+        # and would resend a request whose answer was lost (a second copy in the reader's inbox).
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=64,
+            read_timeout=read_timeout,
+        )
         self._session = boto3.session.Session(region_name=region or "us-east-1")
         self._client_args: dict[str, Any] = {"endpoint_url": endpoint_url, "config": config}
         self._client = self._session.client("sesv2", **self._client_args)
         self._lock = threading.Lock()
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        if not recipient.isascii():
+            raise PermanentDeliveryError(f"SES cannot send to {recipient}: it takes no non-ASCII characters before the @")
         args: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": {"ToAddresses": [recipient]},
@@ -81,8 +89,12 @@ class SesSender:
             if code in _PERMANENT or 400 <= status < 500:
                 raise PermanentDeliveryError(text.strip()) from err
             raise TransientDeliveryError(text.strip()) from err
+        except HTTPClientError as err:
+            # The request was (or may have been) written and the answer was lost (read timeout, connection closed):
+            # SES may have accepted it, so it is not retried on a guess.
+            raise AmbiguousDeliveryError(f"SES took the message to {recipient} but its answer was lost: {err}") from err
         except BotoCoreError as err:
-            # Connection refused or reset, read timeouts: the request may be retried.
+            # Connection refused, connect timeout, DNS: nothing was handed over, so it may be retried.
             raise TransientDeliveryError(f"SES could not be reached: {err}") from err
         return str(answer["MessageId"])
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 import threading
 import uuid
 from email.utils import parseaddr
 
-from newsletter.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.errors import AmbiguousDeliveryError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 class SmtpSender:
@@ -71,8 +74,26 @@ class SmtpSender:
         conn = getattr(self._local, "conn", None) or self._connect()
         self._local.conn = conn
         envelope_from = _bare(sender)
+        options: list[str] = []
+        if not recipient.isascii():
+            if not conn.has_extn("smtputf8"):
+                raise PermanentDeliveryError(
+                    f"the SMTP server {self.host} does not offer SMTPUTF8, which {recipient} needs"
+                    " (non-ASCII characters before the @)"
+                )
+            options.append("SMTPUTF8")
+        handed_over = False
         try:
-            refused = conn.sendmail(envelope_from, [recipient], raw)
+            self._envelope(conn, envelope_from, recipient, options)
+            code, reply = conn.docmd("data")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, reply)
+            conn.send(_dot_stuffed(raw))
+            # From here on the server holds the whole message: only its answer can say whether it took it.
+            handed_over = True
+            code, reply = conn.getreply()
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = err.recipients.get(recipient, (550, b"refused"))
             raise _classify(code, reply, recipient) from err
@@ -88,12 +109,25 @@ class SmtpSender:
             raise _classify(err.smtp_code, err.smtp_error, recipient) from err
         except (OSError, smtplib.SMTPException) as err:
             self._drop()
+            if handed_over:
+                raise AmbiguousDeliveryError(
+                    f"SMTP {self.host} took the message to {recipient} but its answer was lost: {err or 'timeout'}"
+                ) from err
             raise TransientDeliveryError(f"SMTP connection to {self.host} failed: {err}") from err
-        if refused:
-            code, reply = refused[recipient]
-            raise _classify(code, reply, recipient)
         # SMTP has no provider id in its reply in general; ours identifies the hand-over.
         return f"smtp-{uuid.uuid4().hex}"
+
+    @staticmethod
+    def _envelope(conn: smtplib.SMTP, envelope_from: str, recipient: str, options: list[str]) -> None:
+        """MAIL FROM and RCPT TO, as ``sendmail`` does them, so that DATA can be told apart from what precedes it."""
+        code, reply = conn.mail(envelope_from, options)
+        if code != 250:
+            _reset(conn)
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            _reset(conn)
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
 
     def max_send_rate(self) -> float | None:
         return None
@@ -109,6 +143,19 @@ class SmtpSender:
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def _reset(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        conn.rset()
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The DATA payload: leading dots doubled, CRLF line ends, and the lone dot that ends it (RFC 5321 4.5.2)."""
+    body = _LEADING_DOT.sub(b"..", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 def _bare(address: str) -> str:

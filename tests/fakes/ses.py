@@ -69,12 +69,21 @@ def raw_messages(url: str) -> list[dict[str, Any]]:
 class SesProxy:
     """Forwards everything to ``upstream``. SendEmail calls are timed; every ``throttle_every``-th is answered
     with SES's 429 TooManyRequestsException instead; after ``hold_after`` forwarded sends, further sends are
-    held (never forwarded) until ``close``."""
+    held (never forwarded) until ``close``; with ``answer_delay`` every SendEmail is forwarded (SES keeps it) and
+    its answer held back that many seconds (a client that times out first has lost the reply)."""
 
-    def __init__(self, upstream: str, *, throttle_every: int | None = None, hold_after: int | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        throttle_every: int | None = None,
+        hold_after: int | None = None,
+        answer_delay: float = 0.0,
+    ) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.throttle_every = throttle_every
         self.hold_after = hold_after
+        self.answer_delay = answer_delay
         self.calls: list[float] = []  # monotonic time of every SendEmail call, throttled or not
         self.forwarded = 0
         self.throttled = 0
@@ -103,6 +112,9 @@ class SesProxy:
                         proxy.closing.wait()
                         self.close_connection = True
                         return
+                    if proxy.answer_delay:
+                        self._relay(body, delay=proxy.answer_delay)
+                        return
                 self._relay(body)
 
             def _answer(self, status: int, payload: dict[str, Any], error_type: str) -> None:
@@ -114,13 +126,16 @@ class SesProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _relay(self, body: bytes) -> None:
+            def _relay(self, body: bytes, *, delay: float = 0.0) -> None:
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in {"connection", "content-length"}}
                 conn.request(self.command, self.path, body=body or None, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
                 conn.close()
+                if delay:
+                    time.sleep(delay)
+                    self.close_connection = True
                 self.send_response(answer.status)
                 for key, value in answer.getheaders():
                     if key.lower() not in {"content-length", "connection", "transfer-encoding", "server", "date"}:

@@ -24,6 +24,7 @@ class _Handler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply for RCPT TO
     sender_reply: str | None = None  # a refusal for every MAIL FROM
+    reply_delay: float = 0.0  # seconds between storing a message and answering 250 (a lost reply)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
@@ -49,14 +50,20 @@ class _Handler:
                     time.monotonic(),
                 )
             )
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
-    """``with SmtpSink() as sink: sink.port`` — aiosmtpd's SMTP protocol served from a private event loop."""
+    """``with SmtpSink() as sink: sink.port`` — aiosmtpd's SMTP protocol served from a private event loop.
 
-    def __init__(self) -> None:
-        self.handler = _Handler()
+    ``smtputf8`` offers the SMTPUTF8 extension (RFC 6531); ``sessions`` counts the connections accepted."""
+
+    def __init__(self, *, smtputf8: bool = False, reply_delay: float = 0.0) -> None:
+        self.handler = _Handler(reply_delay=reply_delay)
+        self.smtputf8 = smtputf8
+        self.sessions = 0
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -73,10 +80,15 @@ class SmtpSink:
     def refuse_sender(self, reply: str) -> None:
         self.handler.sender_reply = reply
 
+    def _session(self) -> SMTP:
+        with self.handler.lock:
+            self.sessions += 1
+        return SMTP(self.handler, hostname="sink.test", enable_SMTPUTF8=self.smtputf8)
+
     def __enter__(self) -> SmtpSink:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            self.loop.create_server(lambda: SMTP(self.handler, hostname="sink.test"), "127.0.0.1", 0), self.loop
+            self.loop.create_server(self._session, "127.0.0.1", 0), self.loop
         )
         self._server = future.result(10)
         self.port = self._server.sockets[0].getsockname()[1]
