@@ -18,7 +18,8 @@ from urllib.parse import parse_qs
 
 from newsletter import subscriptions
 from newsletter.deliver.confirmation import confirm_url, confirmation_message
-from newsletter.errors import InputError, NewsletterError, TokenError
+from newsletter.deliver.message import wire_address
+from newsletter.errors import DeliveryError, InputError, NewsletterError, TokenError
 from newsletter.models import MailingList
 from newsletter.store.base import MemberStatus
 from newsletter.web import pages
@@ -208,8 +209,12 @@ def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
         log.info("subscribe refused: %s", err.message)
         done = None
     if done is not None and done.token:
-        raw = confirmation_message(mailing_list, email, confirm_url(p.public_url, done.token))
-        rt.sender_for(mailing_list).send(raw, sender=mailing_list.sender, recipient=email)
+        try:
+            raw = confirmation_message(mailing_list, email, confirm_url(p.public_url, done.token))
+            rt.sender_for(mailing_list).send(raw, sender=mailing_list.sender, recipient=wire_address(email))
+        except DeliveryError as err:
+            # The same answer as when the mail went out: what happened to it is nothing a stranger may learn.
+            log.warning("confirmation not sent (%s): %s", type(err).__name__, err.message)
     if request.is_json:
         return _json(202, {"status": "pending"})
     return _response(pages.subscribe_pending(p.language, archive_url=p.archive_url))

@@ -1,15 +1,19 @@
 """The double opt-in email: one link that confirms, in the list's language, sent through the list's sender.
 
 Deliberately plain (no tracking, no list headers: it is not list mail yet) and built with the standard
-library's EmailMessage, which handles the encodings of a short bilingual message well enough.
+library's EmailMessage, which handles the encodings of a short bilingual message well enough. It is written
+with the SMTP policy (CRLF line ends: strict servers refuse bare LF), to the address's wire form (IDNA domain);
+a non-ASCII local part gets UTF-8 headers (RFC 6532), which only an SMTPUTF8 transport will carry.
 """
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlencode
 
+from newsletter.deliver.message import wire_address
 from newsletter.models import MailingList
 from newsletter.web.templating import render, t
 
@@ -21,9 +25,10 @@ def confirm_url(public_url: str, token: str) -> str:
 def confirmation_message(mailing_list: MailingList, email: str, url: str) -> bytes:
     language = mailing_list.language
     subject = t(language, "confirm_email.subject", list=mailing_list.title)
-    message = EmailMessage()
+    to = wire_address(email)
+    message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
     message["From"] = mailing_list.sender
-    message["To"] = email
+    message["To"] = to
     if mailing_list.reply_to:
         message["Reply-To"] = mailing_list.reply_to
     message["Subject"] = subject

@@ -1,0 +1,93 @@
+"""The public endpoints under hostile input, over real HTTP: the ``http`` Lambda handler behind the local adapter,
+the SQLite store, confirmations through a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from newsletter.aws import handlers
+from newsletter.aws.local import serve
+from newsletter.backends import open_store
+from newsletter.config import Settings
+from newsletter.store.base import MemberStatus
+from tests.aws_stack import LIST_TOML, SECRET
+from tests.fakes.smtp_sink import SmtpSink
+
+
+@dataclass
+class Site:
+    url: str
+    sink: SmtpSink
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    lists = tmp_path / "subscribers"
+    lists.mkdir()
+    (lists / "widgets.toml").write_text(LIST_TOML, encoding="utf-8")
+    server = serve(handlers.http)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with SmtpSink() as sink:
+        for name, value in {
+            "NEWSLETTER_LISTS_DIR": str(lists),
+            "NEWSLETTER_SECRET": SECRET,
+            "NEWSLETTER_PUBLIC_URL": url,
+            "NEWSLETTER_DELIVERY": "smtp",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(sink.port),
+            "SMTP_TLS": "none",
+        }.items():
+            monkeypatch.setenv(name, value)
+        try:
+            yield Site(url, sink)
+        finally:
+            server.shutdown()
+
+
+def post(url: str, form: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=urlencode(form).encode(), method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_confirmation_mail_has_crlf_line_ends_and_the_form_answers_alike_whatever_happened(site: Site) -> None:
+    """A strict SMTP server (aiosmtpd) takes the confirmation (bare LF made it answer 500), and the subscribe
+    form's answer does not tell a stranger whether the address is new, subscribed, suppressed or undeliverable."""
+    store = open_store(Settings.from_env())
+    store.add_members([("member@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    store.suppress("blocked@example.org", "complained", "test")
+    site.sink.refuse("nobody@example.org", "550 5.1.1 No such user")
+
+    answers = {
+        who: post(f"{site.url}/subscribe", {"list": "widgets", "email": who})
+        for who in ("new@example.org", "member@example.org", "blocked@example.org", "nobody@example.org")
+    }
+    (mail,) = site.sink.received
+    assert mail.rcpt_tos == ["new@example.org"]
+    assert b"\n" not in mail.data.replace(b"\r\n", b"")  # CRLF only
+    assert len(set(answers.values())) == 1, {k: v[0] for k, v in answers.items()}
+    assert answers["new@example.org"][0] == 202
+
+
+def test_every_confirmation_message_is_built_with_crlf_line_ends() -> None:
+    """Whatever carries it (SMTP, SES, the outbox's .eml), the message itself is CRLF: strict servers refuse bare
+    LF (SMTP smuggling protection), and an IDN domain is written in its ASCII form."""
+    from newsletter.deliver.confirmation import confirmation_message
+    from tests.deliver_support import mailing_list
+
+    for language in ("en", "zh-CN"):
+        ml = mailing_list().model_copy(update={"language": language})
+        raw = confirmation_message(ml, "anna@müller.de", "https://news.example.com/confirm?token=abc")
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+        assert b"To: anna@xn--mller-kva.de\r\n" in raw
