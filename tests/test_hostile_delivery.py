@@ -68,7 +68,7 @@ def _people(n_plain: int) -> tuple[list[str], list[str], list[str]]:
     idn = [f"leser{i}@müller.de" for i in range(30)] + [f"anna{i}@xn--mller-kva.de" for i in range(20)]
     idn += [f"user{i}@例子.中国" for i in range(20)]
     local = [f"josé{i}@example.org" for i in range(30)] + [f"用户{i}@例子.中国" for i in range(19)]
-    return plain + [REFUSED], idn, local
+    return [*plain, REFUSED], idn, local
 
 
 # 1,000 readers through a server without SMTPUTF8; fewer through one with it (the same path, plus RFC 6531).

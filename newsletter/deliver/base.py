@@ -12,7 +12,8 @@ class Sender(Protocol):
     throttling, 4xx/5xx of the service, connection trouble before the message was handed over),
     ``PermanentDeliveryError`` (this message or recipient is refused for good, or cannot be carried at all) or
     ``AmbiguousDeliveryError`` (handed over, answer lost: never retried on its own). ``recipient`` is the wire
-    form (``message.wire_address``); one that is not ASCII needs SMTPUTF8. Implementations are safe to call from several threads at once.
+    form (``message.wire_address``); one that is not ASCII needs SMTPUTF8. Implementations are safe to call
+    from several threads at once.
     """
 
     name: str

@@ -69,7 +69,9 @@ class SesSender:
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         if not recipient.isascii():
-            raise PermanentDeliveryError(f"SES cannot send to {recipient}: it takes no non-ASCII characters before the @")
+            raise PermanentDeliveryError(
+                f"SES cannot send to {recipient}: it takes no non-ASCII characters before the @"
+            )
         args: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": {"ToAddresses": [recipient]},
