@@ -57,7 +57,8 @@ def explain(result: CampaignResult) -> None:
     if result.ambiguous:
         err_console.print(
             f"{result.ambiguous} were being handed to the provider when an earlier run stopped, or its answer"
-            " was lost; whether they went out is unknown (see `newsletter send-status`; `--resend-ambiguous` sends them again)",
+            " was lost; whether they went out is unknown"
+            " (see `newsletter send-status`; `--resend-ambiguous` sends them again)",
             highlight=False,
         )
 

@@ -87,9 +87,7 @@ class SmtpSink:
 
     def __enter__(self) -> SmtpSink:
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(
-            self.loop.create_server(self._session, "127.0.0.1", 0), self.loop
-        )
+        future = asyncio.run_coroutine_threadsafe(self.loop.create_server(self._session, "127.0.0.1", 0), self.loop)
         self._server = future.result(10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
