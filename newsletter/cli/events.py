@@ -33,18 +33,39 @@ def ingest_command(
             raise InputError(f"cannot read {source}: {err}") from err
     store = open_store(settings())
     counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
+    skipped: list[str] = []
     for document in read_documents(text):
-        result = ingest(document, store)
+        # A record that is no notification is reported and skipped: the records after it still count, and a
+        # re-run gets past it too. The exit code says that something was skipped.
+        try:
+            if document.value is None:
+                raise InputError(document.problem or "not a JSON object")
+            result = ingest(document.value, store)
+        except InputError as err:
+            skipped.append(f"{document.where}: {err.message}")
+            console.print(f"skipped {skipped[-1]}", highlight=False, markup=False, emoji=False, soft_wrap=True)
+            continue
         counts["notifications"] += 1
         counts["duplicates"] += result.duplicate
         counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
         state = (
             "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
         )
+        if result.invalid:
+            state += f"; ignored {len(result.invalid)} recipients that are not addresses"
         # Ids and addresses are data: no markup, no ":emoji:" codes.
-        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False)
+        console.print(
+            f"{result.kind} {result.notification_id}: {state}",
+            highlight=False,
+            markup=False,
+            emoji=False,
+            soft_wrap=True,
+        )
     console.print(
         f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
-        f" {counts['suppressed']} addresses suppressed",
+        f" {counts['suppressed']} addresses suppressed" + (f", {len(skipped)} records skipped" if skipped else ""),
         highlight=False,
     )
+    if skipped:
+        more = f" (and {len(skipped) - 1} more, listed above)" if len(skipped) > 1 else ""
+        raise InputError(f"{skipped[0]}{more}")

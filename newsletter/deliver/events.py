@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from newsletter.errors import InputError
 from newsletter.store.base import BounceEvents, Suppressions
+from newsletter.subscriptions import normalise_email
 
 SOFT_BOUNCE_LIMIT = 3
 SOFT_BOUNCE_WINDOW = timedelta(days=14)
@@ -34,6 +35,7 @@ class Ingested:
     kind: str  # Bounce | Complaint | Delivery | …
     duplicate: bool = False
     suppressed: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # recipients that are no address, left alone
     soft_bounces: dict[str, int] = field(default_factory=dict)  # address → transient bounces in the window
 
 
@@ -63,7 +65,9 @@ def _unwrap(document: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return None, document
 
 
-def _addresses(items: Any, where: str) -> list[str]:
+def _addresses(items: Any, where: str, invalid: list[str]) -> list[str]:
+    """The valid addresses of a recipients list, normalised as the store keys them (so that a suppression hits
+    the member); anything else ("@", a line break, a name alone) goes to ``invalid`` and suppresses nothing."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -71,10 +75,15 @@ def _addresses(items: Any, where: str) -> list[str]:
     out = []
     for item in items:
         address = item.get("emailAddress") if isinstance(item, dict) else None
-        if isinstance(address, str) and "@" in address:
-            # SES reports addresses as they were written, sometimes "Name <a@b>".
-            address = address.rsplit("<", 1)[-1].rstrip(">").strip()
-            out.append(address.lower())
+        if not isinstance(address, str):
+            invalid.append(repr(address)[:80])
+            continue
+        # SES reports addresses as they were written, sometimes "Name <a@b>".
+        bare = address.rsplit("<", 1)[-1].removesuffix(">").strip() if address.rstrip().endswith(">") else address
+        try:
+            out.append(normalise_email(bare))
+        except InputError:
+            invalid.append(repr(address)[:80])
     return out
 
 
@@ -97,7 +106,7 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
     result = Ingested(notification_id=notification_id, kind=kind)
 
     if kind == "Bounce" and detail.get("bounceType") == "Permanent":
-        emails = _addresses(detail.get("bouncedRecipients"), "bouncedRecipients")
+        emails = _addresses(detail.get("bouncedRecipients"), "bouncedRecipients", result.invalid)
         # Suppressing is idempotent, so it happens before the notification is recorded: a crash in
         # between makes a retry suppress again, never lose the bounce.
         for email in emails:
@@ -106,7 +115,7 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
         result.suppressed = emails
         return result
     if kind == "Complaint":
-        emails = _addresses(detail.get("complainedRecipients"), "complainedRecipients")
+        emails = _addresses(detail.get("complainedRecipients"), "complainedRecipients", result.invalid)
         if detail.get("complaintFeedbackType") == "not-spam":
             emails = []  # the recipient told their provider this is *not* spam
         for email in emails:
@@ -119,7 +128,7 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
         # Recorded before the notification is marked seen, like the cases above: a soft bounce is kept by
         # (address, time), so a retry after a crash in between counts it once, and never loses it.
         at = _parse_time(detail.get("timestamp"))
-        for email in _addresses(detail.get("bouncedRecipients"), "bouncedRecipients"):
+        for email in _addresses(detail.get("bouncedRecipients"), "bouncedRecipients", result.invalid):
             history = store.record_soft_bounce(email, at)
             recent = sum(1 for moment in history if at - SOFT_BOUNCE_WINDOW <= moment <= at)
             result.soft_bounces[email] = recent
@@ -130,8 +139,18 @@ def ingest(document: dict[str, Any], store: EventStore) -> Ingested:
     return result
 
 
-def read_documents(text: str) -> Iterator[dict[str, Any]]:
-    """One JSON document, a JSON array of them, a Lambda SNS event (``Records``), or JSON lines."""
+@dataclass(frozen=True)
+class Document:
+    """One record of an input: a JSON object to ingest, or why it cannot be (``problem``)."""
+
+    where: str  # "line 3", "record 2 of Records", "the document": for the report
+    value: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+def read_documents(text: str) -> Iterator[Document]:
+    """One JSON document, a JSON array of them, a Lambda SNS event (``Records``), or JSON lines. A record that
+    is not a JSON object is yielded with its problem, so that the records after it are still read."""
     stripped = text.strip()
     if not stripped:
         return
@@ -140,6 +159,9 @@ def read_documents(text: str) -> Iterator[dict[str, Any]]:
     except json.JSONDecodeError:
         whole = None
         lines: Iterable[str] = stripped.splitlines()
+    except RecursionError:
+        yield Document("the document", problem="JSON nested too deeply")
+        return
     else:
         lines = ()
     if whole is not None:
@@ -148,9 +170,9 @@ def read_documents(text: str) -> Iterator[dict[str, Any]]:
         elif isinstance(whole, dict) and isinstance(whole.get("Records"), list):
             yield from _objects(whole["Records"], "Records")
         elif isinstance(whole, dict):
-            yield whole
+            yield Document("the document", whole)
         else:
-            raise InputError("expected a JSON object (an SNS or SES notification)")
+            yield Document("the document", problem="expected a JSON object (an SNS or SES notification)")
         return
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -158,12 +180,18 @@ def read_documents(text: str) -> Iterator[dict[str, Any]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as err:
-            raise InputError(f"line {number} is not JSON: {err.msg}", hint="one notification per line") from err
+            yield Document(f"line {number}", problem=f"not JSON: {err.msg} (one notification per line)")
+            continue
+        except RecursionError:
+            yield Document(f"line {number}", problem="JSON nested too deeply")
+            continue
         yield from _objects([value], f"line {number}")
 
 
-def _objects(values: list[Any], where: str) -> Iterator[dict[str, Any]]:
-    for value in values:
-        if not isinstance(value, dict):
-            raise InputError(f"{where}: expected JSON objects")
-        yield value
+def _objects(values: list[Any], where: str) -> Iterator[Document]:
+    for number, value in enumerate(values, 1):
+        place = where if where.startswith("line") else f"record {number} of {where}"
+        if isinstance(value, dict):
+            yield Document(place, value)
+        else:
+            yield Document(place, problem="expected a JSON object")
