@@ -3,6 +3,7 @@ the SQLite store, confirmations through a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -91,3 +92,25 @@ def test_every_confirmation_message_is_built_with_crlf_line_ends() -> None:
         raw = confirmation_message(ml, "anna@müller.de", "https://news.example.com/confirm?token=abc")
         assert b"\n" not in raw.replace(b"\r\n", b"")
         assert b"To: anna@xn--mller-kva.de\r\n" in raw
+
+
+def test_json_nested_thousands_deep_is_a_400_not_a_crash(site: Site) -> None:
+    body = ('{"email": ' + "[" * 5000 + "]" * 5000 + ', "list": "widgets"}').encode()
+    request = urllib.request.Request(f"{site.url}/subscribe", data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    assert answer.value.code == 400
+
+
+@pytest.mark.parametrize(("length", "status"), [("-5", 400), ("abc", 400), ("1e3", 400), ("99999999999999999999", 413)])
+def test_the_local_server_answers_at_once_to_a_bad_content_length(site: Site, length: str, status: int) -> None:
+    host, port = site.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            f"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nConnection: close\r\n\r\nemail=a".encode()
+        )
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    assert reply.split(b" ", 2)[1] == str(status).encode(), reply[:80]

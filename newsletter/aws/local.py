@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 Handler = Callable[[dict[str, Any], object], dict[str, Any]]
+MAX_REQUEST = 1024 * 1024  # far above any form; the handler itself takes at most 16 KiB
 
 
 def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -32,7 +33,16 @@ def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> Threading
 
     class Request(BaseHTTPRequestHandler):
         def _run(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            # API Gateway refuses a malformed or oversized body before the Lambda runs; so does this adapter,
+            # at once (a negative or absurd length must not hang the connection or crash the thread).
+            text = (self.headers.get("Content-Length") or "0").strip()
+            if not text.isdigit() or not text.isascii():
+                self.send_error(400, "bad Content-Length")
+                return
+            length = int(text)
+            if length > MAX_REQUEST:
+                self.send_error(413, "request body too large")
+                return
             body = self.rfile.read(length) if length else b""
             answer = handler(to_event(self.command, self.path, dict(self.headers.items()), body), None)
             payload = str(answer.get("body") or "").encode("utf-8")
