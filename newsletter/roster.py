@@ -121,7 +121,8 @@ def import_csv(
             except InputError as err:
                 report.invalid.append((line, cell, str(err).split(": ", 1)[-1]))
                 continue
-            name = row[layout.name].strip() if layout.name is not None and layout.name < len(row) else ""
+            # Every column that export neutralises is restored, so that export → import is the identity.
+            name = _unneutralise(row[layout.name]) if layout.name is not None and layout.name < len(row) else ""
             batch.append((email, name or None))
             lines.setdefault(email, line)
             if len(batch) >= batch_size:

@@ -124,6 +124,12 @@ def test_export_neutralises_formulas_and_imports_again(store: Store, tmp_path: P
     assert out.read_text(encoding="utf-8") == exported.stdout
     again = run("subscribers", "import", str(out), "--list", "sglang")
     assert "3 rows: 0 added as pending, 3 already present, 0 invalid" in again.stdout
+    # Removed, then imported from the export: every neutralised column comes back as it was, names included.
+    for email, _ in rows:
+        assert run("subscribers", "remove", "--list", "sglang", "--", email).exit_code == 0
+    back = run("subscribers", "import", str(out), "--list", "sglang", "--confirmed")
+    assert "3 rows: 3 added as active" in back.stdout, back.output
+    assert sorted((m.email, m.name) for m in store.members("sglang")) == sorted(rows)
 
 
 def test_suppress_and_forget(store: Store, tmp_path: Path) -> None:
