@@ -35,7 +35,7 @@ RATE = 500.0
 
 
 def _settings(**changes: object) -> Settings:
-    return replace(Settings.from_env(), send_rate=RATE, public_url="https://news.example.com", **changes)
+    return replace(Settings.from_env(), **{"send_rate": RATE, "public_url": "https://news.example.com", **changes})
 
 
 def _recipients(message: dict) -> set[str]:
@@ -87,6 +87,31 @@ def test_ses_thousand_subscribers_once_each_through_throttling_never_above_the_r
         assert len(raw_messages(url)) == 1000
     status = send_status(sendable().issue_id, "digest", store)
     assert status.counts["sent"] == 1000 and status.pending == 0
+
+
+def test_ses_pacing_holds_a_rate_well_below_what_the_setup_can_reach() -> None:
+    """At 20/s — far below what this proxy and moto reach unpaced, even on a busy machine (50+/s) — no one-second
+    window holds more than 20 calls (one of tolerance for where a window starts), throttled retries included,
+    and the whole send takes as long as the rate says. Without the token bucket both fail."""
+    slow = 20.0
+    store = open_store(Settings.from_env())
+    emails = seed(store, 60)
+    with moto_ses() as url, SesProxy(url, throttle_every=10) as proxy:
+        sender = SesSender(region="us-east-1", endpoint_url=proxy.url)
+        started = time.monotonic()
+        result = deliver(
+            mailing_list(),
+            sendable(),
+            settings=_settings(send_rate=slow),
+            store=store,
+            sender=sender,
+            tokens=Tokens(SECRET),
+        )
+        elapsed = time.monotonic() - started
+        assert (result.sent, result.failed, result.deferred) == (60, 0, 0)
+        assert proxy.max_in_window(1.0) <= slow + 1
+        assert elapsed >= (len(proxy.calls) - 1) / slow
+        assert len({m["id"] for m in raw_messages(url)}) == len(emails)
 
 
 def test_ses_rejection_is_recorded_per_recipient() -> None:
