@@ -11,7 +11,7 @@ from newsletter.analyze.heuristic import triage
 from newsletter.analyze.schema import Answer
 from newsletter.backends import make_analyzer, open_store
 from newsletter.errors import AnalysisError
-from newsletter.models import Analysis
+from newsletter.models import Analysis, Window
 from newsletter.pipeline import build_issue
 from newsletter.render.markdown import render_markdown
 from tests.day import day_of_commits
@@ -68,7 +68,8 @@ def test_another_language_is_analysed_again() -> None:
 
 def test_rate_limits_and_cut_off_answers_never_lose_a_commit() -> None:
     day = day_of_commits(40)
-    with FakeOpenAI(fail_every=3, retry_after=0.01, truncate_every=5) as fake:
+    # Every 7th answer a refusal: at least one commit surely falls back, so the checks on fallbacks below run.
+    with FakeOpenAI(fail_every=3, retry_after=0.01, truncate_every=5, misbehave="refusal", misbehave_every=7) as fake:
         settings = llm_settings(fake, triage=False, analysis_concurrency=4)
         issue = build_issue([day], language="en", settings=settings, store=open_store(settings), analyzer_choice="llm")
         markdown = render_markdown(issue)
@@ -81,6 +82,7 @@ def test_rate_limits_and_cut_off_answers_never_lose_a_commit() -> None:
         assert c.analysis.analyzer == "llm" or c.analysis.fallback_reason, c.commit.title
         assert c.commit.short_sha in markdown
     fell_back = [c for c in analysed if c.analysis.fallback_reason]
+    assert fell_back, "the refusals should have made some commits fall back"
     for c in fell_back:
         assert "heuristic analysis" in markdown
         assert c.analysis.fallback_reason in markdown
@@ -236,3 +238,24 @@ def test_an_account_without_quota_stops_the_run_in_one_line() -> None:
             build_issue([day], language="en", settings=settings, store=open_store(settings))
     assert "--analyzer heuristic" in str(info.value)
     assert len(fake.requests) == 1
+
+
+def test_a_large_fix_typo_commit_still_reaches_the_model() -> None:
+    """Triage skips only small doc typo fixes: "fix typos" across hundreds of lines of docs is worth a look."""
+    from datetime import timedelta
+
+    from newsletter.models import RepoCommits
+    from tests.day import DAY, REPO, TZ, make_commit
+
+    window = Window.for_day(DAY, TZ)
+    small = make_commit(0, "docs: fix typo in README", "alice", [("README.md", 1, 1)], window.end - timedelta(hours=1))
+    large = make_commit(
+        1, "docs: fix typos across the guide", "alice", [("docs/guide.md", 200, 180)], window.end - timedelta(hours=2)
+    )
+    day = RepoCommits(repo=REPO, branch="main", window=window, commits=[small, large])
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=True)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings), analyzer_choice="llm")
+    assert [r.title for r in fake.completions("analysis")] == [large.title]
+    by_title = {c.commit.title: c.analysis for c in _all(issue)}
+    assert by_title[large.title].analyzer == "llm" and by_title[small.title].analyzer == "heuristic"

@@ -218,6 +218,7 @@ def test_smtp_thousand_subscribers_once_and_refusals_recorded() -> None:
         finally:
             sender.close()
         received = sink.received
+        sessions = sink.sessions
     assert (result.sent, result.failed) == (999, 1)
     assert "550" in result.failures[0][1]
     assert (again.sent, again.skipped) == (0, 1000)
@@ -226,8 +227,8 @@ def test_smtp_thousand_subscribers_once_and_refusals_recorded() -> None:
         message = email.message_from_bytes(item.data, policy=policy.default)
         assert str(message["To"]) == item.rcpt_tos[0]
         assert message["List-Unsubscribe"] and message["List-Unsubscribe-Post"]
-    # Connections are reused: far fewer sessions than messages (one per worker).
-    assert len({(item.mail_from) for item in received}) == 1
+    # Connections are reused: one SMTP session per worker, counted by the server, for 2,000 sends in two runs.
+    assert 1 <= sessions <= _settings().send_concurrency
 
 
 @pytest.mark.parametrize("code", ["421 4.7.0 Try again later"])
