@@ -55,7 +55,7 @@ def main(n: int = 10_000) -> None:
     factory = MessageFactory(
         rendered,
         mailing_list,
-        tokens=Tokens("bench-secret"),
+        tokens=Tokens("bench-Wd5Kq9Xz2Np7Rt4Lm1Vc8Hb3Jy6Fs0Ga"),
         public_url="https://news.example.com",
         view_url="https://news.example.com/digest/",
     )

@@ -8,7 +8,9 @@ one purpose, so that an unsubscribe link cannot confirm and a link for one perso
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +19,7 @@ from typing import Protocol
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from newsletter.errors import InputError, TokenError
+from newsletter.errors import ConfigError, InputError, TokenError
 from newsletter.store.base import MemberStatus, Subscribers, SuppressionReason, Suppressions, Transition
 
 # How long each kind of link stays valid; None: for ever (an unsubscribe link must work in a years-old mail).
@@ -43,6 +45,34 @@ def normalise_email(text: str) -> str:
         raise InputError(f"invalid address {text!r}: {err}") from None
 
 
+SECRET_HINT = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))' (and keep it stable)"
+MIN_SECRET_BYTES = 32
+MIN_SECRET_BITS = 128  # estimated; secrets.token_urlsafe(32) scores about 200, a repeated word far less
+
+
+def check_secret(secret: str) -> str:
+    """``secret`` when it can sign links nobody can forge: at least 32 bytes that look random. A short or
+    patterned secret ("password", a word repeated) falls to a dictionary in seconds, and with it every link."""
+    data = secret.strip()
+    if len(data.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"NEWSLETTER_SECRET is too short ({len(data.encode('utf-8'))} bytes; at least {MIN_SECRET_BYTES})",
+            hint=SECRET_HINT,
+        )
+    counts = Counter(data)
+    # Shannon entropy of its characters times its length, scaled by the share of its three-character pieces
+    # that are distinct: a cheap estimate that a word, a repeated pattern ("0123456789" * 4) or a run of one
+    # character fails, and any random string of this length passes.
+    trigrams = [data[i : i + 3] for i in range(len(data) - 2)]
+    bits = -sum(n * math.log2(n / len(data)) for n in counts.values()) * len(set(trigrams)) / len(trigrams)
+    if bits < MIN_SECRET_BITS:
+        raise ConfigError(
+            f"NEWSLETTER_SECRET does not look random (about {bits:.0f} bits; at least {MIN_SECRET_BITS})",
+            hint=SECRET_HINT,
+        )
+    return secret
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     email: str
@@ -55,8 +85,7 @@ class Tokens:
     """Signed, URL-safe tokens. ``clock`` (seconds since the epoch) exists so that tests can age a token."""
 
     def __init__(self, secret: str, *, clock: Callable[[], float] = time.time) -> None:
-        if not secret:
-            raise InputError("an empty secret cannot sign tokens")
+        check_secret(secret)
 
         class _Signer(TimestampSigner):
             def get_timestamp(self) -> int:

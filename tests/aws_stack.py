@@ -22,7 +22,7 @@ from newsletter.store.dynamodb import DynamoStore
 
 DATA = Path(__file__).resolve().parent / "data"
 SENDER = "digest@example.com"
-SECRET = "aws-e2e-secret-0123456789abcdef"
+SECRET = "aws-e2e-Ht6Wq1Zn8Kb3Xm5Rp0Vc7Ly2Fj4Ds9Ge"
 
 LIST_TOML = """\
 title = "Widgets daily"

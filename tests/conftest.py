@@ -48,7 +48,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("NEWSLETTER_SECRET", "test-secret-not-for-production")
+    monkeypatch.setenv("NEWSLETTER_SECRET", "test-Qm7Vx2Lp9Rk4Tz8Wn3Bc6Hj1Fd5Gs0Ya-not-for-production")
     # The shipped list files, wherever pytest was started from.
     monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(Path(__file__).resolve().parents[1] / "subscribers"))
     return data

@@ -9,7 +9,7 @@ from newsletter.deliver.service import SendableIssue, issue_id
 from newsletter.models import MailingList, Placeholder, RenderedIssue, RepoSpec
 from newsletter.store.base import MemberStatus
 
-SECRET = "test-secret-0123456789abcdef"
+SECRET = "deliver-Ub4Ne8Kq2Xw6Rt0Mz3Py7Lc1Vh5Gd9Ja"
 DAY = date(2026, 1, 13)
 SENDER = "Commit Digest <digest@example.com>"
 

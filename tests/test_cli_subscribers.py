@@ -19,7 +19,7 @@ from newsletter.store.base import MemberStatus
 from newsletter.subscriptions import Tokens
 from tests.stores import Store
 
-SECRET = "test-secret-not-for-production"  # tests/conftest.py sets it as NEWSLETTER_SECRET
+SECRET = "test-Qm7Vx2Lp9Rk4Tz8Wn3Bc6Hj1Fd5Gs0Ya-not-for-production"  # tests/conftest.py sets it as NEWSLETTER_SECRET
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, ConflictError, InputError
 from newsletter.store.base import IssueRecord, LedgerState, MemberStatus
+from tests.deliver_support import SECRET
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 from tests.stores import FakeClock, Store
@@ -141,7 +142,7 @@ def test_notifications_once_and_soft_bounces(any_store: Store) -> None:
 
 
 def _tokens(clock: FakeClock) -> subscriptions.Tokens:
-    return subscriptions.Tokens("secret", clock=clock.epoch)
+    return subscriptions.Tokens(SECRET, clock=clock.epoch)
 
 
 def test_double_opt_in_and_consent_record(any_store: Store, clock: FakeClock) -> None:

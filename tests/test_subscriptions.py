@@ -11,10 +11,13 @@ from newsletter.errors import ConfigError, InputError, TokenError
 from newsletter.subscriptions import Tokens, normalise_email
 from tests.stores import FakeClock
 
+SECRET = "unit-Rv3Np8Zq1Kx6Tb4Wm9Lc2Hy7Fs5Jd0Ga"
+OTHER = "other-Mk2Xc7Vb5Nq9Lp1Zt4Rw8Hf3Jy6Gd0Sa"
+
 
 @pytest.fixture
 def tokens(clock: FakeClock) -> Tokens:
-    return Tokens("a-secret", clock=clock.epoch)
+    return Tokens(SECRET, clock=clock.epoch)
 
 
 def test_round_trip_binds_email_list_and_purpose(tokens: Tokens, clock: FakeClock) -> None:
@@ -47,7 +50,7 @@ def test_tampered_tokens_are_rejected(tokens: Tokens, change: str) -> None:
     token = tokens.make("confirm", "ada@example.com", "sglang")
     payload, stamp, signature = token.split(".")
     forged = {
-        "payload": Tokens("other").make("confirm", "eve@example.com", "sglang").split(".")[0] + f".{stamp}.{signature}",
+        "payload": Tokens(OTHER).make("confirm", "eve@example.com", "sglang").split(".")[0] + f".{stamp}.{signature}",
         "signature": f"{payload}.{stamp}.{signature[:-2]}xx",
         "truncate": token[:-5],
         "garbage": "not a token at all",
@@ -61,7 +64,7 @@ def test_wrong_purpose_and_wrong_secret(tokens: Tokens) -> None:
     with pytest.raises(TokenError, match="this is an unsubscribe link, not a confirmation link"):
         tokens.read(unsubscribe, "confirm")
     with pytest.raises(TokenError, match="damaged"):
-        Tokens("another-secret").read(unsubscribe, "unsubscribe")
+        Tokens(OTHER).read(unsubscribe, "unsubscribe")
     with pytest.raises(ValueError):
         tokens.make("delete-everything", "ada@example.com", "sglang")
 
@@ -78,3 +81,41 @@ def test_secret_is_required_with_a_clear_message() -> None:
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET is not set"):
         Settings.from_env({}).require_secret()
     assert Settings.from_env({"NEWSLETTER_SECRET": "x"}).require_secret() == "x"
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        (" ", "too short"),
+        ("1", "too short"),
+        ("password", "too short"),
+        ("password" * 4, "does not look random"),
+        ("a" * 64, "does not look random"),
+        ("0123456789" * 4, "does not look random"),
+    ],
+)
+def test_a_weak_secret_is_refused_with_the_way_to_make_one(secret: str, problem: str) -> None:
+    """A secret a dictionary recovers from one token ("password" did) forges every link: refused before use."""
+    with pytest.raises(ConfigError, match=problem) as refused:
+        Tokens(secret)
+    assert "secrets.token_urlsafe(32)" in (refused.value.hint or "")
+
+
+def test_random_secrets_are_accepted() -> None:
+    import secrets
+
+    for _ in range(50):
+        Tokens(secrets.token_urlsafe(32))
+        Tokens(secrets.token_hex(32))
+
+
+def test_the_cli_refuses_a_weak_secret_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    monkeypatch.setenv("NEWSLETTER_SECRET", "password")
+    result = CliRunner().invoke(app, ["subscribers", "add", "ada@example.com", "--list", "sglang"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.exception
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "NEWSLETTER_SECRET is too short" in lines[0] and "token_urlsafe" in lines[0]
