@@ -79,6 +79,7 @@ class TokenClaims:
     list_id: str
     purpose: str
     issued_at: datetime
+    name: str | None = None  # a confirmation link carries the name given with the request, applied on confirming
 
 
 class Tokens:
@@ -93,8 +94,9 @@ class Tokens:
 
         self._by_purpose = {p: URLSafeTimedSerializer(secret, salt=f"newsletter.{p}", signer=_Signer) for p in PURPOSES}
 
-    def make(self, purpose: str, email: str, list_id: str) -> str:
-        return self._serializer(purpose).dumps({"e": email, "l": list_id})
+    def make(self, purpose: str, email: str, list_id: str, *, name: str | None = None) -> str:
+        payload = {"e": email, "l": list_id} | ({"n": name} if name else {})
+        return self._serializer(purpose).dumps(payload)
 
     def read(self, token: str, purpose: str) -> TokenClaims:
         serializer = self._serializer(purpose)
@@ -126,7 +128,8 @@ class Tokens:
             ) from None
         if not (isinstance(payload, dict) and isinstance(payload.get("e"), str) and isinstance(payload.get("l"), str)):
             raise TokenError(f"this {label} link carries no address and list")
-        return TokenClaims(email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed)
+        name = payload.get("n") if isinstance(payload.get("n"), str) else None
+        return TokenClaims(email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed, name=name)
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         if purpose not in self._by_purpose:
@@ -156,7 +159,10 @@ def subscribe(
     """Double opt-in: a new or unsubscribed member becomes *pending* and gets a confirmation token.
 
     ``confirmed`` (an operator vouching for consent given elsewhere) makes the member *active* at once; it
-    never re-subscribes someone who unsubscribed unless ``override``. A suppressed address (bounced,
+    never re-subscribes someone who unsubscribed unless ``override``. Otherwise ``name`` is not stored now:
+    anyone can ask to subscribe any address, and a name taken from such a request would rename an existing
+    reader (and stand in the To: of their next issue). It rides in the confirmation link instead, and is taken
+    when the owner of the address confirms, if they have no name yet. A suppressed address (bounced,
     complained, manual) is refused unless ``override``, which lifts the suppression and logs who did it.
     """
     email = normalise_email(email)
@@ -192,15 +198,16 @@ def subscribe(
         allowed_from=frozenset({None, MemberStatus.UNSUBSCRIBED}),
         action="subscribed",
         source=source,
-        name=name,
     )
-    token = tokens.make("confirm", email, list_id) if tokens and change.after == MemberStatus.PENDING else None
+    pending = tokens and change.after == MemberStatus.PENDING
+    token = tokens.make("confirm", email, list_id, name=name) if pending else None
     return Subscribed(email, list_id, change, token)
 
 
 def confirm(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> Subscribed:
     """pending → active, from a confirmation link; confirming twice is fine."""
     claims = tokens.read(token, "confirm")
+    known = store.get_member(claims.email, claims.list_id)
     change = store.transition(
         claims.email,
         claims.list_id,
@@ -208,6 +215,7 @@ def confirm(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) 
         allowed_from=frozenset({MemberStatus.PENDING}),
         action="confirmed",
         source=source,
+        name=claims.name if claims.name and not (known and known.name) else None,
     )
     if change.after is None:
         raise InputError(f"{claims.email} has no subscription to {claims.list_id} to confirm (it was removed)")

@@ -3,6 +3,8 @@ the SQLite store, confirmations through a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 import urllib.error
 import urllib.request
@@ -113,3 +115,24 @@ def test_the_local_server_answers_at_once_to_a_bad_content_length(site: Site, le
         while chunk := conn.recv(4096):
             reply += chunk
     assert reply.split(b" ", 2)[1] == str(status).encode(), reply[:80]
+
+
+def test_an_anonymous_subscribe_never_renames_a_reader_and_a_new_name_waits_for_confirmation(site: Site) -> None:
+    store = open_store(Settings.from_env())
+    # Ada reads another list; a stranger subscribes her address to this one with a name of their choosing.
+    store.add_members([("ada@example.org", "Ada")], "other", status=MemberStatus.ACTIVE, source="test")
+    evil = "URGENT: verify your account at evil.example"
+    assert post(f"{site.url}/subscribe", {"list": "widgets", "email": "ada@example.org", "name": evil})[0] == 202
+    assert post(f"{site.url}/subscribe", {"list": "widgets", "email": "bob@example.org", "name": "Bob"})[0] == 202
+    member = store.get_member("ada@example.org", "other")
+    assert member is not None and member.name == "Ada"
+    pending = store.get_member("bob@example.org", "widgets")
+    assert pending is not None and pending.status == MemberStatus.PENDING and pending.name is None
+
+    mail = next(m for m in site.sink.received if m.rcpt_tos == ["bob@example.org"])
+    body = email.message_from_bytes(mail.data, policy=email.policy.default).get_body(("plain",)).get_content()
+    link = next(word for word in body.split() if "/confirm?token=" in word)
+    with urllib.request.urlopen(link, timeout=30) as answer:
+        assert answer.status == 200
+    confirmed = store.get_member("bob@example.org", "widgets")
+    assert confirmed is not None and confirmed.status == MemberStatus.ACTIVE and confirmed.name == "Bob"
