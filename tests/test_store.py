@@ -13,9 +13,9 @@ from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, ConflictError, InputError
 from newsletter.store.base import IssueRecord, LedgerState, MemberStatus
-from tests.deliver_support import SECRET
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
+from tests.deliver_support import SECRET
 from tests.stores import FakeClock, Store
 
 A, B = "ada@example.com", "bob@example.com"
