@@ -70,6 +70,8 @@ def test_every_package_and_the_templates_ship_in_the_wheel() -> None:
     the wheel and of the Lambda bundle built from it."""
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "newsletter").rglob("__init__.py")}
+    missing = on_disk - set(setuptools["packages"])
+    assert not missing, f"add {sorted(missing)} to [tool.setuptools] packages in pyproject.toml"
     assert set(setuptools["packages"]) == on_disk | {"newsletter.templates"}
     assert setuptools["package-dir"]["newsletter.templates"] == "templates"
     assert (ROOT / "templates" / "email" / "issue.mjml.j2").is_file()
