@@ -34,8 +34,10 @@ PURPOSES: dict[str, timedelta | None] = {
     "confirm": timedelta(days=7),
     "unsubscribe": None,
     "preferences": None,
+    # Issued by the unsubscribe result page only, and good only while that unsubscribe is the latest change.
+    "undo": timedelta(hours=1),
 }
-_LABEL = {"confirm": "confirmation", "unsubscribe": "unsubscribe", "preferences": "preferences"}
+_LABEL = {"confirm": "confirmation", "unsubscribe": "unsubscribe", "preferences": "preferences", "undo": "undo"}
 
 
 class SubscriberStore(Subscribers, Suppressions, Protocol):
@@ -87,6 +89,7 @@ class TokenClaims:
     purpose: str
     issued_at: datetime
     name: str | None = None  # a confirmation link carries the name given with the request, applied on confirming
+    extra: dict[str, str] | None = None  # an undo link: the status before and the time of the unsubscribe
 
 
 class Tokens:
@@ -101,8 +104,12 @@ class Tokens:
 
         self._by_purpose = {p: URLSafeTimedSerializer(secret, salt=f"newsletter.{p}", signer=_Signer) for p in PURPOSES}
 
-    def make(self, purpose: str, email: str, list_id: str, *, name: str | None = None) -> str:
-        payload = {"e": email, "l": list_id} | ({"n": name} if name else {})
+    def make(
+        self, purpose: str, email: str, list_id: str, *, name: str | None = None, extra: dict[str, str] | None = None
+    ) -> str:
+        payload: dict[str, object] = {"e": email, "l": list_id} | ({"n": name} if name else {})
+        if extra:
+            payload["x"] = extra
         return self._serializer(purpose).dumps(payload)
 
     def read(self, token: str, purpose: str) -> TokenClaims:
@@ -136,7 +143,10 @@ class Tokens:
         if not (isinstance(payload, dict) and isinstance(payload.get("e"), str) and isinstance(payload.get("l"), str)):
             raise TokenError(f"this {label} link carries no address and list")
         name = payload.get("n") if isinstance(payload.get("n"), str) else None
-        return TokenClaims(email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed, name=name)
+        extra = payload.get("x") if isinstance(payload.get("x"), dict) else None
+        return TokenClaims(
+            email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed, name=name, extra=extra
+        )
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         if purpose not in self._by_purpose:
@@ -272,24 +282,55 @@ def forget(store: SubscriberStore, email: str, write: Callable[[str], None]) -> 
     return int(store.erase_person(email))
 
 
-def resubscribe(store: SubscriberStore, email: str, list_id: str, *, source: str) -> Transition:
-    """Undo an unsubscribe from the same link (the person proved the address by opening it): back to
-    active without a new confirmation. Only from *unsubscribed*; a suppression still wins at send time."""
-    return store.transition(
-        normalise_email(email),
-        list_id,
-        MemberStatus.ACTIVE,
+def unsubscribe_from_link(store: SubscriberStore, tokens: Tokens, claims: TokenClaims, *, source: str) -> str | None:
+    """Unsubscribe the member a verified unsubscribe link names. Returns an undo token when this request made
+    the change: it restores the status from before (a pending member stays pending: undo never confirms), for
+    an hour, and only while this unsubscribe is still the member's latest change."""
+    change = unsubscribe(store, claims.email, claims.list_id, source=source)
+    if not change.changed or change.before is None:
+        return None
+    member = store.get_member(normalise_email(claims.email), claims.list_id)
+    if member is None:
+        return None
+    mark = {"was": change.before.value, "at": member.updated_at.isoformat(), "by": source}
+    return tokens.make("undo", member.email, claims.list_id, extra=mark)
+
+
+def undo_unsubscribe(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> TokenClaims:
+    """Undo the web unsubscribe an undo token was issued for; any later change (the CLI, a new subscribe, a
+    second unsubscribe) voids it, as does its age."""
+    claims = tokens.read(token, "undo")
+    mark = claims.extra or {}
+    member = store.get_member(claims.email, claims.list_id)
+    latest = (
+        member is not None
+        and member.status == MemberStatus.UNSUBSCRIBED
+        and member.updated_at.isoformat() == mark.get("at")
+        and member.source == mark.get("by")
+    )
+    try:
+        was = MemberStatus(mark.get("was", ""))
+    except ValueError:
+        latest = False
+    if not latest or was == MemberStatus.UNSUBSCRIBED:
+        raise TokenError("this undo link no longer applies: the subscription changed since", hint="subscribe again")
+    store.transition(
+        claims.email,
+        claims.list_id,
+        was,
         allowed_from=frozenset({MemberStatus.UNSUBSCRIBED}),
         action="resubscribed",
         source=source,
     )
+    return claims
 
 
 def set_lists(
     store: SubscriberStore, email: str, wanted: set[str], offered: set[str], *, source: str
 ) -> dict[str, Transition]:
-    """The preferences form: of the ``offered`` lists, be on exactly ``wanted``. A preferences link proves
-    the address, so joining a list from it needs no second confirmation; lists not offered are untouched."""
+    """The preferences form: of the ``offered`` lists, be on exactly ``wanted``; lists not offered are
+    untouched. Leaving is immediate. Joining makes the member *pending*: a preferences link never expires and
+    may be forwarded or old, so a new list, like any other subscribe, waits for a confirmation link."""
     email = normalise_email(email)
     changes = {}
     for list_id in sorted(offered):
@@ -297,8 +338,8 @@ def set_lists(
             changes[list_id] = store.transition(
                 email,
                 list_id,
-                MemberStatus.ACTIVE,
-                allowed_from=frozenset({None, MemberStatus.PENDING, MemberStatus.UNSUBSCRIBED}),
+                MemberStatus.PENDING,
+                allowed_from=frozenset({None, MemberStatus.UNSUBSCRIBED}),
                 action="subscribed",
                 source=source,
             )

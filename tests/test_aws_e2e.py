@@ -19,6 +19,7 @@ from tests.aws_stack import DATA, Stack, event, http_event, make_stack
 from tests.fakes.github import FakeGitHub
 
 ACTIVE, PENDING, LEFT = 23, 3, 2
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
@@ -136,7 +137,8 @@ def test_who_unsubscribes_or_bounces_after_the_tick_gets_nothing_from_the_queued
     # address hard-bounces on some other mail.
     leaver, bounced = active[4], active[17]
     token = Tokens(SECRET).make("unsubscribe", leaver, "widgets")
-    assert handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)["statusCode"] == 200
+    one_click = http_event("POST", "/unsubscribe", query=f"token={token}", body=b"List-Unsubscribe=One-Click")
+    assert handlers.http(one_click, None)["statusCode"] == 200
     ses = json.loads((DATA / "aws" / "ses-bounce-event.json").read_text().replace("EMAIL", bounced))
     notification = event("sns-ses-bounce.json")
     notification["Records"][0]["Sns"]["Message"] = json.dumps(ses)
@@ -232,17 +234,18 @@ def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> No
     )
     assert wrong_purpose["statusCode"] == 400
     assert store.get_member(address, "widgets").status == MemberStatus.ACTIVE
-    left = handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)
+    asked = handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)
+    assert asked["statusCode"] == 200 and 'name="confirm"' in asked["body"]
+    assert store.get_member(address, "widgets").status == MemberStatus.ACTIVE  # opening the link changes nothing
+    left = handlers.http(
+        http_event("POST", "/unsubscribe", query=f"token={token}", body=b"confirm=1", content_type=FORM),
+        None,
+    )
     assert left["statusCode"] == 200 and 'name="undo"' in left["body"]
     assert store.get_member(address, "widgets").status == MemberStatus.UNSUBSCRIBED
+    undo = re.search(r'name="undo" value="([^"]+)"', left["body"]).group(1)
     back = handlers.http(
-        http_event(
-            "POST",
-            "/unsubscribe",
-            query=f"token={token}",
-            body=b"undo=1",
-            content_type="application/x-www-form-urlencoded",
-        ),
+        http_event("POST", "/unsubscribe", body=f"undo={undo}".encode(), content_type=FORM),
         None,
     )
     assert back["statusCode"] == 200

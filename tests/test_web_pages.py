@@ -46,8 +46,9 @@ def test_every_page_renders_in_both_languages(lang: str) -> None:
         pages.subscribe_pending(lang),
         pages.confirmed(lang, list_title="SGLang daily"),
         pages.confirmed(lang, list_title="SGLang daily", already=True),
-        pages.unsubscribed(lang, list_title="SGLang daily", public_url=PUBLIC, token="tok"),
+        pages.unsubscribed(lang, list_title="SGLang daily", public_url=PUBLIC, undo_token="tok"),
         pages.resubscribed(lang, list_title="SGLang daily"),
+        pages.unsubscribe_ask(lang, list_title="SGLang daily", public_url=PUBLIC, token="tok"),
         pages.preferences_form(lang, choices=[ListChoice("a", "A", True)], public_url=PUBLIC, token="tok"),
         pages.preferences_saved(lang, subscribed_titles=["A"]),
         pages.bad_token(lang),
@@ -55,7 +56,7 @@ def test_every_page_renders_in_both_languages(lang: str) -> None:
         pages.not_found(lang),
         pages.server_error(lang),
     ]
-    assert [p.status for p in rendered] == [200, 202, 200, 200, 200, 200, 200, 200, 400, 400, 404, 500]
+    assert [p.status for p in rendered] == [200, 202, 200, 200, 200, 200, 200, 200, 200, 400, 400, 404, 500]
     for page in rendered:
         _accessible(page.html, lang)
     if lang == "zh-CN":
@@ -70,13 +71,23 @@ def test_confirm_page_has_no_second_button() -> None:
     assert "You are subscribed to SGLang daily." in page.html
 
 
-def test_unsubscribe_page_offers_a_one_click_undo_with_the_token_url_encoded() -> None:
-    page = pages.unsubscribed("en", list_title="SGLang daily", public_url=PUBLIC, token="a.b+c/d=")
+def test_the_unsubscribe_link_asks_with_one_button_that_posts_the_token_url_encoded() -> None:
+    page = pages.unsubscribe_ask("en", list_title="SGLang daily", public_url=PUBLIC, token="a.b+c/d=")
     doc = _accessible(page.html, "en")
     (form,) = doc.all("form")
     assert form == {"method": "post", "action": "https://api.example.org/unsubscribe?token=a.b%2Bc%2Fd%3D"}
-    assert {"type": "hidden", "name": "undo", "value": "1"} in doc.all("input")
+    assert {"type": "hidden", "name": "confirm", "value": "1"} in doc.all("input")
     assert len(doc.all("button")) == 1
+
+
+def test_the_unsubscribed_page_offers_an_undo_only_with_an_undo_token() -> None:
+    page = pages.unsubscribed("en", list_title="SGLang daily", public_url=PUBLIC, undo_token="u.n+do")
+    doc = _accessible(page.html, "en")
+    (form,) = doc.all("form")
+    assert form == {"method": "post", "action": "https://api.example.org/unsubscribe"}
+    assert {"type": "hidden", "name": "undo", "value": "u.n+do"} in doc.all("input")
+    plain = pages.unsubscribed("en", list_title="SGLang daily", public_url=PUBLIC, undo_token=None)
+    assert "<form" not in plain.html
 
 
 def test_preferences_form_checks_the_current_lists() -> None:
@@ -91,7 +102,8 @@ def test_nothing_is_reflected_raw() -> None:
     shown = [
         pages.subscribe_form("en", public_url=PUBLIC, list_id=NASTY, list_title=NASTY, email=NASTY, invalid=True),
         pages.confirmed("en", list_title=NASTY),
-        pages.unsubscribed("en", list_title=NASTY, public_url=PUBLIC, token=NASTY),
+        pages.unsubscribed("en", list_title=NASTY, public_url=PUBLIC, undo_token=NASTY),
+        pages.unsubscribe_ask("en", list_title=NASTY, public_url=PUBLIC, token=NASTY),
         pages.preferences_form("en", choices=[ListChoice(NASTY, NASTY, False)], public_url=PUBLIC, token=NASTY),
         pages.preferences_saved("en", subscribed_titles=[NASTY]),
     ]

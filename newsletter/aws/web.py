@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from newsletter import subscriptions
 from newsletter.errors import InputError, NewsletterError, TokenError
 from newsletter.models import MailingList
+from newsletter.store.base import MemberStatus
 from newsletter.web import pages
 from newsletter.web.pages import HEADERS, ListChoice, Page
 
@@ -237,34 +238,59 @@ def _confirm(rt: Runtime, request: Request) -> dict[str, Any]:
 
 
 def _unsubscribe(rt: Runtime, request: Request) -> dict[str, Any]:
+    """GET (the link in the mail body, which scanners prefetch) only asks, with one button that POSTs. A POST
+    unsubscribes: from that button (``confirm=1``, answered with a page and an undo) or from a mail client's
+    RFC 8058 one-click, whose body (often multipart) is not read: the method says it all, answered in plain
+    text. The change is made from the token alone, before anything else (list files, settings) is looked at."""
+    if request.method == "POST" and "undo" in request.form:
+        return _undo(rt, request)
     claims = _claims(rt, request, "unsubscribe")
-    mailing_list = _list_or_none(rt, claims.list_id) if claims else None
-    p = _Pages(rt, mailing_list, request.language)
-    undo = request.method == "POST" and request.one("undo") == "1"
-    # Every other POST is a mail client's one-click (RFC 8058), whose body SHOULD be multipart/form-data, which
-    # the form parser does not read: "List-Unsubscribe=One-Click" is not looked for, the method says it all.
-    one_click = request.method == "POST" and not undo
+    one_click = request.method == "POST" and request.one("confirm") != "1"
     if claims is None:
         if one_click:
             return _plain(400, "invalid unsubscribe link\n")
-        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+        return _response(pages.bad_token(request.language, archive_url=rt.settings.archive_public_url))
+    undo: str | None = None
+    if request.method == "POST":
+        undo = subscriptions.unsubscribe_from_link(
+            rt.store, rt.tokens, claims, source="web:one-click" if one_click else _SOURCE
+        )
+        if one_click:
+            return _plain(200, "unsubscribed\n")
+    try:
+        # A list retired since the mail was sent can still be left: the token alone names the membership.
+        mailing_list = _list_or_none(rt, claims.list_id)
+        p = _Pages(rt, mailing_list, request.language)
+    except NewsletterError as err:
+        log.error("%s /unsubscribe: %s", request.method, err.message)
+        if request.method == "POST":
+            return _plain(200, "unsubscribed\n")  # done all the same; only the page cannot be drawn
+        return _response(pages.server_error(request.language))
     title = mailing_list.title if mailing_list else claims.list_id
-    if undo:
-        subscriptions.resubscribe(rt.store, claims.email, claims.list_id, source=_SOURCE)
-        return _response(pages.resubscribed(p.language, list_title=title, archive_url=p.archive_url))
-    # A list retired since the mail was sent can still be left: the token alone names the membership.
-    subscriptions.unsubscribe(rt.store, claims.email, claims.list_id, source="web:one-click" if one_click else _SOURCE)
-    if one_click:
-        return _plain(200, "unsubscribed\n")
+    if request.method == "GET":
+        token = request.one("token", where="query")
+        return _response(
+            pages.unsubscribe_ask(
+                p.language, list_title=title, public_url=p.public_url, token=token, archive_url=p.archive_url
+            )
+        )
     return _response(
         pages.unsubscribed(
-            p.language,
-            list_title=title,
-            public_url=p.public_url,
-            token=request.one("token", where="query"),
-            archive_url=p.archive_url,
+            p.language, list_title=title, public_url=p.public_url, undo_token=undo, archive_url=p.archive_url
         )
     )
+
+
+def _undo(rt: Runtime, request: Request) -> dict[str, Any]:
+    try:
+        claims = subscriptions.undo_unsubscribe(rt.store, rt.tokens, request.one("undo"), source=_SOURCE)
+    except TokenError as err:
+        log.info("undo refused: %s", err.message)
+        return _response(pages.bad_token(request.language, archive_url=rt.settings.archive_public_url))
+    mailing_list = _list_or_none(rt, claims.list_id)
+    p = _Pages(rt, mailing_list, request.language)
+    title = mailing_list.title if mailing_list else claims.list_id
+    return _response(pages.resubscribed(p.language, list_title=title, archive_url=p.archive_url))
 
 
 # ------------------------------------------------------------------------------------------------ preferences
@@ -276,11 +302,33 @@ def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
     p = _Pages(rt, lists.get(claims.list_id) if claims else None, request.language)
     if claims is None:
         return _response(pages.bad_token(p.language, archive_url=p.archive_url))
+    if rt.store.get_member(claims.email, claims.list_id) is None:
+        # Removed, or forgotten: an old link must not bring the person back.
+        return _response(pages.bad_token(p.language, archive_url=p.archive_url))
     wanted = request.form.get("lists", []) if request.method == "POST" else None
+    joining = []
+    for list_id in wanted or []:
+        member = rt.store.get_member(claims.email, list_id)
+        if list_id in lists and (member is None or member.status == MemberStatus.UNSUBSCRIBED):
+            # Joining waits for a confirmation link, like any subscribe.
+            subscriptions.request_subscription(
+                rt.store,
+                rt.tokens,
+                rt.sender_for(lists[list_id]),
+                lists[list_id],
+                claims.email,
+                public_url=p.public_url,
+                source=_SOURCE,
+            )
+            joining.append(lists[list_id].title)
     current = subscriptions.preferences(rt.store, claims.email, list(lists), wanted=wanted, source=_SOURCE)
     if request.method == "POST":
         titles = [lists[i].title for i in lists if current[i]]
-        return _response(pages.preferences_saved(p.language, subscribed_titles=titles, archive_url=p.archive_url))
+        return _response(
+            pages.preferences_saved(
+                p.language, subscribed_titles=titles, confirming_titles=joining, archive_url=p.archive_url
+            )
+        )
     choices = [ListChoice(list_id, m.title, current[list_id]) for list_id, m in lists.items()]
     return _response(
         pages.preferences_form(

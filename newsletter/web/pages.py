@@ -129,26 +129,44 @@ def confirmed(language: str, *, list_title: str, already: bool = False, archive_
 # ------------------------------------------------------------------------------------------------ unsubscribe
 
 
-def unsubscribed(
+def unsubscribe_ask(
     language: str, *, list_title: str, public_url: str, token: str, archive_url: str | None = None
 ) -> Page:
-    """GET /unsubscribe?token=: done, with a one-click undo. The undo posts the same (already verified) token
-    back to /unsubscribe with ``undo=1`` (an RFC 8058 one-click POST carries ``List-Unsubscribe=One-Click``
-    instead), so the token keeps its one purpose and the address needs no new confirmation."""
-    undo = _Form(
+    """GET /unsubscribe?token=: one button that POSTs. Opening the link changes nothing, so a mail scanner that
+    follows every link in a message cannot unsubscribe the reader."""
+    button = _Form(
         action=_endpoint(public_url, "/unsubscribe", token=token),
-        fields={"undo": "1"},
-        label=t(language, "form.resubscribe"),
+        fields={"confirm": "1"},
+        label=t(language, "form.unsubscribe"),
     )
     return _message(
         200,
         language,
-        "pages.unsubscribe_title",
-        t(language, "pages.unsubscribe_done", list=list_title),
-        t(language, "pages.unsubscribe_undo"),
-        form=undo,
+        "pages.unsubscribe_ask_title",
+        t(language, "pages.unsubscribe_ask", list=list_title),
+        form=button,
         archive_url=archive_url,
     )
+
+
+def unsubscribed(
+    language: str, *, list_title: str, public_url: str, undo_token: str | None, archive_url: str | None = None
+) -> Page:
+    """After the button's POST: done, with an undo when this request made the change. The undo posts a
+    short-lived undo token, which restores the status from before the unsubscribe (never more)."""
+    undo = (
+        _Form(
+            action=_endpoint(public_url, "/unsubscribe"),
+            fields={"undo": undo_token},
+            label=t(language, "form.resubscribe"),
+        )
+        if undo_token
+        else None
+    )
+    paragraphs = [t(language, "pages.unsubscribe_done", list=list_title)]
+    if undo:
+        paragraphs.append(t(language, "pages.unsubscribe_undo"))
+    return _message(200, language, "pages.unsubscribe_title", *paragraphs, form=undo, archive_url=archive_url)
 
 
 def resubscribed(language: str, *, list_title: str, archive_url: str | None = None) -> Page:
@@ -179,9 +197,17 @@ def preferences_form(
     return Page(200, html)
 
 
-def preferences_saved(language: str, *, subscribed_titles: Sequence[str], archive_url: str | None = None) -> Page:
+def preferences_saved(
+    language: str,
+    *,
+    subscribed_titles: Sequence[str],
+    confirming_titles: Sequence[str] = (),
+    archive_url: str | None = None,
+) -> Page:
     paragraphs = [t(language, "pages.preferences_saved")]
     paragraphs += list(subscribed_titles) or [t(language, "pages.preferences_none")]
+    if confirming_titles:
+        paragraphs.append(t(language, "pages.preferences_confirm", lists=", ".join(confirming_titles)))
     return _message(200, language, "pages.preferences_saved_title", *paragraphs, archive_url=archive_url)
 
 
