@@ -80,6 +80,8 @@ def parse(event: dict[str, Any]) -> Request:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise BadRequest("body is not JSON") from err
+        except RecursionError as err:  # a few KiB of "[[[[…" is enough to exhaust the parser's stack
+            raise BadRequest("JSON nested too deeply") from err
         if not isinstance(data, dict):
             raise BadRequest("JSON body is not an object")
         for key, value in data.items():
