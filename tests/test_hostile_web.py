@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -15,11 +16,13 @@ from urllib.parse import urlencode
 
 import pytest
 
+from newsletter import subscriptions
 from newsletter.aws import handlers
 from newsletter.aws.local import serve
 from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.store.base import MemberStatus
+from newsletter.subscriptions import Tokens
 from tests.aws_stack import LIST_TOML, SECRET
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -136,3 +139,99 @@ def test_an_anonymous_subscribe_never_renames_a_reader_and_a_new_name_waits_for_
         assert answer.status == 200
     confirmed = store.get_member("bob@example.org", "widgets")
     assert confirmed is not None and confirmed.status == MemberStatus.ACTIVE and confirmed.name == "Bob"
+
+
+# ------------------------------------------------------------------------------------------------ consent
+
+
+def _tokens() -> Tokens:
+    return Tokens(SECRET)
+
+
+def test_opening_the_unsubscribe_link_only_asks_and_the_button_or_one_click_unsubscribes(site: Site) -> None:
+    store = open_store(Settings.from_env())
+    store.add_members([("ada@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    token = _tokens().make("unsubscribe", "ada@example.org", "widgets")
+    with urllib.request.urlopen(f"{site.url}/unsubscribe?token={token}", timeout=30) as answer:  # a mail scanner
+        assert answer.status == 200 and 'name="confirm"' in answer.read().decode()
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.ACTIVE
+    status, body = post(f"{site.url}/unsubscribe?token={token}", {"List-Unsubscribe": "One-Click"})
+    assert (status, body) == (200, "unsubscribed\n")
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.UNSUBSCRIBED
+
+
+def test_an_old_link_cannot_undo_an_unsubscribe_made_elsewhere(site: Site) -> None:
+    """Someone who left by the CLI (or asked an operator) is not brought back by "undo=1" on an old link."""
+    store = open_store(Settings.from_env())
+    store.add_members([("ada@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    subscriptions.unsubscribe(store, "ada@example.org", "widgets", source="cli")
+    token = _tokens().make("unsubscribe", "ada@example.org", "widgets")
+    status, _ = post(f"{site.url}/unsubscribe?token={token}", {"undo": "1"})
+    assert status == 400
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.UNSUBSCRIBED
+
+
+def test_undo_restores_what_was_before_and_only_while_nothing_changed_since(site: Site) -> None:
+    store = open_store(Settings.from_env())
+    store.add_members([("pat@example.org", None)], "widgets", status=MemberStatus.PENDING, source="test")
+    store.add_members([("ada@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+
+    def leave(address: str) -> str:
+        token = _tokens().make("unsubscribe", address, "widgets")
+        status, body = post(f"{site.url}/unsubscribe?token={token}", {"confirm": "1"})
+        assert status == 200 and store.get_member(address, "widgets").status == MemberStatus.UNSUBSCRIBED
+        return re.search(r'name="undo" value="([^"]+)"', body).group(1)
+
+    # A pending member who unsubscribes and undoes is pending again: undo never confirms.
+    assert post(f"{site.url}/unsubscribe", {"undo": leave("pat@example.org")})[0] == 200
+    assert store.get_member("pat@example.org", "widgets").status == MemberStatus.PENDING
+    # A change after the web unsubscribe (here the operator's) voids its undo.
+    undo = leave("ada@example.org")
+    subscriptions.unsubscribe(store, "ada@example.org", "widgets", source="cli")  # no change: already out
+    store.transition(
+        "ada@example.org",
+        "widgets",
+        MemberStatus.PENDING,
+        allowed_from=frozenset({MemberStatus.UNSUBSCRIBED}),
+        action="subscribed",
+        source="cli",
+    )
+    subscriptions.unsubscribe(store, "ada@example.org", "widgets", source="cli")
+    assert post(f"{site.url}/unsubscribe", {"undo": undo})[0] == 400
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.UNSUBSCRIBED
+
+
+def test_joining_from_preferences_needs_confirmation_and_a_forgotten_person_stays_forgotten(
+    site: Site, tmp_path: Path
+) -> None:
+    store = open_store(Settings.from_env())
+    store.add_members([("ada@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    prefs = _tokens().make("preferences", "ada@example.org", "widgets")
+    subscriptions.unsubscribe(store, "ada@example.org", "widgets", source="cli")
+    status, _ = post(f"{site.url}/preferences?token={prefs}", {"lists": "widgets"})
+    assert status == 200
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.PENDING  # not active
+    (mail,) = site.sink.received
+    assert mail.rcpt_tos == ["ada@example.org"] and b"confirm" in mail.data
+
+    subscriptions.forget(store, "ada@example.org", lambda _text: None)
+    status, _ = post(f"{site.url}/preferences?token={prefs}", {"lists": "widgets"})
+    assert status == 400
+    assert store.get_member("ada@example.org", "widgets") is None
+    assert store.person("ada@example.org").get("memberships") in (None, [])
+
+
+@pytest.mark.parametrize("fault", ["a bad list file", "no public URL"])
+def test_one_click_unsubscribe_works_with_a_broken_list_folder_or_no_public_url(
+    site: Site, fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(Settings.from_env())
+    store.add_members([("ada@example.org", None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    if fault == "a bad list file":
+        lists = Path(Settings.from_env().lists_dir)
+        (lists / "broken.toml").write_text("title = \n", encoding="utf-8")
+    else:
+        monkeypatch.delenv("NEWSLETTER_PUBLIC_URL")
+    token = _tokens().make("unsubscribe", "ada@example.org", "widgets")
+    assert post(f"{site.url}/unsubscribe?token={token}", {"List-Unsubscribe": "One-Click"}) == (200, "unsubscribed\n")
+    assert store.get_member("ada@example.org", "widgets").status == MemberStatus.UNSUBSCRIBED
