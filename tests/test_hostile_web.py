@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 import socket
 import urllib.error
@@ -235,3 +236,40 @@ def test_one_click_unsubscribe_works_with_a_broken_list_folder_or_no_public_url(
     token = _tokens().make("unsubscribe", "ada@example.org", "widgets")
     assert post(f"{site.url}/unsubscribe?token={token}", {"List-Unsubscribe": "One-Click"}) == (200, "unsubscribed\n")
     assert store.get_member("ada@example.org", "widgets").status == MemberStatus.UNSUBSCRIBED
+
+
+# ------------------------------------------------------------------------------------------------ what is kept
+
+
+def test_no_address_reaches_the_logs(site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    """A refused subscribe (suppressed), a confirmation the server refused, a tampered link: the logs carry an
+    opaque id for each address, which `forget` need not reach."""
+    from newsletter.logs import address_id
+
+    store = open_store(Settings.from_env())
+    store.suppress("blocked@example.org", "complained", "test")
+    site.sink.refuse("nobody@example.org", "550 5.1.1 No such user")
+    caplog.set_level(logging.DEBUG)
+    for who in ("blocked@example.org", "nobody@example.org", "Fresh.Person@Example.org"):
+        assert post(f"{site.url}/subscribe", {"list": "widgets", "email": who})[0] == 202
+    # Ours only: the SMTP server of the test logs what it receives.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("newsletter"))
+    assert "subscribe refused" in logged and "confirmation not sent" in logged  # the lines are there …
+    assert "@example.org" not in logged.lower()  # … without the addresses
+    assert address_id("blocked@example.org") in logged
+
+
+def test_forget_leaves_no_trace_of_the_address_in_the_sqlite_file(tmp_path: Path) -> None:
+    from newsletter.store.sqlite import SqliteStore
+
+    path = tmp_path / "forget.db"
+    store = SqliteStore(path)
+    people = [(f"reader{i}@example.org", f"Reader {i}") for i in range(50)]
+    store.add_members(
+        [*people, ("ada.lovelace@example.org", "Ada Lovelace")], "widgets", status=MemberStatus.ACTIVE, source="t"
+    )
+    subscriptions.forget(store, "ada.lovelace@example.org", lambda _text: None)
+    store.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("forget.db*"))
+    assert b"ada.lovelace@example.org" not in data and b"Ada Lovelace" not in data
+    assert b"reader7@example.org" in data
