@@ -18,8 +18,12 @@ from newsletter.backends import Store, make_sender, open_archive, open_store
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
 from newsletter.lists import load_list, load_lists
+from newsletter.logs import install as install_log_redaction
+from newsletter.logs import set_key
 from newsletter.models import MailingList
 from newsletter.subscriptions import Tokens
+
+install_log_redaction()
 
 
 @dataclass
@@ -48,7 +52,9 @@ class Context:
 
     @cached_property
     def tokens(self) -> Tokens:
-        return Tokens(self.secret or self.settings.require_secret())
+        secret = self.secret or self.settings.require_secret()
+        set_key(secret)
+        return Tokens(secret)
 
     def mailing_lists(self) -> dict[str, MailingList]:
         return load_lists(self.settings.lists_dir)

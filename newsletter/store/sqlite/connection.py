@@ -100,6 +100,9 @@ class SqliteStoreBase:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # `forget` must erase, not just unlink: deleted rows are overwritten with zeros (builds differ in
+            # their default, so it is set here rather than trusted).
+            self._db.execute("PRAGMA secure_delete=ON")
             # 16 MB of page cache (default 2 MB): imports touch random pages of the email indexes.
             self._db.execute("PRAGMA cache_size=-16000")
             self._db.executescript(_SCHEMA)
