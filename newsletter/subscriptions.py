@@ -21,7 +21,15 @@ from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from newsletter.errors import ConfigError, DeliveryError, InputError, TokenError
-from newsletter.store.base import MemberStatus, Subscribers, SuppressionReason, Suppressions, Transition
+from newsletter.store.base import (
+    MemberStatus,
+    RateLimits,
+    Subscribers,
+    SuppressionReason,
+    Suppressions,
+    Transition,
+)
+from newsletter.store.common import email_hash
 
 if TYPE_CHECKING:
     from newsletter.deliver.base import Sender
@@ -37,10 +45,12 @@ PURPOSES: dict[str, timedelta | None] = {
     # Issued by the unsubscribe result page only, and good only while that unsubscribe is the latest change.
     "undo": timedelta(hours=1),
 }
+# At most one confirmation mail per address in this window, whatever the list and however often the form is sent.
+CONFIRMATION_WINDOW = timedelta(minutes=10)
 _LABEL = {"confirm": "confirmation", "unsubscribe": "unsubscribe", "preferences": "preferences", "undo": "undo"}
 
 
-class SubscriberStore(Subscribers, Suppressions, Protocol):
+class SubscriberStore(Subscribers, Suppressions, RateLimits, Protocol):
     """What this module needs from a store (both backends provide it)."""
 
 
@@ -374,7 +384,11 @@ def request_subscription(
     except InputError as err:
         log.info("subscribe refused: %s", err.message)
         return None
-    if done.token:
+    if done.token and not store.take_slot(f"confirm:{email_hash(email)}", CONFIRMATION_WINDOW.total_seconds()):
+        # Someone keeps asking for this address: one confirmation per window is enough for its owner, and a
+        # stranger cannot turn the form into a way of flooding a mailbox (or of spending the send quota).
+        log.info("confirmation for %s not sent again within %s", email, CONFIRMATION_WINDOW)
+    elif done.token:
         try:
             raw = confirmation_message(mailing_list, email, confirm_url(public_url, done.token))
             sender.send(raw, sender=mailing_list.sender, recipient=wire_address(email))

@@ -273,3 +273,21 @@ def test_forget_leaves_no_trace_of_the_address_in_the_sqlite_file(tmp_path: Path
     data = b"".join(p.read_bytes() for p in tmp_path.glob("forget.db*"))
     assert b"ada.lovelace@example.org" not in data and b"Ada Lovelace" not in data
     assert b"reader7@example.org" in data
+
+
+def test_twenty_subscribe_requests_for_one_address_send_one_confirmation(site: Site) -> None:
+    answers = {post(f"{site.url}/subscribe", {"list": "widgets", "email": "victim@example.org"}) for _ in range(20)}
+    assert len(answers) == 1  # every request gets the same answer
+    assert [m.rcpt_tos for m in site.sink.received] == [["victim@example.org"]]
+
+
+def test_the_confirmation_window_is_shared_through_the_store(any_store: object, clock: object) -> None:
+    """Both backends: the slot is taken atomically, once per window, whoever asks (another Lambda, another run)."""
+    from datetime import timedelta
+
+    store = any_store
+    assert store.take_slot("confirm:abc", 600) is True  # type: ignore[attr-defined]
+    assert store.take_slot("confirm:abc", 600) is False  # type: ignore[attr-defined]
+    assert store.take_slot("confirm:other", 600) is True  # type: ignore[attr-defined]
+    clock.advance(timedelta(minutes=10).total_seconds())  # type: ignore[attr-defined]
+    assert store.take_slot("confirm:abc", 600) is True  # type: ignore[attr-defined]

@@ -137,6 +137,15 @@ class IssueRecords(Protocol):
     def update_issue(self, record: IssueRecord) -> None: ...
 
 
+class RateLimits(Protocol):
+    """Conditional slots shared by every process using the store (Lambdas included)."""
+
+    def take_slot(self, key: str, seconds: float) -> bool:
+        """True, and the slot is taken, when ``key`` was last taken at least ``seconds`` ago (or never);
+        false otherwise. Atomic: of two processes asking at once, one gets it. Keys hold no address."""
+        ...
+
+
 class BounceEvents(Protocol):
     """What ingesting SES notifications needs beyond suppression: idempotence and soft-bounce history."""
 

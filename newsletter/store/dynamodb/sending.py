@@ -6,6 +6,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -170,6 +171,12 @@ class Sending(DynamoStoreBase):
     def first_time(self, notification_id: str) -> bool:
         item = _av(pk=f"N#{notification_id}", sk="N", at=iso(self.clock()))
         return self._put_if(item, "attribute_not_exists(pk)")
+
+    def take_slot(self, key: str, seconds: float) -> bool:
+        now = self.clock().timestamp()
+        item = _av(pk=f"R#{key}", sk="R", ts=Decimal(f"{now:.3f}"))
+        values = _av(**{":cutoff": Decimal(f"{now - seconds:.3f}")})
+        return self._put_if(item, "attribute_not_exists(pk) OR #ts <= :cutoff", values)
 
     def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
         with self._aws():

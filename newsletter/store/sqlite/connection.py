@@ -76,13 +76,27 @@ CREATE TABLE IF NOT EXISTS notifications (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rate_limits (
+    key TEXT PRIMARY KEY,
+    ts  REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS soft_bounces (
     email TEXT NOT NULL,
     at    TEXT NOT NULL,
     PRIMARY KEY (email, at)
 ) WITHOUT ROWID;
 """
-_TABLES = ("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications")
+_TABLES = (
+    "cache",
+    "subscribers",
+    "members",
+    "suppressions",
+    "consent_log",
+    "ledger",
+    "issues",
+    "notifications",
+    "rate_limits",
+)
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 
 

@@ -132,6 +132,16 @@ class Sending(SqliteStoreBase):
             )
             return cur.rowcount == 1
 
+    def take_slot(self, key: str, seconds: float) -> bool:
+        now = self.clock().timestamp()
+        with self._guard() as db:
+            cur = db.execute(
+                "INSERT INTO rate_limits (key, ts) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET ts = excluded.ts WHERE rate_limits.ts + ? <= excluded.ts",
+                (key, now, seconds),
+            )
+            return cur.rowcount == 1
+
     def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
         with self._guard() as db:
             db.execute("INSERT OR IGNORE INTO soft_bounces (email, at) VALUES (?, ?)", (email, iso(at)))
