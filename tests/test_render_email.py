@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -70,6 +69,7 @@ def test_a_ten_commit_day_sheds_nothing() -> None:
     issue = busy_issue(10)
     out = render_issue(issue)
     assert out.shed == []
+    assert out.web_html == out.html
     assert out.html_bytes == len(out.html.encode("utf-8")) < 100_000
     for href in commit_hrefs(issue):
         assert out.html.count(href) >= 2  # its card or line, and its row in the commit table
@@ -83,59 +83,17 @@ def test_a_95_commit_day_fits_gmail_with_every_commit_link_and_the_footer() -> N
     out = render_issue(issue)
     assert out.html_bytes < GMAIL_CLIP
     assert out.html_bytes == len(out.html.encode("utf-8"))
-    assert out.shed[0] == "low-lines"  # this day is too big whole: detail went, in order
+    assert out.shed[0].startswith("low-lines:")  # this day is too big whole: items went, in order
     last_commit = max(out.html.rfind(href) for href in commit_hrefs(issue))
     for href in commit_hrefs(issue):
         assert href in out.html
     for piece in footer(issue):
         assert out.html.rfind(piece) > last_commit, f"footer piece {piece!r} missing or not at the end"
-    # What was shed says so, with a link to the full issue on the web.
-    assert "low-importance changes are listed in the commit table below" in out.html
-    assert f'href="{issue.web_url}"' in out.html
-
-
-def test_shedding_goes_step_by_step_as_the_budget_shrinks() -> None:
-    issue = busy_issue(60)
-    sizes, sheds = [], []
-    for budget in (400_000, 110_000, 80_000, 60_000, 45_000):
-        out = render_issue(issue, budget_bytes=budget)
-        sizes.append(out.html_bytes)
-        sheds.append(out.shed)
-        assert out.html_bytes <= budget
-    assert sheds[0] == []
-    for shorter, longer in itertools.pairwise(sheds):
-        assert longer[: len(shorter)] == shorter  # each step keeps the earlier ones
-    assert sizes == sorted(sizes, reverse=True)
-    assert sheds[-1][:6] == [
-        "low-lines",
-        "medium-cards",
-        "high-insights",
-        "high-risks-recommendations",
-        "high-cards",
-        "commit-titles",
-    ]
-
-
-def test_a_budget_too_small_for_every_row_says_how_many_are_only_on_the_web() -> None:
-    issue = busy_issue(95)
-    out = render_issue(issue, budget_bytes=55_000)
-    assert out.html_bytes <= 55_000
-    assert out.shed[-1].startswith("commit-rows:")
-    shown = int(out.shed[-1].split(":")[1])
-    assert sum(href in out.html for href in commit_hrefs(issue)) >= shown
-    assert f"{95 - shown} more commits are listed only in the web version" in out.html
-    for piece in footer(issue):
-        assert piece in out.html
-
-
-def test_a_budget_that_cannot_be_met_keeps_every_row_and_says_so() -> None:
-    issue = busy_issue(30)
-    out = render_issue(issue, budget_bytes=5_000)
-    assert out.shed[-1] == "over-budget"
+    # What was shed says so, with a link to its place in the web version, which has everything.
+    assert "more are listed only in the commit table below" in out.html
+    assert f'href="{issue.web_url}#r-example-org-inference-engine-low"' in out.html
     for href in commit_hrefs(issue):
-        assert href in out.html
-    for piece in footer(issue):
-        assert piece in out.html
+        assert out.web_html.count(href) >= 2  # its card or line, and its row in the commit table
 
 
 # ------------------------------------------------------------------------------------------- untrusted text
@@ -202,7 +160,8 @@ def test_injection_in_titles_pr_bodies_and_model_output_renders_as_text(language
         assert href.startswith(("https://", "http://", "#")) or href in {p.value for p in Placeholder}, href
     assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
     assert "&lt;script&gt;" in out.html
-    assert not re.search(r"(?i)(href|src)\s*=\s*[\"']?\s*(javascript|data|vbscript):", out.html)
+    # Inside a tag (text may say href="javascript:…" verbatim: the inliner's serializer leaves quotes in text).
+    assert not re.search(r"(?i)<[^<>]*\b(href|src)\s*=\s*[\"']?\s*(javascript|data|vbscript):", out.html)
     # The text twin is never interpreted, so its texts stay verbatim; its numbered links are http(s) only.
     refs = re.findall(r"^\[\d+\] (\S+)$", out.text, flags=re.M)
     assert "https://github.com/o/r/commit/" + "f" * 40 in refs

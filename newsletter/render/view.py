@@ -76,6 +76,7 @@ def _clip_list(items: list[str], limit: int = LINE_MAX) -> list[str]:
 @dataclass
 class CommitView:
     sha: str
+    anchor: str  # its id in the web version (and the key of its fragments): c-<12 hex digits>
     short: str
     url: str | None
     title: str
@@ -152,7 +153,7 @@ def _restates(headline: str, title: str) -> bool:
     return bool(core) and core in headline.lower()
 
 
-def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
+def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, anchor: str) -> CommitView:
     c, a = item.commit, item.analysis
     labels = {
         "architecture": a.insights.architecture,
@@ -168,6 +169,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
     headline = clip(a.headline, LINE_MAX)
     return CommitView(
         sha=c.sha,
+        anchor=anchor,
         short=c.short_sha,
         url=safe_url(c.url),
         title=title,
@@ -201,15 +203,31 @@ def _repo_url(digest: RepoDigest) -> str | None:
     return None
 
 
+_HEX = re.compile(r"[^0-9A-Za-z]+")
+
+
+def _unique(anchor: str, seen: set[str]) -> str:
+    """``anchor``, or with a suffix when taken (one commit on two branches is two items)."""
+    candidate, n = anchor, 1
+    while candidate in seen:
+        n += 1
+        candidate = f"{anchor}-{n}"
+    seen.add(candidate)
+    return candidate
+
+
 def _anchor(name: str) -> str:
     return "r-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower()
 
 
-def _repo_view(digest: RepoDigest, tz: str, t: Catalogue) -> RepoView:
-    commits = [_commit_view(item, tz, t) for item in digest.commits]
+def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
+    commits = [
+        _commit_view(item, tz, t, _unique("c-" + _HEX.sub("", item.commit.sha)[:12], anchors))
+        for item in digest.commits
+    ]
     return RepoView(
         name=digest.repo,
-        anchor=_anchor(digest.repo),
+        anchor=_unique(_anchor(digest.repo), anchors),
         url=_repo_url(digest),
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
@@ -228,7 +246,8 @@ def _top_items(repos: list[RepoView], limit: int = 3) -> list[str]:
 def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     """The issue as the templates see it, and the catalogue of its language."""
     t = Catalogue(issue.language)
-    repos = [_repo_view(d, issue.timezone, t) for d in issue.repos]
+    anchors: set[str] = set()
+    repos = [_repo_view(d, issue.timezone, t, anchors) for d in issue.repos]
     every = [item for d in issue.repos for item in d.commits]
     counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
     top = max(counts.values(), default=0) or 1
