@@ -6,6 +6,7 @@ Skipped only when Chromium is not installed; CI (.ci/run) installs it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,45 @@ def test_importance_signals_survive_a_client_that_drops_style(browser: Browser, 
     assert seen["lowLine"] == {"border-top-color": grey, "border-top-width": "1px"}
     assert seen["muted"] == {"color": muted}
     assert seen["scrollWidth"] <= width
+
+
+COMFORT = """(() => {
+  const box = e => e.getBoundingClientRect();
+  const links = Array.from(document.querySelectorAll('a[href^="%%"]')).map(a => {
+    const r = box(a); return {text: a.textContent, top: r.top, left: r.left, right: r.right, height: r.height,
+                               width: r.width};
+  });
+  const nums = Array.from(document.querySelectorAll('.num, .nw')).map(e => {
+    // An inline element has one rectangle per line; a block one box, as tall as its lines.
+    const rects = e.getClientRects(), style = getComputedStyle(e);
+    const lineHeight = parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize);
+    return {text: e.textContent, lines: Math.max(rects.length, Math.round(box(e).height / lineHeight))};
+  });
+  return {links, nums};
+})()"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_footer_targets_are_big_enough_and_numbers_never_break(
+    browser: Browser, tmp_path: Path, width: int, language: str
+) -> None:
+    issue = busy_issue(8, language=language)
+    for n, item in enumerate(issue.repos[0].commits):
+        item.commit.additions, item.commit.deletions = 12_345_678 // 8 + n, 1_234_567 // 8 + n
+    page = _write(tmp_path, issue)
+    browser.open(page, width=width)
+    seen = browser.eval(COMFORT)
+    browser.screenshot(tmp_path / f"comfort-{language}-{width}.png")
+    footer = [link for link in seen["links"] if link["height"]]
+    assert len(footer) == 3
+    for link in footer:
+        assert link["height"] >= 24 and link["width"] >= 24, link  # WCAG 2.2 target size (minimum)
+    for a, b in itertools.pairwise(sorted(footer, key=lambda x: (round(x["top"]), x["left"]))):
+        assert round(a["top"]) != round(b["top"]) or b["left"] - a["right"] >= 8, (a, b)
+    assert any(
+        n["text"] == f"+{issue.stats.additions or sum(c.commit.additions for c in issue.repos[0].commits):,}"
+        for n in seen["nums"]
+    )
+    for number in seen["nums"]:
+        assert number["lines"] == 1, number  # "+545,260" stays on one line
