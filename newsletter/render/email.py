@@ -34,7 +34,12 @@ _CODE = re.compile(r"`([^`\n]{1,200})`")
 
 def _code(text: str) -> Markup:
     """Escape, then show `backticked` spans as code: safe because the escaped text holds no markup."""
-    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
+    escaped = escape(text)
+    return Markup(_CODE.sub(_as_code, str(escaped))) if "`" in escaped else escaped
+
+
+def _as_code(match: re.Match[str]) -> str:
+    return f"<code>{match.group(1)}</code>"
 
 
 _env = Environment(
@@ -90,7 +95,9 @@ def _inline(fragments: list[str]) -> list[str]:
     """Each fragment with the light styles inlined, in one parse."""
     if not fragments:
         return []
-    joined = _FRAGMENT_INLINER.inline_fragment(_CUT.join(minify(f) for f in fragments), _LIGHT)
+    # The item templates break lines only between tags and every value is one line (view.clip), so dropping
+    # newlines is all the minifying a fragment needs (and a tenth of minify's cost).
+    joined = _FRAGMENT_INLINER.inline_fragment(_CUT.join(f.replace("\n", "") for f in fragments), _LIGHT)
     out = joined.split(_CUT)
     if len(out) != len(fragments):  # a fragment that is not well-formed HTML swallowed a separator
         raise AssertionError("an item template produced unbalanced HTML")
