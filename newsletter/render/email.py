@@ -110,7 +110,7 @@ class _Fragments:
 
     def __init__(self, view: IssueView) -> None:
         self.macros = _macros(view.language)
-        self.by_key = {c.anchor: c for r in view.repos for c in r.commits}
+        self.by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
         self.html: dict[tuple[str, int], str] = {}
         self.tables = dict(zip((r.anchor for r in view.repos), self._render_tables(view), strict=True))
 

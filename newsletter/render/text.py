@@ -118,7 +118,7 @@ class _References:
 def render_text(view: IssueView, t: Catalogue, plan: Plan) -> str:
     """The text part of the email whose items and shedding ``plan`` chose."""
     refs = _References()
-    by_key = {c.anchor: c for r in view.repos for c in r.commits}
+    by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
     body = _env.get_template("issue.txt.j2").render(
         v=view, t=t, plan=plan, items=by_key, ref=refs, wrap=wrap, width=WIDTH
     )

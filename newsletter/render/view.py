@@ -154,7 +154,7 @@ def _restates(headline: str, title: str) -> bool:
     return bool(core) and core in headline.lower()
 
 
-def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, anchor: str) -> CommitView:
+def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
     c, a = item.commit, item.analysis
     labels = {
         "architecture": a.insights.architecture,
@@ -170,7 +170,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, anchor: str) -> Co
     headline = clip(a.headline, LINE_MAX)
     return CommitView(
         sha=c.sha,
-        anchor=anchor,
+        anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
         short=c.short_sha,
         url=safe_url(c.url),
         title=title,
@@ -222,10 +222,7 @@ def _anchor(name: str) -> str:
 
 
 def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
-    commits = [
-        _commit_view(item, tz, t, _unique("c-" + _HEX.sub("", item.commit.sha)[:12], anchors))
-        for item in digest.commits
-    ]
+    commits = [_commit_view(item, tz, t) for item in digest.commits]
     return RepoView(
         name=digest.repo,
         anchor=_unique(_anchor(digest.repo), anchors),
@@ -308,6 +305,9 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     t = Catalogue(issue.language)
     anchors: set[str] = set()
     repos = [_repo_view(d, issue.timezone, t, anchors) for d in issue.repos]
+    for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
+        for item in (c for imp in IMPORTANCES for c in r.groups[imp.value]):
+            item.anchor = _unique(item.anchor, anchors)
     every = [item for d in issue.repos for item in d.commits]
     counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
     top = max(counts.values(), default=0) or 1
