@@ -13,13 +13,13 @@ import re
 import secrets
 from collections.abc import Iterable
 from functools import cache
-from importlib.resources import files
 
 import css_inline
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
+from newsletter import template_files
 from newsletter.models import Issue, RenderedIssue
 from newsletter.render import budget
 from newsletter.render.budget import DEFAULT_BUDGET, Plan
@@ -42,20 +42,33 @@ def _as_code(match: re.Match[str]) -> str:
     return f"<code>{match.group(1)}</code>"
 
 
-_env = Environment(
-    loader=PackageLoader("newsletter", "templates/email"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["code"] = _code
-_env.filters["num"] = "{:,}".format
-_frame = _env.get_template("issue.mjml.j2")
-_LIGHT = files("newsletter").joinpath("templates/email/_light.css").read_text("utf-8")
-# The frame keeps its <style> (dark scheme, phone layout: media queries, which no inline style can say) and
-# MJML's own resets uninlined; the light scheme is added to every element from _light.css.
-_FRAME_INLINER = css_inline.CSSInliner(inline_style_tags=False, keep_style_tags=True, extra_css=_LIGHT, minify_css=True)
+@cache
+def _env() -> Environment:
+    # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
+    env = Environment(
+        loader=template_files.loader("email"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["code"] = _code
+    env.filters["num"] = "{:,}".format
+    return env
+
+
+@cache
+def _light() -> str:
+    return template_files.path("email", "_light.css").read_text("utf-8")
+
+
+@cache
+def _frame_inliner() -> css_inline.CSSInliner:
+    # The frame keeps its <style> (dark scheme, phone layout: media queries, which no inline style can say)
+    # and MJML's own resets uninlined; the light scheme is added to every element from _light.css.
+    return css_inline.CSSInliner(inline_style_tags=False, keep_style_tags=True, extra_css=_light(), minify_css=True)
+
+
 _FRAGMENT_INLINER = css_inline.CSSInliner(minify_css=True)
 _CUT = "<!--✂-->"  # between fragments inlined in one call (one parse instead of one per item)
 # Where an item goes in the frame: random per process and never in any output, so no title or model answer
@@ -88,7 +101,7 @@ def _size(html: str) -> int:
 @cache
 def _macros(language: str) -> object:
     """The item macros with the catalogue of one language in their context."""
-    return _env.get_template("_items.html.j2").make_module({"t": Catalogue(language)})
+    return _env().get_template("_items.html.j2").make_module({"t": Catalogue(language)})
 
 
 def _inline(fragments: list[str]) -> list[str]:
@@ -97,7 +110,7 @@ def _inline(fragments: list[str]) -> list[str]:
         return []
     # The item templates break lines only between tags and every value is one line (view.clip), so dropping
     # newlines is all the minifying a fragment needs (and a tenth of minify's cost).
-    joined = _FRAGMENT_INLINER.inline_fragment(_CUT.join(f.replace("\n", "") for f in fragments), _LIGHT)
+    joined = _FRAGMENT_INLINER.inline_fragment(_CUT.join(f.replace("\n", "") for f in fragments), _light())
     out = joined.split(_CUT)
     if len(out) != len(fragments):  # a fragment that is not well-formed HTML swallowed a separator
         raise AssertionError("an item template produced unbalanced HTML")
@@ -136,8 +149,12 @@ class _Fragments:
 
 def _document(view: IssueView, t: Catalogue, plan: Plan) -> str:
     """The frame for ``plan``, compiled and inlined, items and tables still as slots."""
-    mjml = _frame.render(v=view, t=t, plan=plan, slot=lambda key: Markup(f"@@{_NONCE}:{key}@@"))
-    return _FRAME_INLINER.inline(minify(mjml2html(mjml, disable_comments=True, fonts={})))
+    mjml = (
+        _env()
+        .get_template("issue.mjml.j2")
+        .render(v=view, t=t, plan=plan, slot=lambda key: Markup(f"@@{_NONCE}:{key}@@"))
+    )
+    return _frame_inliner().inline(minify(mjml2html(mjml, disable_comments=True, fonts={})))
 
 
 def _fill(document: str, fragments: _Fragments, plan: Plan) -> str:

@@ -8,23 +8,30 @@ Width is counted in display columns, so Chinese text (two columns a character, n
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 
+from newsletter import template_files
 from newsletter.render.budget import Plan
 from newsletter.render.view import Catalogue, IssueView
 
 WIDTH = 76
 
-_env = Environment(
-    loader=PackageLoader("newsletter", "templates/text"),
-    autoescape=False,  # plain text: nothing is interpreted, so nothing needs escaping
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_env.filters["num"] = "{:,}".format
+
+@cache
+def _template() -> Template:
+    # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
+    env = Environment(
+        loader=template_files.loader("text"),
+        autoescape=False,  # plain text: nothing is interpreted, so nothing needs escaping
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["num"] = "{:,}".format
+    return env.get_template("issue.txt.j2")
 
 
 # Punctuation the templates use that is wider than ASCII yet one column (East Asian Width "A"): a text of
@@ -119,8 +126,6 @@ def render_text(view: IssueView, t: Catalogue, plan: Plan) -> str:
     """The text part of the email whose items and shedding ``plan`` chose."""
     refs = _References()
     by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
-    body = _env.get_template("issue.txt.j2").render(
-        v=view, t=t, plan=plan, items=by_key, ref=refs, wrap=wrap, width=WIDTH
-    )
+    body = _template().render(v=view, t=t, plan=plan, items=by_key, ref=refs, wrap=wrap, width=WIDTH)
     links = "\n".join(f"[{n}] {url}" for n, url in enumerate(refs.urls, 1))
     return f"{body.rstrip()}\n\n{t('text_links')}\n{links}\n" if links else body.rstrip() + "\n"
