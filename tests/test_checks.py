@@ -72,6 +72,12 @@ def test_figures_and_identifiers_must_be_in_the_sources(text: str, missing: list
     assert checks.ungrounded(text, SOURCE) == missing
 
 
+def test_a_short_sha_that_reads_as_a_number_is_grounded_by_the_full_one() -> None:
+    sources = checks.Sources.of("Commit: 232181b0c5e1a9f1d2e3b4c5d6e7f8091a2b3c4d")
+    assert checks.ungrounded("Commit 232181b.", sources) == []  # "232181" with the unit "b" (bytes)
+    assert checks.ungrounded("Commit 232181c.", sources) == ["232181c"]
+
+
 def test_only_the_sentence_with_an_invented_figure_is_dropped() -> None:
     dropped: list[str] = []
     text = "Fuses the rope kernel. It is about 3x faster. Decode is 2.5x faster."
