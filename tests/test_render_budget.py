@@ -36,7 +36,13 @@ def sent_html(rendered: RenderedIssue, list_id: str = "inference-engine-daily-di
         postal_address="Example Org, 1 Market Street, Springfield",
     )
     view_url = f"https://d1a2b3c4d5e6f7.cloudfront.net/{list_id}/2026-01-13.html"
-    factory = MessageFactory(rendered, mailing_list, tokens=Tokens("s" * 32), public_url=PUBLIC_URL, view_url=view_url)
+    factory = MessageFactory(
+        rendered,
+        mailing_list,
+        tokens=Tokens("budget-Pz4Kw8Nq2Xv6Rt1Lm9Hc3Jb7Fs5Dy0Ga"),
+        public_url=PUBLIC_URL,
+        view_url=view_url,
+    )
     message = email.message_from_bytes(factory.build(LONG_ADDRESS))
     parts: list[Message] = [p for p in message.walk() if p.get_content_type() == "text/html"]
     return parts[0].get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]

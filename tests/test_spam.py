@@ -69,7 +69,7 @@ def _message(issue: Issue) -> bytes:
     factory = MessageFactory(
         render_issue(issue.model_copy(update={"postal_address": mailing_list.postal_address})),
         mailing_list,
-        tokens=Tokens("s" * 32),
+        tokens=Tokens("spam-Tq7Wx2Kc9Nv4Rb1Lz6Hm3Jf8Ds5Gy0Pa"),
         public_url=PUBLIC_URL,
         view_url="https://digest.example.com/sglang-daily/2026-01-13.html",
     )

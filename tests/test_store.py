@@ -355,11 +355,17 @@ def test_request_subscription_mails_one_confirmation_and_tells_nothing(
     assert message["To"] == A and message["From"] == digest.sender
     link = f"https://x.test/confirm?token={done.token}"
     assert link in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    # asked again while pending: a second confirmation (the first may be lost), still pending
+    # asked again while pending: no second mail within the confirmation window (one per address), still pending
     again = subscriptions.request_subscription(
         any_store, tokens, outbox, digest, A, public_url="https://x.test", source="web"
     )
-    assert again and not again.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 2
+    assert again and not again.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 1
+    # after the window: a second confirmation (the first may be lost)
+    clock.advance(subscriptions.CONFIRMATION_WINDOW.total_seconds())
+    later = subscriptions.request_subscription(
+        any_store, tokens, outbox, digest, A, public_url="https://x.test", source="web"
+    )
+    assert later and not later.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 2
     # a suppressed address: no mail, no change, no error (the caller answers as for anyone)
     any_store.suppress(B, "complained", "ses")
     assert (
@@ -382,7 +388,8 @@ def test_preferences_reads_and_sets_every_offered_list(any_store: Store) -> None
         "torch": False,
     }
     saved = subscriptions.preferences(any_store, A, offered, wanted=["vllm", "torch", "unknown"], source="web")
-    assert saved == {"sglang": False, "vllm": True, "torch": True}
+    assert saved == {"sglang": False, "vllm": False, "torch": False}  # joining waits for a confirmation link
+    assert {any_store.get_member(A, i).status for i in ("vllm", "torch")} == {MemberStatus.PENDING}  # type: ignore[union-attr]
     assert any_store.get_member(A, "unknown") is None  # a name not offered is ignored
     member = any_store.get_member(A, "retired")
     assert member and member.status == MemberStatus.ACTIVE  # lists not offered are untouched
