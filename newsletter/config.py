@@ -8,6 +8,7 @@ errors to one line that names the variable and what is wrong with it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsletter.errors import ConfigError
 
@@ -206,14 +207,24 @@ class Settings(BaseSettings):
     )
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings  # no .env file, no secrets folder: the environment is the config
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The process environment (read by pydantic-settings), or the given variables (Lambda: the environment
         plus the secrets from SSM; tests). Empty variables count as unset in both."""
         try:
             if env is None:
                 return cls()
-            given = InitSettingsSource(cls, init_kwargs={name: value for name, value in env.items() if value != ""})
-            return cls(_build_sources=((given,), {}))
+            return _Given(**{name: env[name] for name in _variables() if env.get(name)})
         except ValidationError as err:
             first = err.errors()[0]
             ctx = first.get("ctx") or {}
@@ -230,3 +241,28 @@ class Settings(BaseSettings):
                 hint="set it to a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
             )
         return self.secret
+
+
+class _Given(Settings):
+    """Settings from given variables only: what ``from_env`` was handed is all there is."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+@functools.cache
+def _variables() -> frozenset[str]:
+    """Every variable a setting is read from."""
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names.update(alias.choices if isinstance(alias, AliasChoices) else [alias])
+    return frozenset(n for n in names if isinstance(n, str))
