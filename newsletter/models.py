@@ -294,6 +294,27 @@ class Issue(Model):
 # --------------------------------------------------------------------------------------------- lists
 
 
+class Cadence(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class ReaderPreferences(Model):
+    """What one reader chose for one list; None (or no areas) means the list's default. Areas are path
+    prefixes ("python/sglang/srt/"): a commit matches when it touches a file under one of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_importance: Importance | None = None
+    areas: tuple[str, ...] = ()
+    language: str | None = None
+    cadence: Cadence | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self == ReaderPreferences()
+
+
 class MailingList(Model):
     """One mailing list, from ``subscribers/<id>.toml``: what it watches, for whom, when, in which language.
     Never holds addresses (those live in the store)."""
@@ -310,11 +331,17 @@ class MailingList(Model):
     postal_address: str  # CAN-SPAM: the sender's physical address, shown in every footer
     skip_empty_days: bool = True
     min_importance: Importance = Importance.LOW
+    # The languages a reader may choose (``language`` is the default and always offered).
+    languages: list[str] = Field(default_factory=list)
     exclude_bots: bool = True
     exclude_merges: bool = False
     analyzer: str | None = None  # overrides: "auto" | "llm" | "heuristic"
     model: str | None = None
     delivery: str | None = None  # overrides NEWSLETTER_DELIVERY: "ses" | "smtp" | "outbox"
+
+    @property
+    def offered_languages(self) -> list[str]:
+        return [self.language, *(lang for lang in self.languages if lang != self.language)]
 
 
 # --------------------------------------------------------------------------------------------- render

@@ -11,6 +11,7 @@ membership         ``P#<email>``        ``M#<list>``            ``L#<list>#<stat
 consent event      ``P#<email>``        ``E#<at>#<ns><random>``
 soft bounce        ``P#<email>``        ``B#<at>``
 send ledger        ``P#<email>``        ``S#<issue>``           ``S#<issue>``            email
+preferences        ``P#<email>``        ``R#<list>``            ``R#<list>``             email
 suppression        ``X#<sha256(email)>`` ``X``
 issue record       ``I#<issue>``        ``I``
 SES notification   ``N#<id>``           ``N``
@@ -70,6 +71,7 @@ from newsletter.store.common import (
     sort_batch,
     utcnow,
 )
+from newsletter.store.prefs_dynamodb import Preferences
 
 _CACHE_LIMIT = 350_000  # DynamoDB items stop at 400 KB; a cache may simply miss larger values
 _SER = TypeSerializer()
@@ -89,7 +91,7 @@ def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
-class DynamoStore:
+class DynamoStore(Preferences):
     def __init__(
         self,
         prefix: str,
@@ -351,6 +353,7 @@ class DynamoStore:
                     }
                 },
                 {"Put": {"TableName": self.table, "Item": self._event(email, list_id, "removed", None, source, now)}},
+                {"Delete": {"TableName": self.table, "Key": _av(pk=f"P#{email}", sk=f"R#{list_id}")}},
             ]
         )
 
@@ -625,6 +628,7 @@ class DynamoStore:
     # A person --------------------------------------------------------------------------------------
     def person(self, email: str) -> dict[str, Any]:
         profile, memberships, events, bounces, ledger = None, [], [], [], []
+        preferences: dict[str, Any] = {}
         for item in self._query(
             KeyConditionExpression="pk = :p", ExpressionAttributeValues=_av(**{":p": f"P#{email}"}), ConsistentRead=True
         ):
@@ -643,6 +647,8 @@ class DynamoStore:
                 bounces.append(item["at"])
             elif kind == "S":
                 ledger.append({k: item.get(k) for k in LEDGER_FIELDS})
+            elif kind == "R":
+                preferences[item["sk"][2:]] = json.loads(item["doc"])
         return person_export(
             email,
             profile=profile,
@@ -651,6 +657,7 @@ class DynamoStore:
             consent_log=events,
             soft_bounces=bounces,
             send_ledger=ledger,
+            preferences=preferences,
         )
 
     def erase_person(self, email: str) -> int:

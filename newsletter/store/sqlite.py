@@ -42,6 +42,8 @@ from newsletter.store.common import (
     sort_batch,
     utcnow,
 )
+from newsletter.store.prefs_sqlite import SCHEMA as PREFERENCES_SCHEMA
+from newsletter.store.prefs_sqlite import Preferences
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache (
@@ -111,11 +113,14 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
     PRIMARY KEY (email, at)
 ) WITHOUT ROWID;
 """
-_TABLES = ("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications")
+_TABLES = (
+    *("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications"),
+    "preferences",
+)
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 
 
-class SqliteStore:
+class SqliteStore(Preferences):
     """One connection shared by the threads of one process, serialised by a lock: SQLite allows one
     writer at a time anyway, and the work between writes (HTTP, LLM) dominates."""
 
@@ -131,7 +136,7 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             # 16 MB of page cache (default 2 MB): imports touch random pages of the email indexes.
             self._db.execute("PRAGMA cache_size=-16000")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + PREFERENCES_SCHEMA)
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open the SQLite store at {path}: {err}") from err
         self._lock = threading.RLock()
@@ -166,7 +171,7 @@ class SqliteStore:
 
     def init(self) -> list[str]:
         with self._guard() as db:
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + PREFERENCES_SCHEMA)
         return [f"{self.path}: {', '.join(_TABLES)}"]
 
     # Cache -----------------------------------------------------------------------------------------
@@ -226,6 +231,7 @@ class SqliteStore:
         now = iso(self.clock())
         with self._tx() as db:
             gone = db.execute("DELETE FROM members WHERE list_id = ? AND email = ?", (list_id, email)).rowcount
+            db.execute("DELETE FROM preferences WHERE list_id = ? AND email = ?", (list_id, email))
             if gone:
                 self._log(db, email, list_id, "removed", None, source, now)
         return bool(gone)
@@ -477,6 +483,8 @@ class SqliteStore:
                 (email,),
             ).fetchall()
             bounces = db.execute("SELECT at FROM soft_bounces WHERE email = ? ORDER BY at", (email,)).fetchall()
+            choices = db.execute("SELECT list_id, doc FROM preferences WHERE email = ? ORDER BY list_id", (email,))
+            preferences = {list_id: json.loads(doc) for list_id, doc in choices.fetchall()}
             ledger = db.execute(
                 "SELECT issue_id, state, runner, updated_at, message_id, reason FROM ledger WHERE email = ?"
                 " ORDER BY issue_id",
@@ -495,12 +503,13 @@ class SqliteStore:
             ],
             soft_bounces=[b[0] for b in bounces],
             send_ledger=[dict(zip(LEDGER_FIELDS, r, strict=True)) for r in ledger],
+            preferences=preferences,
         )
 
     def erase_person(self, email: str) -> int:
         deleted = 0
         with self._tx() as db:
-            for table in ("members", "consent_log", "soft_bounces", "ledger", "subscribers"):
+            for table in ("members", "preferences", "consent_log", "soft_bounces", "ledger", "subscribers"):
                 deleted += db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
         return deleted
 
