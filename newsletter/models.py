@@ -270,6 +270,15 @@ class Usage(Model):
     corrections: int = 0
 
 
+class Focus(Model):
+    """What a reader who follows areas of the code is told: how much of the day touched them."""
+
+    areas: list[str]
+    commits: int  # commits touching the areas
+    total: int  # commits of the day
+    whole_url: str | None = None  # the whole issue on the web
+
+
 class Issue(Model):
     """One day's digest for one list: the only input of every renderer."""
 
@@ -285,6 +294,7 @@ class Issue(Model):
     web_url: str | None = None  # where the full issue lives on the web archive
     # From the list (MailingList.postal_address): CAN-SPAM wants the sender's address in every footer.
     postal_address: str | None = None
+    focus: Focus | None = None  # a reader's issue narrowed to their areas (newsletter/segments.py)
 
     @property
     def commit_count(self) -> int:

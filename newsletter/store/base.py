@@ -63,6 +63,7 @@ class LedgerState(StrEnum):
     SENDING = "sending"  # handed to the provider, no answer recorded: ambiguous if the runner died
     SENT = "sent"
     FAILED = "failed"  # permanently rejected, with a reason
+    EMPTY = "empty"  # nothing today matched the reader's preferences: no mail, and not a failure
 
 
 class LedgerEntry(BaseModel):
