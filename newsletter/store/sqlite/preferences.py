@@ -1,4 +1,4 @@
-"""The SQLite store's part for readers' preferences (the ``PreferenceStore`` protocol)."""
+"""The sqlite store's part for readers' preferences (the ``PreferenceStore`` protocol)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,15 @@ from collections.abc import Iterator
 from newsletter.models import ReaderPreferences
 from newsletter.preferences import describe
 from newsletter.store.common import iso
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS preferences (
-    list_id    TEXT NOT NULL,
-    email      TEXT NOT NULL,
-    doc        TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (list_id, email)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS preferences_email ON preferences (email);
-"""
+from newsletter.store.sqlite.connection import SqliteStoreBase
 
 
 def dump(prefs: ReaderPreferences) -> str:
     return json.dumps(prefs.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
 
 
-class Preferences:
-    """Mixed into SqliteStore, whose connection helpers (``_tx``, ``_guard``, ``_pages``, ``_log``) it uses."""
+class Preferences(SqliteStoreBase):
+    """Readers' own choices per list (the ``preferences`` table), logged like every change of consent."""
 
     def set_preferences(self, email: str, list_id: str, prefs: ReaderPreferences, *, source: str) -> bool:
         now = iso(self.clock())

@@ -1,4 +1,4 @@
-"""The DynamoDB store's part for readers' preferences (the ``PreferenceStore`` protocol).
+"""The dynamodb store's part for readers' preferences (the ``PreferenceStore`` protocol).
 
 One item per member who made a choice, in the person's partition (so export and forget find it):
 pk ``P#<email>``, sk ``R#<list>``, and in ``gsi1`` under ``R#<list>`` by email (a list's choices in one query).
@@ -10,26 +10,19 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
 from newsletter.errors import ConflictError
 from newsletter.models import ReaderPreferences
 from newsletter.preferences import describe
 from newsletter.store.common import iso
-
-_SER = TypeSerializer()
-
-
-def _av(**values: Any) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in values.items() if v is not None}
+from newsletter.store.dynamodb.connection import DynamoStoreBase, _av
 
 
 def _doc(prefs: ReaderPreferences) -> str:
     return json.dumps(prefs.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
 
 
-class Preferences:
-    """Mixed into DynamoStore, whose helpers (``_get``, ``_query``, ``_transact``, ``_event``, ``_av``) it uses."""
+class Preferences(DynamoStoreBase):
+    """Readers' own choices per list, written together with their consent event."""
 
     def set_preferences(self, email: str, list_id: str, prefs: ReaderPreferences, *, source: str) -> bool:
         table: str = self.table
