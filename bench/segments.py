@@ -114,7 +114,7 @@ def main(readers: int = 100_000, segments: int = 50) -> None:
     )
     print(f"campaign: {seconds:.1f} s, {result.sent / seconds:,.0f} msg/s; peak RSS {peak:,.0f} MiB")
     print(
-        f"one render takes {render_seconds:.2f} s: per-reader renders would have cost {readers * render_seconds:,.0f} s,"
+        f"one render: {render_seconds:.2f} s; per-reader renders would have cost {readers * render_seconds:,.0f} s,"
         f" the segments' {result.rendered * render_seconds:,.1f} s"
     )
     again = deliver_issue(mailing_list, sendable, ctx, day=DAY)
