@@ -12,12 +12,13 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from newsletter.compose import stats
 from newsletter.config import Settings
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.message import MessageFactory, TokenMaker
-from newsletter.deliver.service import SendableIssue, factory_for, keep_sendable, load_sendable
+from newsletter.deliver.service import SendableIssue, factory_for, issue_id, keep_sendable, load_sendable
 from newsletter.models import Cadence, Focus, Importance, Issue, MailingList, ReaderPreferences
 from newsletter.preferences import touches
 from newsletter.store.base import Cache, Recipient
@@ -112,6 +113,17 @@ def keep_base(store: Cache, issue_id: str, base: Issue) -> Issue:
 def load_base(store: Cache, issue_id: str, language: str) -> Issue | None:
     value = store.get(_BASE, f"{issue_id}@{language}")
     return Issue.model_validate(value) if value else None
+
+
+def recent_areas(store: Cache, mailing_list: MailingList, today: date, *, days: int = 14) -> list[str]:
+    """The top-level folders (``python/``) the list's issues of the last ``days`` days touched: what the
+    preferences page offers as areas, so that a reader picks among folders the repository actually has."""
+    seen: set[str] = set()
+    for back in range(1, days + 1):
+        base = load_base(store, issue_id(mailing_list.id, today - timedelta(days=back)), mailing_list.language)
+        for repo in base.repos if base else []:
+            seen.update(f"{f.path.split('/', 1)[0]}/" for c in repo.commits for f in c.commit.files if "/" in f.path)
+    return sorted(seen)
 
 
 def is_empty(issue: Issue) -> bool:
