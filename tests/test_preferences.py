@@ -3,6 +3,7 @@ logged in the consent record, and set through the CLI and CSV import/export."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Callable
@@ -204,3 +205,40 @@ def test_csv_import_and_export_carry_preferences(store: Store, tmp_path: Path) -
     assert run("subscribers", "remove", A, "--list", "sglang").exit_code == 0
     assert run("subscribers", "import", str(again), "--list", "sglang", "--confirmed").exit_code == 0
     assert store.preferences(A, "sglang").areas == ("docs/", "python/")
+
+
+# --- the preferences page's form, through the HTTP handler ----------------------------------------------
+
+
+def test_the_page_saves_checked_choices_and_refuses_forged_ones(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import quote
+
+    from newsletter.aws import handlers
+    from newsletter.subscriptions import Tokens
+    from tests.aws_stack import http_event
+
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://news.example.com")
+    _member(store, A, "sglang")
+    token = quote(Tokens("test-secret-not-for-production").make("preferences", A, "sglang"), safe="")
+
+    def post(body: str) -> dict[str, Any]:
+        form = "application/x-www-form-urlencoded"
+        event = http_event("POST", "/preferences", query=f"token={token}", body=body.encode(), content_type=form)
+        return handlers.http(event, None)
+
+    forged = post("lists=sglang&reader=1&min_importance=urgent&areas=docs%2F")
+    assert forged["statusCode"] == 400
+    assert store.preferences(A, "sglang") == ReaderPreferences()  # nothing changed
+    assert post("lists=sglang&reader=1&areas=..%2Fetc")["statusCode"] == 400
+    saved = post("lists=sglang&reader=1&min_importance=medium&areas=docs%2F&areas=python%2F&language=en")
+    assert saved["statusCode"] == 200
+    assert store.preferences(A, "sglang") == ReaderPreferences(
+        min_importance=Importance.MEDIUM, areas=("docs/", "python/"), language="en"
+    )
+    # A form without the reader's part (an older page) leaves the choices alone; leaving the list drops them.
+    assert post("lists=sglang")["statusCode"] == 200
+    assert store.preferences(A, "sglang").areas == ("docs/", "python/")
+    page = handlers.http(http_event("GET", "/preferences", query=f"token={token}"), None)
+    body = base64.b64decode(page["body"]).decode() if page.get("isBase64Encoded") else page["body"]
+    assert 'value="docs/" checked' in body
+    assert 'id="importance-medium" name="min_importance" value="medium" checked' in body
