@@ -8,7 +8,6 @@ import email.policy
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -139,7 +138,7 @@ def test_idn_and_non_ascii_addresses_and_a_refusal_fail_alone_and_the_next_list_
 
 
 def _deliver(store: object, sender: object) -> CampaignResult:
-    settings = replace(Settings.from_env(), send_rate=None, public_url="https://news.example.com")
+    settings = Settings.from_env().model_copy(update={"send_rate": None, "public_url": "https://news.example.com"})
     return deliver(mailing_list(), sendable(), settings=settings, store=store, sender=sender, tokens=Tokens(SECRET))  # type: ignore[arg-type]
 
 

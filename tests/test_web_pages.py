@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from newsletter.web import pages
-from newsletter.web.pages import ListChoice
+from newsletter.web.pages import ListChoice, ReaderForm
 
 PUBLIC = "https://api.example.org/"
 NASTY = '"><script>alert(1)</script>'
@@ -49,7 +49,13 @@ def test_every_page_renders_in_both_languages(lang: str) -> None:
         pages.unsubscribed(lang, list_title="SGLang daily", public_url=PUBLIC, undo_token="tok"),
         pages.resubscribed(lang, list_title="SGLang daily"),
         pages.unsubscribe_ask(lang, list_title="SGLang daily", public_url=PUBLIC, token="tok"),
-        pages.preferences_form(lang, choices=[ListChoice("a", "A", True)], public_url=PUBLIC, token="tok"),
+        pages.preferences_form(
+            lang,
+            choices=[ListChoice("a", "A", True)],
+            public_url=PUBLIC,
+            token="tok",
+            reader=ReaderForm("A", "medium", [("docs/", False), ("python/", True)], ["zh-CN", "en"], "en"),
+        ),
         pages.preferences_saved(lang, subscribed_titles=["A"]),
         pages.bad_token(lang),
         pages.bad_request(lang),
@@ -104,7 +110,13 @@ def test_nothing_is_reflected_raw() -> None:
         pages.confirmed("en", list_title=NASTY),
         pages.unsubscribed("en", list_title=NASTY, public_url=PUBLIC, undo_token=NASTY),
         pages.unsubscribe_ask("en", list_title=NASTY, public_url=PUBLIC, token=NASTY),
-        pages.preferences_form("en", choices=[ListChoice(NASTY, NASTY, False)], public_url=PUBLIC, token=NASTY),
+        pages.preferences_form(
+            "en",
+            choices=[ListChoice(NASTY, NASTY, False)],
+            public_url=PUBLIC,
+            token=NASTY,
+            reader=ReaderForm(NASTY, "low", [(NASTY, True)], ["en"], "en"),
+        ),
         pages.preferences_saved("en", subscribed_titles=[NASTY]),
     ]
     for page in shown:
