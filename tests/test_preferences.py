@@ -219,7 +219,8 @@ def test_the_page_saves_checked_choices_and_refuses_forged_ones(store: Store, mo
 
     monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://news.example.com")
     _member(store, A, "sglang")
-    token = quote(Tokens("test-Qm7Vx2Lp9Rk4Tz8Wn3Bc6Hj1Fd5Gs0Ya-not-for-production").make("preferences", A, "sglang"), safe="")
+    secret = "test-Qm7Vx2Lp9Rk4Tz8Wn3Bc6Hj1Fd5Gs0Ya-not-for-production"  # tests/conftest.py's
+    token = quote(Tokens(secret).make("preferences", A, "sglang"), safe="")
 
     def post(body: str) -> dict[str, Any]:
         form = "application/x-www-form-urlencoded"
