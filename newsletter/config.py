@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError
 
+# Where links in outbox mail point when NEWSLETTER_PUBLIC_URL is unset: `newsletter serve`'s default address.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """Per-user data folder (XDG on Linux): the SQLite store, the outbox and the archive live here."""
@@ -136,6 +139,9 @@ class Settings:
     archive_public_url: str | None = None
     # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
     public_url: str | None = None
+    # Without public_url, links point here (outbox mail only: smtp and ses require public_url); `newsletter serve`
+    # sets it to the address it listens on.
+    local_url: str = DEFAULT_PUBLIC_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,6 +193,10 @@ class Settings:
             archive_public_url=(env.get("NEWSLETTER_ARCHIVE_URL") or "").rstrip("/") or None,
             public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
         )
+
+    def links_url(self) -> str:
+        """The base URL that links to the public pages are built on."""
+        return self.public_url or self.local_url
 
     def require_secret(self) -> str:
         """The token secret, for the commands that sign or read subscription links."""

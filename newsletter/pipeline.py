@@ -232,8 +232,9 @@ def deliver_issue(
         dry_run=dry_run,
         resend_ambiguous=resend_ambiguous,
         progress=progress,
+        stop=ctx.stop,
     )
-    if not dry_run and not result.deferred and not result.ambiguous:
+    if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
         _mark_sent(ctx, sendable.issue_id, result)
     return result
 
@@ -282,7 +283,8 @@ class ListRun:
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "failed" and not (self.campaign and (self.campaign.failed or self.campaign.deferred))
+        c = self.campaign
+        return self.outcome != "failed" and not (c and (c.failed or c.deferred or c.interrupted))
 
 
 def run_list(
@@ -354,7 +356,12 @@ def run_due(
         targets = [(due.mailing_list, due.day) for due in due_lists(lists, now)]
     else:
         targets = [(ml, day or last_complete_day(ml, now)) for ml in lists]
-    return [run_list(ml, when, ctx, dry_run=dry_run, progress=progress) for ml, when in targets]
+    runs = []
+    for ml, when in targets:
+        if ctx.stop.is_set():  # serve shutting down: the list in progress winds down, no other starts
+            break
+        runs.append(run_list(ml, when, ctx, dry_run=dry_run, progress=progress))
+    return runs
 
 
 @dataclass
