@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from newsletter.aws import handlers
+from newsletter.deliver.smtp import SmtpSender
 from newsletter.store.base import LedgerState, MemberStatus
 from newsletter.store.sqlite import SqliteStore
 from newsletter.subscriptions import Tokens
@@ -292,3 +294,18 @@ def test_a_run_stopped_before_its_campaign_leaves_the_issue_to_the_next_run(env:
     with pipeline.Context.open(settings) as ctx:
         again = pipeline.run_list(ctx.mailing_list("widgets"), day, ctx, repos=repos)
     assert again.outcome == "delivered" and again.campaign is not None and again.campaign.sent == 3
+
+
+def test_a_kept_smtp_connection_that_the_server_closed_while_idle_is_replaced() -> None:
+    """A long-running server keeps one SMTP connection per thread; the SMTP server drops it after a few idle
+    minutes. The next confirmation mail must go out on a new connection, not fail the subscribe page."""
+    raw = b"From: digest@example.com\r\nSubject: hello\r\n\r\nhello\r\n"
+    with SmtpSink(idle_timeout=0.5) as sink:
+        sender = SmtpSender("127.0.0.1", sink.port, tls="none")
+        try:
+            sender.send(raw, sender="digest@example.com", recipient="a@example.org")
+            time.sleep(1.5)  # the sink has closed the idle session
+            sender.send(raw, sender="digest@example.com", recipient="b@example.org")
+        finally:
+            sender.close()
+        assert [r.rcpt_tos for r in sink.received] == [["a@example.org"], ["b@example.org"]]
