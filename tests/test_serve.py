@@ -25,7 +25,7 @@ from newsletter.subscriptions import Tokens
 from tests.aws_stack import LIST_TOML, SECRET, http_event
 from tests.fakes.github import FakeGitHub
 from tests.fakes.smtp_sink import SmtpSink
-from tests.serve_support import Served, free_port, request, wait_for
+from tests.serve_support import Answer, Served, free_port, request, wait_for
 
 GITHUB = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 READER = "ada@example.org"
@@ -87,29 +87,67 @@ _BAD = [
 ]  # fmt: skip
 
 
+def both(served: Served, method: str, path: str, query: str = "", body: bytes = b"", content_type: str | None = None,
+         language: str | None = None) -> tuple[dict, Answer]:  # fmt: skip
+    """The same request to the Lambda handler (API Gateway's event) and to the server (HTTP on loopback)."""
+    event = http_event(method, path, query=query, body=body, content_type=content_type)
+    headers = {"Content-Type": content_type} if content_type else {}
+    if language:
+        event["headers"]["accept-language"] = headers["Accept-Language"] = language
+    lam = handlers.http(event, None)
+    got = request(f"{served.url}{path}{'?' + query if query else ''}", method=method, body=body, headers=headers)
+    return lam, got
+
+
+def same(lam: dict, got: Answer, case: str) -> None:
+    assert (got.status, got.text) == (lam["statusCode"], lam["body"]), case
+    for name in ("Content-Type", "Cache-Control", "Content-Security-Policy"):
+        assert got.headers[name] == lam["headers"].get(name), (case, name)
+
+
 def test_bad_requests_get_the_same_answer_from_serve_as_from_the_lambda_handler(
     served: Served, env: dict[str, str]
 ) -> None:
     db = store(env)
     db.add_members([(READER, None)], "widgets", status=MemberStatus.ACTIVE, source="test")
     for method, path, query, body, content_type in _BAD:
-        headers = {"Content-Type": content_type} if content_type else {}
-        lam = handlers.http(http_event(method, path, query=query, body=body, content_type=content_type), None)
-        got = request(f"{served.url}{path}{'?' + query if query else ''}", method=method, body=body, headers=headers)
+        lam, got = both(served, method, path, query, body, content_type)
         case = f"{method} {path}?{query[:20]} {body[:30]!r}"
         assert 400 <= got.status < 500, case
-        assert (got.status, got.text) == (lam["statusCode"], lam["body"]), case
-        assert got.headers["Content-Type"] == lam["headers"]["Content-Type"], case
+        same(lam, got, case)
         assert "<script>alert" not in got.text and "alert(1)" not in got.text, case
+    lam, got = both(served, "GET", "/nowhere", language="zh-CN,zh;q=0.9")
+    same(lam, got, "404 in Chinese")
+    assert got.status == 404 and 'lang="zh-CN"' in got.text
     assert db.get_member(READER, "widgets").status == MemberStatus.ACTIVE  # no bad request changed anything
     assert db.get_member("a@example.org", "widgets") is None
 
-    # And a good one: the same page, and the same change, from either.
-    token = _TOKENS.make("unsubscribe", READER, "widgets")
-    got = request(f"{served.url}/unsubscribe?token={token}")
-    lam = handlers.http(http_event("GET", "/unsubscribe", query=f"token={token}"), None)
-    assert got.status == lam["statusCode"] == 200 and got.text == lam["body"]
-    assert db.get_member(READER, "widgets").status == MemberStatus.UNSUBSCRIBED
+
+def test_good_requests_get_the_same_answer_and_make_the_same_change(served: Served, env: dict[str, str]) -> None:
+    """Each request goes to the handler first, then to the server: the second finds the change the first made,
+    and answers the same (every one of these is idempotent)."""
+    db = store(env)
+    db.add_members([(READER, None)], "widgets", status=MemberStatus.ACTIVE, source="test")
+    unsubscribe = "token=" + _TOKENS.make("unsubscribe", READER, "widgets")
+    preferences = "token=" + _TOKENS.make("preferences", READER, "widgets")
+    joining = json.dumps({"list": "widgets", "email": "new@example.org"}).encode()
+    for method, path, query, body, content_type, status, member in [
+        ("GET", "/subscribe", "list=widgets", b"", None, 200, MemberStatus.ACTIVE),
+        ("POST", "/unsubscribe", unsubscribe, b"List-Unsubscribe=One-Click", _FORM, 200, MemberStatus.UNSUBSCRIBED),
+        ("POST", "/unsubscribe", unsubscribe, b"undo=1", _FORM, 200, MemberStatus.ACTIVE),
+        ("GET", "/unsubscribe", unsubscribe, b"", None, 200, MemberStatus.UNSUBSCRIBED),
+        ("GET", "/preferences", preferences, b"", None, 200, MemberStatus.UNSUBSCRIBED),
+        ("POST", "/preferences", preferences, b"lists=widgets", _FORM, 200, MemberStatus.ACTIVE),
+        ("POST", "/subscribe", "", joining, "application/json", 202, MemberStatus.ACTIVE),
+    ]:  # fmt: skip
+        lam, got = both(served, method, path, query, body, content_type)
+        case = f"{method} {path} {body[:30]!r}"
+        assert got.status == status, case
+        same(lam, got, case)
+        assert db.get_member(READER, "widgets").status == member, case
+    assert db.get_member("new@example.org", "widgets").status == MemberStatus.PENDING
+    outbox = list((Path(env["NEWSLETTER_DATA_DIR"]) / "outbox").glob("*.eml"))
+    assert len(outbox) == 2  # a confirmation from each (a pending address may ask again)
 
 
 def test_a_body_past_the_server_limit_is_refused_before_it_is_read(served: Served) -> None:
