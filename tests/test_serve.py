@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -347,3 +348,31 @@ def test_a_kept_smtp_connection_that_the_server_closed_while_idle_is_replaced() 
         finally:
             sender.close()
         assert [r.rcpt_tos for r in sink.received] == [["a@example.org"], ["b@example.org"]]
+
+
+def test_a_first_try_without_a_secret_the_sample_mails_unsubscribe_link_works(env: dict[str, str]) -> None:
+    """`newsletter run --sample` then `newsletter serve`, no NEWSLETTER_SECRET, no public URL, outbox only: the
+    sample message's one-click link reaches serve (its default address) and unsubscribes the sample reader."""
+    trial = {**env, "NEWSLETTER_SECRET": "", "NEWSLETTER_PUBLIC_URL": ""}
+    sample = [sys.executable, "-m", "newsletter", "run", "--sample"]
+    done = subprocess.run(sample, env={**os.environ, **trial}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (message,) = (Path(env["NEWSLETTER_DATA_DIR"]) / "outbox").glob("*.eml")
+    link = re.search(r"<(http://127\.0\.0\.1:8000/unsubscribe\?token=[^>]+)>", message.read_text())
+    assert link, "the sample mail's List-Unsubscribe does not point at serve's default address"
+    port = free_port()  # 8000 may be taken on this machine: the same path and token, on a free port
+    with Served(trial, "--port", str(port)) as served:
+        assert "links are checked with this data folder's sample secret" in served.output
+        one_click = link.group(1).replace(":8000/", f":{port}/")
+        answer = request(one_click, method="POST", body=b"List-Unsubscribe=One-Click", headers={"Content-Type": _FORM})
+        assert answer.status == 200
+    assert store(env).get_member("reader@example.com", "sample").status == MemberStatus.UNSUBSCRIBED
+
+    # Real mail still needs the secret.
+    real = subprocess.run(
+        [sys.executable, "-m", "newsletter", "serve", "--port", "0"],
+        env={**os.environ, **trial, "NEWSLETTER_PUBLIC_URL": "https://news.example.com", "NEWSLETTER_DELIVERY": "smtp",
+             "SMTP_HOST": "127.0.0.1"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert real.returncode == 2 and real.stderr.startswith("error: NEWSLETTER_SECRET is not set")

@@ -1,4 +1,6 @@
-"""The public subscription endpoints over API Gateway HTTP API events (payload format 2.0).
+"""The public subscription endpoints: ``respond(ctx, HttpRequest) -> HttpResponse``, one code path for every
+server in front — the Lambda ``http`` handler (``handle``: API Gateway HTTP API events, payload format 2.0) and
+``newsletter serve`` (WSGI, ``newsletter.serve.app``).
 
 Routes: GET/POST /subscribe, GET /confirm?token=, GET /unsubscribe?token=, POST /unsubscribe?token= (RFC 8058
 ``List-Unsubscribe=One-Click``, or ``undo=1`` from the result page), GET/POST /preferences?token=.

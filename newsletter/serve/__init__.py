@@ -29,6 +29,8 @@ from types import FrameType
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.errors import InputError
+from newsletter.lists import load_lists
+from newsletter.samples import sample_secret
 
 log = logging.getLogger("newsletter.serve")
 
@@ -80,11 +82,15 @@ def serve(settings: Settings, options: ServeOptions, say: Callable[[str], None])
     address = local_url(options.host, sock.getsockname()[1])
     if not settings.public_url:
         settings = dataclasses.replace(settings, local_url=address)
-    ctx = Context(settings)
+    lists = load_lists(settings.lists_dir)  # a broken list file stops here, with one line
+    trial = not settings.secret and all((m.delivery or settings.delivery) == "outbox" for m in lists.values())
+    # Outbox only and no secret (a first try after `newsletter run --sample`): the pages check links with the
+    # data folder's sample secret, so the sample mail's links work. Real mail needs NEWSLETTER_SECRET, and so
+    # does the scheduled job (it runs like `newsletter run`).
+    ctx = Context(settings, secret=sample_secret(settings.data_dir) if trial else None)
     try:
         # What every request needs is opened (and checked) now, not by two request threads at once.
         _ = ctx.tokens, ctx.store
-        lists = ctx.mailing_lists()
         for mailing_list in lists.values():
             ctx.sender_for(mailing_list)  # smtp/ses without NEWSLETTER_PUBLIC_URL stop here, with one line
         storage = ctx.archive.storage
@@ -113,6 +119,11 @@ def serve(settings: Settings, options: ServeOptions, say: Callable[[str], None])
             say(
                 f"NEWSLETTER_PUBLIC_URL is not set: links in outbox mail sent from here point at {address};"
                 " smtp and ses delivery need it set to this server's public address"
+            )
+        if trial:
+            say(
+                "NEWSLETTER_SECRET is not set: links are checked with this data folder's sample secret (the sample"
+                " mail's links work); set NEWSLETTER_SECRET before mailing anyone"
             )
         if not lists:
             say(f"no list files in {settings.lists_dir}: nothing to subscribe to yet")
