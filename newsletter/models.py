@@ -181,6 +181,7 @@ class ChangeType(StrEnum):
     CHORE = "chore"
     REVERT = "revert"
     SECURITY = "security"
+    LEGAL = "legal"  # licence or notice changes
 
 
 class Insights(Model):
