@@ -23,15 +23,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from newsletter.deliver.base import Sender
+from newsletter.deliver.memory import keep_message_memory
 from newsletter.deliver.message import MessageFactory
 from newsletter.errors import ConflictError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.models import MailingList
 from newsletter.store.base import LedgerEntry, LedgerState, Recipient, Recipients, SendLedger
 
-Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous"
+Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous" | "empty"
 
 
 class CampaignStore(Recipients, SendLedger, Protocol):
     """The part of the store a campaign needs."""
+
+
+class Messages(Protocol):
+    """Where a campaign's messages come from: one issue's MessageFactory, or one per segment of readers
+    (newsletter/segments.py). None: nothing today matches what this reader asked for."""
+
+    @property
+    def list(self) -> MailingList: ...
+
+    def build_for(self, recipient: Recipient) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,9 @@ class CampaignResult:
     failed: int = 0  # permanently rejected in this run
     deferred: int = 0  # transient failures past the retry budget, or still held by another runner: a later run
     ambiguous: int = 0  # SENDING entries of a runner that died; see send-status
+    empty: int = 0  # readers whose preferences left nothing today: no mail, recorded in the ledger
+    segments: int = 0  # segments of readers with their own preferences (besides the list's own)
+    rendered: int = 0  # segment issues rendered by this run (the others were rendered by an earlier one)
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
     duration: float = 0.0
@@ -105,7 +120,7 @@ class Campaign:
         issue_id: str,
         store: CampaignStore,
         sender: Sender,
-        factory: MessageFactory,
+        factory: Messages,
         options: CampaignOptions,
         progress: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -133,13 +148,17 @@ class Campaign:
             self._stop.wait(min(left, 0.25))
 
     def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
-        held, ambiguous = self._scan_ledger() if self.options.scan_ledger else ({}, {})
+        keep_message_memory()
+        held, ambiguous, settled = self._scan_ledger() if self.options.scan_ledger else ({}, {}, set())
         deferred: list[tuple[datetime, Recipient]] = []
         slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
             for recipient in recipients:
                 if self._halted():
                     break
+                if recipient.email in settled:  # sent or failed for good: the scan said so, no query each
+                    self._done("skipped")
+                    continue
                 if recipient.email in held:
                     # Reserved by another runner (alive, or dead with a lease still running): retry at expiry.
                     deferred.append((held[recipient.email], recipient))
@@ -151,7 +170,7 @@ class Campaign:
                 wait = (max(expires for expires, _ in deferred) - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     self._pause(wait)
-                _, ambiguous = self._scan_ledger()
+                _, ambiguous, _ = self._scan_ledger()
             for _, recipient in deferred:
                 if self._halted():
                     break
@@ -176,11 +195,13 @@ class Campaign:
         future = pool.submit(self._deliver, recipient, ambiguous)
         future.add_done_callback(lambda f: self._finished(f, slots))
 
-    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry]]:
+    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry], set[str]]:
         """Entries another runner may still be working on (RESERVED, or SENDING within its lease: wait for the
-        lease to run out) and entries left ambiguous (SENDING past the lease: the runner died mid-send)."""
+        lease to run out), entries left ambiguous (SENDING past the lease: the runner died mid-send), and the
+        settled ones (SENT, FAILED: final, so a re-run skips them without a claim and a read each)."""
         held: dict[str, datetime] = {}
         ambiguous: dict[str, LedgerEntry] = {}
+        settled: set[str] = set()
         now = datetime.now(UTC)
         for entry in self.store.entries(self.issue_id):
             expires = self._lease_end(entry)
@@ -188,7 +209,9 @@ class Campaign:
                 held[entry.email] = expires
             elif entry.state == LedgerState.SENDING:
                 ambiguous[entry.email] = entry
-        return held, ambiguous
+            else:
+                settled.add(entry.email)
+        return held, ambiguous, settled
 
     def _finished(self, future: Future[Outcome], slots: threading.BoundedSemaphore) -> None:
         slots.release()
@@ -215,7 +238,10 @@ class Campaign:
         if refused is not None:
             return refused
         try:
-            raw = self.factory.build(email, recipient.name)
+            raw = self.factory.build_for(recipient)
+            if raw is None:
+                self.store.mark(self.issue_id, email, self.runner, LedgerState.EMPTY)
+                return "empty"
             for attempt in range(1, self.options.max_attempts + 1):
                 if self._halted():
                     break
@@ -303,7 +329,7 @@ def send_issue(
     *,
     store: CampaignStore,
     sender: Sender,
-    factory: MessageFactory,
+    factory: Messages,
     options: CampaignOptions,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
@@ -318,7 +344,7 @@ def dry_run(
     recipients: Iterator[Recipient],
     *,
     store: CampaignStore,
-    factory: MessageFactory,
+    factory: Messages,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
     """What a real run would do, without sending or writing: each message is still built (and so checked)."""
@@ -327,8 +353,7 @@ def dry_run(
     for recipient in recipients:
         state = done.get(recipient.email)
         if state is None or state == LedgerState.RESERVED:
-            factory.build(recipient.email, recipient.name)
-            outcome = "sent"
+            outcome = "sent" if factory.build_for(recipient) is not None else "empty"
         else:
             outcome = "ambiguous" if state == LedgerState.SENDING else "skipped"
         result.count(outcome)

@@ -16,7 +16,6 @@ knobs a public endpoint needs: body and header size limits, idle timeouts, a con
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import signal
 import socket
@@ -26,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from newsletter.backends import make_sender
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.errors import InputError
@@ -80,9 +80,15 @@ def serve(settings: Settings, options: ServeOptions, say: Callable[[str], None])
 
     sock = listen(options.host, options.port)
     address = local_url(options.host, sock.getsockname()[1])
-    if not settings.public_url:
-        settings = dataclasses.replace(settings, local_url=address)
     lists = load_lists(settings.lists_dir)  # a broken list file stops here, with one line
+    configured = settings.public_url
+    for kind in {m.delivery for m in lists.values()} | {None}:
+        # smtp/ses without NEWSLETTER_PUBLIC_URL stop here, with one line (checked before it defaults below)
+        make_sender(settings, kind).close()
+    if not configured:
+        # Outbox only: links in the mail sent from here (confirmations, scheduled issues) and the forms of the
+        # pages point at this server.
+        settings = settings.model_copy(update={"public_url": address})
     trial = not settings.secret and all((m.delivery or settings.delivery) == "outbox" for m in lists.values())
     # Outbox only and no secret (a first try after `newsletter run --sample`): the pages check links with the
     # data folder's sample secret, so the sample mail's links work. Real mail needs NEWSLETTER_SECRET, and so
@@ -92,7 +98,7 @@ def serve(settings: Settings, options: ServeOptions, say: Callable[[str], None])
         # What every request needs is opened (and checked) now, not by two request threads at once.
         _ = ctx.tokens, ctx.store
         for mailing_list in lists.values():
-            ctx.sender_for(mailing_list)  # smtp/ses without NEWSLETTER_PUBLIC_URL stop here, with one line
+            ctx.sender_for(mailing_list)  # opened now, not by two request threads at once
         storage = ctx.archive.storage
         proxy = (
             {"trusted_proxy": options.trust_proxy, "trusted_proxy_count": 1, "trusted_proxy_headers": _PROXY_HEADERS}
@@ -113,8 +119,8 @@ def serve(settings: Settings, options: ServeOptions, say: Callable[[str], None])
             **proxy,
         )
         say(f"listening on {address}  (subscribe: {address}/subscribe?list=LIST, archive: {address}/)")
-        if settings.public_url:
-            say(f"links in mail point at NEWSLETTER_PUBLIC_URL={settings.public_url}")
+        if configured:
+            say(f"links in mail point at NEWSLETTER_PUBLIC_URL={configured}")
         else:
             say(
                 f"NEWSLETTER_PUBLIC_URL is not set: links in outbox mail sent from here point at {address};"
