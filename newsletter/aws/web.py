@@ -337,7 +337,7 @@ def _preferences(rt: Context, request: Request) -> HttpResponse:
     )
 
 
-def _reader_form(rt: Runtime, mailing_list: MailingList, email: str) -> ReaderForm:
+def _reader_form(rt: Context, mailing_list: MailingList, email: str) -> ReaderForm:
     chosen = rt.store.preferences(email, mailing_list.id)
     today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
     # A checkbox per top-level folder the recent issues touched, and any area chosen before (kept checked).
