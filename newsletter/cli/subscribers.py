@@ -74,12 +74,14 @@ def add(
     done = subscriptions.subscribe(
         store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
     )
+    chosen = None
     if any(value is not None for value in choices.values()):
         chosen = preferences.update(store, mailing_list, done.email, source="cli", **choices)
-        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
+    if chosen is not None:
+        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     if done.token:
         console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
 
