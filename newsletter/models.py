@@ -181,6 +181,7 @@ class ChangeType(StrEnum):
     CHORE = "chore"
     REVERT = "revert"
     SECURITY = "security"
+    LEGAL = "legal"  # licence or notice changes
 
 
 class Insights(Model):
@@ -219,6 +220,27 @@ class AnalyzedCommit(Model):
     analysis: Analysis
 
 
+class ThreadKind(StrEnum):
+    PR = "pr"  # a pull request's merge commit and the commits it brings in
+    SERIES = "series"  # one author's run of commits, or commits under one scope ("qwen3.5/M1")
+    REVERT = "revert"  # a commit and its same-day revert
+    BRANCH = "branch"  # merges of the default branch into one feature branch
+
+
+class Thread(Model):
+    """One change made of several commits of the day. Found from the commits alone (compose.threads), so the
+    analysis can see the thread; ``importance`` and ``analysis`` are filled once the commits are analysed."""
+
+    id: str
+    kind: ThreadKind
+    title: str
+    shas: list[str]  # every commit of the thread, newest first
+    lead: str  # the commit that stands for the whole: the PR's merge, else the largest change
+    pr: int | None = None
+    importance: Importance | None = None
+    analysis: Analysis | None = None
+
+
 # --------------------------------------------------------------------------------------------- compose
 
 
@@ -239,6 +261,8 @@ class RepoDigest(Model):
     window: Window
     overview: str | None = None
     commits: list[AnalyzedCommit] = Field(default_factory=list)  # newest first
+    threads: list[Thread] = Field(default_factory=list)  # changes of several commits, most important first
+    shape: list[str] = Field(default_factory=list)  # what kind of day it was (bulk import, release …)
     stats: RepoStats = Field(default_factory=RepoStats)
     degraded: bool = False
     warnings: list[str] = Field(default_factory=list)

@@ -11,10 +11,11 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
+from newsletter.analyze import facts, rules
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.paths import Kind, is_core, kind_of, top_dirs
+from newsletter.analyze.paths import Kind, kind_of, top_dirs
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Importance, Usage
+from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Importance, Thread, ThreadKind, Usage
 
 _TAGS = re.compile(r"^\s*((?:\[[^\]]+\]\s*)+)")
 _CONVENTIONAL = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*")
@@ -92,28 +93,17 @@ def parse_title(title: str) -> tuple[list[str], str | None, bool, str]:
     return tags, None, False, rest
 
 
-def change_type(commit: Commit) -> ChangeType:
-    tags, word, _, rest = parse_title(commit.title)
-    if word:
-        return _WORDS[word]
-    for tag in tags:
-        if tag.lower() in _WORDS:
-            return _WORDS[tag.lower()]
-    for pattern, kind in _VERBS:
-        if pattern.match(rest):
-            return kind
-    kinds = {kind_of(f.path) for f in commit.files}
-    if kinds and kinds <= {Kind.DOCS}:
-        return ChangeType.DOCS
-    if kinds and kinds <= {Kind.TEST}:
-        return ChangeType.TEST
-    if kinds and kinds <= {Kind.CI, Kind.BUILD, Kind.LOCKFILE}:
-        return ChangeType.BUILD_CI
-    if commit.additions + commit.deletions < 20:
-        return ChangeType.CHORE
-    if commit.deletions > 2 * max(commit.additions, 1) or not any(f.status == "added" for f in commit.files):
-        return ChangeType.REFACTOR
-    return ChangeType.FEATURE
+def change_type(commit: Commit, thread: Thread | None = None) -> ChangeType:
+    return rules.change_type(commit, facts.extract(commit), title=_speaking_title(commit, thread))
+
+
+def _speaking_title(commit: Commit, thread: Thread | None) -> str:
+    """The title that speaks for the change: a PR merge's PR title rather than "Merge pull request #…"."""
+    if thread is not None and thread.kind is ThreadKind.PR and thread.lead == commit.sha:
+        return thread.title
+    if commit.pr and commit.pr.title and len(commit.parents) > 1:
+        return commit.pr.title
+    return commit.title
 
 
 def _breaking(commit: Commit) -> bool:
@@ -121,31 +111,13 @@ def _breaking(commit: Commit) -> bool:
     return bang or "BREAKING CHANGE" in commit.message or "BREAKING-CHANGE" in commit.message
 
 
-def importance(commit: Commit, kind: ChangeType | None = None) -> Importance:
-    kind = kind or change_type(commit)
-    if commit.is_merge or commit.title.lower().startswith(("merge pull request", "merge branch")):
-        return Importance.LOW  # its changes arrive as the branch's own commits
-    if _breaking(commit) or kind is ChangeType.SECURITY:
-        return Importance.HIGH
-    kinds = [kind_of(f.path) for f in commit.files]
-    if kinds and all(k in _PERIPHERAL for k in kinds):
-        return Importance.LOW
-    score = _BASE[kind]
-    lines = commit.additions + commit.deletions
-    files = len(commit.files)
-    if lines >= 1000 or files >= 30:
-        score += 1.5
-    elif lines >= 200 or files >= 10:
-        score += 1.0
-    elif lines < 20:
-        score -= 1.0
-    if any(is_core(f.path) for f in commit.files):
-        score += 0.5
-    if kind in {ChangeType.CHORE, ChangeType.DOCS, ChangeType.TEST, ChangeType.BUILD_CI}:
-        score = min(score, 1.0)
-    if score >= 3.0:
-        return Importance.HIGH
-    return Importance.MEDIUM if score >= 1.5 else Importance.LOW
+def importance(commit: Commit, kind: ChangeType | None = None, thread: Thread | None = None) -> Importance:
+    found = facts.extract(commit)
+    kind = kind or rules.change_type(commit, found, title=_speaking_title(commit, thread))
+    level = rules.importance(commit, found, kind, rules.role_of(commit, thread))
+    if _breaking(commit) and level is not Importance.HIGH and rules.role_of(commit, thread) is rules.Role.SINGLE:
+        return Importance.HIGH  # the author announces a breaking change
+    return level
 
 
 def triage(commit: Commit) -> str | None:
@@ -196,10 +168,12 @@ def author_note(commit: Commit, limit: int = 280) -> str | None:
     return None
 
 
-def analyse(commit: Commit, language: str, *, fallback_reason: str | None = None) -> Analysis:
+def analyse(
+    commit: Commit, language: str, *, fallback_reason: str | None = None, thread: Thread | None = None
+) -> Analysis:
     """The heuristic analysis of one commit, in ``language``."""
-    kind = change_type(commit)
-    level = importance(commit, kind)
+    kind = change_type(commit, thread)
+    level = importance(commit, kind, thread)
     type_label = t(language, f"change_type.{kind.value}")
     headline = t(language, "heuristic.headline", type=type_label, title=_clean_title(commit))
     paths = [f.path for f in commit.files]
@@ -271,7 +245,7 @@ class HeuristicAnalyzer:
         started = time.monotonic()
         results = []
         for done, job in enumerate(jobs, 1):
-            results.append(analyse(job.commit, language))
+            results.append(analyse(job.commit, language, thread=job.thread))
             if progress:
                 progress(done, len(jobs))
         self.usage.heuristic += len(results)
@@ -280,3 +254,28 @@ class HeuristicAnalyzer:
 
     def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
         return overview(repo, commits, language)
+
+    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
+        return analyse_threads(threads, commits, language)
+
+
+def analyse_threads(threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], language: str) -> list[Thread]:
+    """Each thread with one importance (the highest of its commits) and one analysis of the whole, most
+    important first."""
+    by_sha = {c.commit.sha: c for c in commits}
+    done = []
+    for thread in threads:
+        members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
+        if not members:
+            continue
+        level = min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
+        done.append(
+            thread.model_copy(update={"importance": level, "analysis": thread_analysis(thread, members, language)})
+        )
+    return sorted(done, key=lambda t: (t.importance.rank if t.importance else 3, -len(t.shas)))
+
+
+def thread_analysis(thread: Thread, members: Sequence[AnalyzedCommit], language: str) -> Analysis:
+    lead = next((m for m in members if m.commit.sha == thread.lead), members[0])
+    level = min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
+    return lead.analysis.model_copy(update={"importance": level})

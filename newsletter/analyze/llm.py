@@ -31,7 +31,7 @@ from newsletter.analyze.schema import answer_schema, parse_answer, schema_text
 from newsletter.config import Settings
 from newsletter.errors import AnalysisError
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Usage
+from newsletter.models import Analysis, AnalyzedCommit, Thread, Usage
 from newsletter.store.base import Cache
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,11 @@ class LlmAnalyzer:
                 self.usage.cost_usd = self._price.cost(self.usage.tokens_in, self.usage.tokens_out)
 
     # ------------------------------------------------------------------------------------------ overview
+    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
+        """A thread's analysis is its lead's (a PR's merge commit sees the whole PR's diff) at the highest
+        importance of its commits."""
+        return heuristic.analyse_threads(threads, commits, language)
+
     def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
         if not commits:
             return None

@@ -13,10 +13,11 @@ model's answer ask of them::
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
-from newsletter.analyze.facts import ci, config, deps, docker, golang, licence, prbody, python, rust, typescript
+from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
 from newsletter.analyze.paths import Kind, directory, kind_of
 from newsletter.models import Commit, FileChange
@@ -115,6 +116,21 @@ def _unmoved(facts: list[Fact]) -> list[Fact]:
     return [f for f in facts if f.kind not in _NAMED or f.name not in moved]
 
 
+_NOISE = re.compile(r"[\s,()\[\]'\"]+")
+
+
+def is_cosmetic(change: FileChange) -> bool:
+    """Formatting or import order only: the removed and the added lines say the same, up to whitespace,
+    commas, brackets and quote style, or are the same lines in another order."""
+    gone = [line.text for line in diff.removed(change.patch)]
+    new = [line.text for line in diff.added(change.patch)]
+    if not change.patch or change.status != "modified" or not (gone or new):
+        return False
+    if _NOISE.sub("", "".join(gone)) == _NOISE.sub("", "".join(new)):
+        return True
+    return sorted(line.strip() for line in gone if line.strip()) == sorted(line.strip() for line in new if line.strip())
+
+
 def scope_of(paths: Iterable[str]) -> Scope:
     kinds = {kind_of(path) for path in paths}
     if not kinds:
@@ -143,11 +159,17 @@ def extract(commit: Commit) -> Facts:
     paths = [f.path for f in commit.files]
     kinds = Counter(kind_of(p) for p in paths)
     source_dirs = Counter(directory(p, 2) for p in paths if kind_of(p) is Kind.SOURCE)
+    code = [f for f in commit.files if kind_of(f.path) in {Kind.SOURCE, Kind.TEST, Kind.EXAMPLE}]
     return Facts(
         facts=found,
         scope=scope_of(paths),
         files=len(paths),
         source_files=kinds[Kind.SOURCE],
+        source_lines=sum(f.additions + f.deletions for f in commit.files if kind_of(f.path) is Kind.SOURCE),
+        new_source_files=sum(1 for f in commit.files if kind_of(f.path) is Kind.SOURCE and f.status == "added"),
+        new_example_files=sum(1 for f in commit.files if kind_of(f.path) is Kind.EXAMPLE and f.status == "added"),
+        test_lines=sum(f.additions + f.deletions for f in commit.files if kind_of(f.path) is Kind.TEST),
+        cosmetic=bool(code) and all(is_cosmetic(f) for f in code),
         areas=[d for d, _ in source_dirs.most_common(4)],
         tests_touched=kinds[Kind.TEST],
         docs_touched=kinds[Kind.DOCS],
