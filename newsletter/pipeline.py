@@ -20,7 +20,7 @@ from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
 from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
+from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Usage, Window, zone
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
@@ -154,7 +154,8 @@ def build_sendable(
     rendered = render_issue(issue)
     view_url = archive.publish(issue, rendered)
     return keep_sendable(
-        store, SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
+        store,
+        SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url, usage=issue.usage),
     )
 
 
@@ -284,6 +285,7 @@ class ListRun:
     delivery: str | None = None  # where the messages went (the sender's description: outbox folder, server …)
     campaign: CampaignResult | None = None
     error: str | None = None
+    usage: Usage | None = None  # what building the issue cost (when this run built it)
 
     @property
     def ok(self) -> bool:
@@ -318,6 +320,7 @@ def run_list(
             built=prepared.built,
             archived=prepared.sendable.view_url,
             delivery=sender.describe(),
+            usage=prepared.sendable.usage if prepared.built else None,
         )
         if prepared.status == "sent":
             done.outcome = "already-sent"
