@@ -145,6 +145,13 @@ class Commit(Model):
     def short_sha(self) -> str:
         return self.sha[:7]
 
+    @property
+    def speaking_title(self) -> str:
+        """A PR merge's PR title ("Add X (#12)") rather than "Merge pull request #12 from …"."""
+        if self.pr and self.pr.title and len(self.parents) > 1 and self.title.startswith("Merge pull request"):
+            return f"{self.pr.title} (#{self.pr.number})"
+        return self.title
+
 
 class RepoCommits(Model):
     """What collect returns for one repository: the branch's commits in the window, newest first."""
@@ -273,6 +280,56 @@ class RepoDigest(Model):
 
     def group(self, importance: Importance) -> list[AnalyzedCommit]:
         return [c for c in self.commits if c.analysis.importance == importance]
+
+    def cards(self, importance: Importance) -> list[Card]:
+        """What a reader sees at one importance: each thread once (its commits listed inside), then the
+        commits of no thread, newest first. Every shown commit is in exactly one card."""
+        by_sha = {c.commit.sha: c for c in self.commits}
+        cards: list[Card] = []
+        threaded: set[str] = set()
+        for thread in self.threads:
+            members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
+            threaded |= {m.commit.sha for m in members}
+            if thread.importance == importance and members and thread.analysis is not None:
+                lead = by_sha.get(thread.lead, members[0])
+                cards.append(
+                    Card(
+                        title=thread.title,
+                        anchor=thread.id,
+                        lead=lead,
+                        analysis=thread.analysis,
+                        thread=thread,
+                        members=members,
+                    )
+                )
+        for c in self.commits:
+            if c.commit.sha not in threaded and c.analysis.importance == importance:
+                cards.append(
+                    Card(title=c.commit.speaking_title, anchor=c.commit.short_sha, lead=c, analysis=c.analysis)
+                )
+        return cards
+
+    def card_of(self, sha: str) -> str:
+        """The anchor of the card a commit is shown in."""
+        for thread in self.threads:
+            if sha in thread.shas:
+                return thread.id
+        return sha[:7]
+
+
+class Card(Model):
+    """One change as a reader sees it: a thread (its analysis, its commits listed compactly) or one commit."""
+
+    title: str
+    anchor: str
+    lead: AnalyzedCommit
+    analysis: Analysis
+    thread: Thread | None = None
+    members: list[AnalyzedCommit] = Field(default_factory=list)
+
+    @property
+    def commit(self) -> Commit:
+        return self.lead.commit
 
 
 class Usage(Model):

@@ -79,7 +79,10 @@ def build_issue(
         analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
     for repo in repos:
         threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
-    overviews = {repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language) for repo in repos}
+    overviews = {
+        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
+        for repo in repos
+    }
     usage = analyzer.usage.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
     return compose_issue(
         repos,

@@ -29,7 +29,9 @@ class Analyzer(Protocol):
         """One analysis per job, in the jobs' order; never fewer (failures fall back to the heuristic)."""
         ...
 
-    def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
+    def overview(
+        self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
+    ) -> str | None:
         """A short paragraph on the repository's day, or None when there is nothing to say."""
         ...
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
 from collections.abc import Sequence
 
-from newsletter.analyze import facts, rules
+from newsletter.analyze import facts, rules, story, writing
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.paths import Kind, kind_of, top_dirs
+from newsletter.analyze.paths import Kind, kind_of
 from newsletter.i18n import t
 from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Importance, Thread, ThreadKind, Usage
 
@@ -169,67 +168,68 @@ def author_note(commit: Commit, limit: int = 280) -> str | None:
 
 
 def analyse(
-    commit: Commit, language: str, *, fallback_reason: str | None = None, thread: Thread | None = None
+    commit: Commit,
+    language: str,
+    *,
+    fallback_reason: str | None = None,
+    thread: Thread | None = None,
+    found: facts.Facts | None = None,
 ) -> Analysis:
-    """The heuristic analysis of one commit, in ``language``."""
-    kind = change_type(commit, thread)
-    level = importance(commit, kind, thread)
+    """The heuristic analysis of one commit, in ``language``, written from its facts."""
+    found = found or facts.extract(commit)
+    title = _speaking_title(commit, thread)
+    kind = rules.change_type(commit, found, title=title)
+    role = rules.role_of(commit, thread)
+    level = rules.importance(commit, found, kind, role)
+    announced = _breaking(commit)
+    if announced and role is rules.Role.SINGLE:
+        level = Importance.HIGH  # the author announces a breaking change
     type_label = t(language, f"change_type.{kind.value}")
-    headline = t(language, "heuristic.headline", type=type_label, title=_clean_title(commit))
+    rest = parse_title(title)[3].strip() or title.strip()
+    headline = t(language, "heuristic.headline", type=type_label, title=rest[:1].upper() + rest[1:])
     paths = [f.path for f in commit.files]
-    summary: list[str] = []
-    impact: str | None = None
-    if len(paths) == 1:
-        f = commit.files[0]
-        summary.append(t(language, "heuristic.touches_one", path=f.path, additions=f.additions, deletions=f.deletions))
-    elif paths:
-        summary.append(
-            t(language, "heuristic.touches", files=len(paths), additions=commit.additions, deletions=commit.deletions)
-        )
-    else:
-        summary.append(t(language, "heuristic.no_files"))
-    added = sum(1 for f in commit.files if f.status == "added")
-    removed = sum(1 for f in commit.files if f.status == "removed")
-    if added:
-        summary.append(t(language, "heuristic.added_files", count=added))
-    if removed:
-        summary.append(t(language, "heuristic.removed_files", count=removed))
-    kinds = Counter(kind_of(p) for p in paths)
-    if kinds[Kind.TEST] and kind is not ChangeType.TEST:
-        summary.append(t(language, "heuristic.kinds_tests", count=kinds[Kind.TEST]))
-    if kinds[Kind.DOCS] and kind is not ChangeType.DOCS:
-        summary.append(t(language, "heuristic.kinds_docs", count=kinds[Kind.DOCS]))
-    note = author_note(commit)
-    if note:
-        summary.insert(0, t(language, "heuristic.author_note", text=note))
-    if paths:
-        impact = t(language, "heuristic.areas", dirs=", ".join(d for d, _ in top_dirs(paths, 5)))
-    breaking = _breaking(commit)
-    risks = [t(language, "heuristic.breaking")] if breaking else []
+    summary = writing.summary(found, language)
+    quoted = writing.quotes(found, language)
+    note = author_note(commit) if not quoted else None
+    summary += quoted or ([t(language, "heuristic.author_note", text=note)] if note else [])
+    if not summary:
+        summary.append(_touches(commit, language))
+    risks = writing.risks(found, language)
+    if announced:
+        risks.insert(0, t(language, "heuristic.breaking"))
     return Analysis(
         change_type=kind,
         importance=level,
         headline=headline,
         summary=summary,
-        impact=impact,
+        impact=writing.impact(found, paths, language),
         risks=risks,
-        breaking_change=breaking,
-        security_relevant=kind is ChangeType.SECURITY or bool(_SECURITY_WORDS.search(commit.title)),
+        recommendations=writing.recommendations(found, language),
+        breaking_change=announced or rules.breaking(found),
+        security_relevant=kind is ChangeType.SECURITY or bool(_SECURITY_WORDS.search(title)),
         analyzer="heuristic",
         fallback_reason=fallback_reason,
     )
 
 
+def _touches(commit: Commit, language: str) -> str:
+    if len(commit.files) == 1:
+        f = commit.files[0]
+        return t(language, "heuristic.touches_one", path=f.path, additions=f.additions, deletions=f.deletions)
+    if commit.files:
+        return t(
+            language,
+            "heuristic.touches",
+            files=len(commit.files),
+            additions=commit.additions,
+            deletions=commit.deletions,
+        )
+    return t(language, "heuristic.no_files")
+
+
 def overview(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> str | None:
-    """Fallback day overview: the count and the headlines of the high-importance commits."""
-    if not commits:
-        return None
-    text = t(language, "heuristic.overview", count=len(commits))
-    top = [c.analysis.headline for c in commits if c.analysis.importance is Importance.HIGH][:3]
-    if not top:
-        return text
-    items = t(language, "heuristic.list_separator").join(top)
-    return t(language, "heuristic.overview_both", overview=text, top=t(language, "heuristic.overview_top", items=items))
+    """The key-less day overview (``story.overview``): the shape of the day and its main changes."""
+    return story.overview(repo, commits, language)
 
 
 class HeuristicAnalyzer:
@@ -252,30 +252,10 @@ class HeuristicAnalyzer:
         self.usage.seconds += time.monotonic() - started
         return results
 
-    def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
-        return overview(repo, commits, language)
+    def overview(
+        self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
+    ) -> str | None:
+        return story.overview(repo, commits, language, threads)
 
     def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
-        return analyse_threads(threads, commits, language)
-
-
-def analyse_threads(threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], language: str) -> list[Thread]:
-    """Each thread with one importance (the highest of its commits) and one analysis of the whole, most
-    important first."""
-    by_sha = {c.commit.sha: c for c in commits}
-    done = []
-    for thread in threads:
-        members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
-        if not members:
-            continue
-        level = min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
-        done.append(
-            thread.model_copy(update={"importance": level, "analysis": thread_analysis(thread, members, language)})
-        )
-    return sorted(done, key=lambda t: (t.importance.rank if t.importance else 3, -len(t.shas)))
-
-
-def thread_analysis(thread: Thread, members: Sequence[AnalyzedCommit], language: str) -> Analysis:
-    lead = next((m for m in members if m.commit.sha == thread.lead), members[0])
-    level = min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
-    return lead.analysis.model_copy(update={"importance": level})
+        return story.analyse_threads(threads, commits, language)

@@ -28,6 +28,7 @@ __all__ = [
     "Facts",
     "Scope",
     "changes_default",
+    "combine",
     "extract",
     "licence_changed",
     "only_ci_tests_docs",
@@ -141,6 +142,36 @@ def scope_of(paths: Iterable[str]) -> Scope:
     if kinds <= set(peripheral):
         return Scope.CI_TESTS_DOCS
     return Scope.CODE
+
+
+def combine(parts: Iterable[Facts]) -> Facts:
+    """The facts of several commits as one change (a series): every fact once, counts summed."""
+    parts = list(parts)
+    found = list(dict.fromkeys(f for part in parts for f in part.facts))
+    scopes = {part.scope for part in parts if part.scope is not Scope.NONE}
+    if not scopes:
+        scope = Scope.NONE
+    elif len(scopes) == 1:
+        scope = next(iter(scopes))
+    else:
+        scope = Scope.CODE if Scope.CODE in scopes else Scope.CI_TESTS_DOCS
+    areas = Counter(area for part in parts for area in part.areas)
+    return Facts(
+        facts=_unmoved(found),
+        scope=scope,
+        files=sum(p.files for p in parts),
+        source_files=sum(p.source_files for p in parts),
+        source_lines=sum(p.source_lines for p in parts),
+        new_source_files=sum(p.new_source_files for p in parts),
+        new_example_files=sum(p.new_example_files for p in parts),
+        test_lines=sum(p.test_lines for p in parts),
+        cosmetic=all(p.cosmetic for p in parts) if parts else False,
+        areas=[a for a, _ in areas.most_common(4)],
+        tests_touched=sum(p.tests_touched for p in parts),
+        docs_touched=sum(p.docs_touched for p in parts),
+        ci_touched=sum(p.ci_touched for p in parts),
+        examples_touched=sum(p.examples_touched for p in parts),
+    )
 
 
 def extract(commit: Commit) -> Facts:

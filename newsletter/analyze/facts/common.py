@@ -113,11 +113,20 @@ def value(text: str | None) -> str | None:
     return clip(text, 60)
 
 
+_FIELD_DEFAULT = re.compile(r"^(?:\w+\.)?Field\((?:default=)?(?P<value>[^,()]+)")
+
+
 def same_value(old: str | None, new: str | None) -> bool:
-    """Equal up to formatting: whitespace and quote style."""
+    """Equal up to formatting: whitespace, quote style, and ``Field(default=x, …)`` around ``x``."""
     if old is None or new is None:
         return True
-    return re.sub(r"\s+", "", old).replace("'", '"') == re.sub(r"\s+", "", new).replace("'", '"')
+
+    def norm(text: str) -> str:
+        text = re.sub(r"\s+", "", text).replace("'", '"')
+        field = _FIELD_DEFAULT.match(text)
+        return field["value"] if field else text
+
+    return norm(old) == norm(new)
 
 
 def clip(text: str, limit: int = 80) -> str:
