@@ -23,6 +23,7 @@ PROMPT_VERSION = "2"  # 2: answers pass the checks (newsletter/analyze/checks/) 
 PROMPTS = Path(__file__).resolve().parents[1] / "templates" / "prompts"
 _MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
 _FACTS_PER_KIND = 8
+ADDITIONS_WITH_VALUE = {FactKind.FLAG_ADDED, FactKind.CONFIG_KEY_ADDED, FactKind.DEPENDENCY_ADDED}
 _OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
 
 
@@ -78,7 +79,10 @@ def fact_lines(found: Facts, per_kind: int = _FACTS_PER_KIND) -> list[str]:
     lines = []
     for kind in FactKind:
         for fact in found.of(kind)[:per_kind]:
-            value = f": {fact.old} -> {fact.new}" if fact.old or fact.new else ""
+            if fact.old and fact.new:
+                value = f": {fact.old} -> {fact.new}"
+            else:
+                value = f" = {fact.new}" if fact.new and kind in ADDITIONS_WITH_VALUE else ""
             text = f" “{fact.quote}”" if fact.quote else ""
             extra = f" [{fact.detail}]" if fact.detail else ""
             lines.append(f"- {kind.value.replace('_', ' ')}: {fact.name}{value}{extra}{text} ({fact.source})")
