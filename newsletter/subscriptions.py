@@ -8,17 +8,24 @@ one purpose, so that an unsubscribe link cannot confirm and a link for one perso
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from newsletter.errors import InputError, TokenError
 from newsletter.store.base import MemberStatus, Subscribers, SuppressionReason, Suppressions, Transition
+
+if TYPE_CHECKING:
+    from newsletter.deliver.base import Sender
+    from newsletter.models import MailingList
+
+log = logging.getLogger("newsletter.subscriptions")
 
 # How long each kind of link stays valid; None: for ever (an unsubscribe link must work in a years-old mail).
 PURPOSES: dict[str, timedelta | None] = {
@@ -261,3 +268,49 @@ def set_lists(
         else:
             changes[list_id] = unsubscribe(store, email, list_id, source=source)
     return changes
+
+
+def request_subscription(
+    store: SubscriberStore,
+    tokens: Tokens,
+    sender: Sender,
+    mailing_list: MailingList,
+    email: str,
+    *,
+    public_url: str,
+    name: str | None = None,
+    source: str,
+) -> Subscribed | None:
+    """Someone asked to join ``mailing_list`` (the web form): subscribe them as *pending* and mail the
+    confirmation link through the list's ``sender``.
+
+    Raises ``InputError`` for an invalid address only. A suppressed address gets ``None`` and no mail, and the
+    caller answers exactly as for anyone else, so that the answer tells a stranger nothing about the address.
+    """
+    from newsletter.deliver.confirmation import confirm_url, confirmation_message  # jinja2: only when mailing
+
+    email = normalise_email(email)
+    try:
+        done = subscribe(store, tokens, email, mailing_list.id, name=name, source=source)
+    except InputError as err:
+        log.info("subscribe refused: %s", err.message)
+        return None
+    if done.token:
+        raw = confirmation_message(mailing_list, email, confirm_url(public_url, done.token))
+        sender.send(raw, sender=mailing_list.sender, recipient=email)
+    return done
+
+
+def preferences(
+    store: SubscriberStore, email: str, offered: Collection[str], *, wanted: Collection[str] | None = None, source: str
+) -> dict[str, bool]:
+    """The preferences page of ``email``: when a form was submitted (``wanted``), first be on exactly those of
+    the ``offered`` lists (names not offered are ignored); then, per offered list, whether ``email`` is an
+    active member."""
+    if wanted is not None:
+        set_lists(store, email, {w for w in wanted if w in offered}, set(offered), source=source)
+    current = {}
+    for list_id in offered:
+        member = store.get_member(email, list_id)
+        current[list_id] = member is not None and member.status == MemberStatus.ACTIVE
+    return current

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from newsletter import subscriptions
 from newsletter.backends import open_store
 from newsletter.config import Settings
+from newsletter.deliver.outbox import OutboxSender
 from newsletter.errors import ConfigError, ConflictError, InputError
 from newsletter.store.base import IssueRecord, LedgerState, MemberStatus
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
+from tests.deliver_support import mailing_list
 from tests.stores import FakeClock, Store
 
 A, B = "ada@example.com", "bob@example.com"
@@ -330,3 +335,55 @@ def test_dynamodb_without_init_says_what_to_do(moto_endpoint: str) -> None:
     assert store.init() == ["never-created-store: created (pk/sk, index gsi1)"]
     assert store.init() == ["never-created-store: exists"]
     assert store.get_member(A, "sglang") is None
+
+
+# --- the web's consent flows, as one library call each -----------------------------------------------
+
+
+def test_request_subscription_mails_one_confirmation_and_tells_nothing(
+    any_store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    tokens = _tokens(clock)
+    outbox = OutboxSender(tmp_path / "outbox")
+    digest = mailing_list()
+    done = subscriptions.request_subscription(
+        any_store, tokens, outbox, digest, " Ada@Example.COM ", public_url="https://x.test/", name="Ada", source="web"
+    )
+    assert done and done.email == A and done.transition.after == MemberStatus.PENDING
+    [mail] = list(outbox.folder.glob("*.eml"))
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert message["To"] == A and message["From"] == digest.sender
+    link = f"https://x.test/confirm?token={done.token}"
+    assert link in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # asked again while pending: a second confirmation (the first may be lost), still pending
+    again = subscriptions.request_subscription(
+        any_store, tokens, outbox, digest, A, public_url="https://x.test", source="web"
+    )
+    assert again and not again.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 2
+    # a suppressed address: no mail, no change, no error (the caller answers as for anyone)
+    any_store.suppress(B, "complained", "ses")
+    assert (
+        subscriptions.request_subscription(any_store, tokens, outbox, digest, B, public_url="x", source="web") is None
+    )
+    assert len(list(outbox.folder.glob("*.eml"))) == 2 and any_store.get_member(B, digest.id) is None
+    with pytest.raises(InputError, match="invalid address"):
+        subscriptions.request_subscription(
+            any_store, tokens, outbox, digest, "not-an-address", public_url="x", source="web"
+        )
+
+
+def test_preferences_reads_and_sets_every_offered_list(any_store: Store) -> None:
+    subscriptions.subscribe(any_store, None, A, "sglang", source="cli", confirmed=True)
+    subscriptions.subscribe(any_store, None, A, "retired", source="cli", confirmed=True)
+    offered = ["sglang", "vllm", "torch"]
+    assert subscriptions.preferences(any_store, A, offered, source="web") == {
+        "sglang": True,
+        "vllm": False,
+        "torch": False,
+    }
+    saved = subscriptions.preferences(any_store, A, offered, wanted=["vllm", "torch", "unknown"], source="web")
+    assert saved == {"sglang": False, "vllm": True, "torch": True}
+    assert any_store.get_member(A, "unknown") is None  # a name not offered is ignored
+    member = any_store.get_member(A, "retired")
+    assert member and member.status == MemberStatus.ACTIVE  # lists not offered are untouched
+    assert subscriptions.preferences(any_store, A, offered, wanted=[], source="web") == dict.fromkeys(offered, False)

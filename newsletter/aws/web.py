@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from newsletter import subscriptions
-from newsletter.deliver.confirmation import confirm_url, confirmation_message
 from newsletter.errors import InputError, NewsletterError, TokenError
 from newsletter.models import MailingList
-from newsletter.store.base import MemberStatus
 from newsletter.web import pages
 from newsletter.web.pages import HEADERS, ListChoice, Page
 
@@ -185,7 +183,16 @@ def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
         return _json(400, {"error": "unknown list"}) if request.is_json else _response(pages.bad_request("en"))
     p = _Pages(rt, mailing_list, request.language)
     try:
-        email = subscriptions.normalise_email(request.one("email"))
+        subscriptions.request_subscription(
+            rt.store,
+            rt.tokens,
+            rt.sender_for(mailing_list),
+            mailing_list,
+            request.one("email"),
+            public_url=p.public_url,
+            name=request.one("name")[:100] or None,
+            source=_SOURCE,
+        )
     except InputError:
         if request.is_json:
             return _json(400, {"error": "invalid email address"})
@@ -200,16 +207,6 @@ def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
                 archive_url=p.archive_url,
             )
         )
-    name = request.one("name")[:100] or None
-    try:
-        done = subscriptions.subscribe(rt.store, rt.tokens, email, mailing_list.id, name=name, source=_SOURCE)
-    except InputError as err:
-        # A suppressed address: answer exactly as for anyone else, so the page tells a stranger nothing.
-        log.info("subscribe refused: %s", err.message)
-        done = None
-    if done is not None and done.token:
-        raw = confirmation_message(mailing_list, email, confirm_url(p.public_url, done.token))
-        rt.sender_for(mailing_list).send(raw, sender=mailing_list.sender, recipient=email)
     if request.is_json:
         return _json(202, {"status": "pending"})
     return _response(pages.subscribe_pending(p.language, archive_url=p.archive_url))
@@ -279,13 +276,8 @@ def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
     p = _Pages(rt, lists.get(claims.list_id) if claims else None, request.language)
     if claims is None:
         return _response(pages.bad_token(p.language, archive_url=p.archive_url))
-    if request.method == "POST":
-        wanted = {v for v in request.form.get("lists", []) if v in lists}
-        subscriptions.set_lists(rt.store, claims.email, wanted, set(lists), source=_SOURCE)
-    current = {}
-    for list_id in lists:
-        member = rt.store.get_member(claims.email, list_id)
-        current[list_id] = member is not None and member.status == MemberStatus.ACTIVE
+    wanted = request.form.get("lists", []) if request.method == "POST" else None
+    current = subscriptions.preferences(rt.store, claims.email, list(lists), wanted=wanted, source=_SOURCE)
     if request.method == "POST":
         titles = [lists[i].title for i in lists if current[i]]
         return _response(pages.preferences_saved(p.language, subscribed_titles=titles, archive_url=p.archive_url))
