@@ -125,7 +125,9 @@ def overview(repo: str, commits: Sequence[AnalyzedCommit], language: str, thread
     parts = shape(plain, threads, language)
     threaded = {sha for th in threads for sha in th.shas}
     ranked = [(th.importance or Importance.LOW, th.title) for th in threads]
-    ranked += [(Importance(c.analysis.importance), c.commit.title) for c in commits if c.commit.sha not in threaded]
+    ranked += [
+        (Importance(c.analysis.importance), c.commit.speaking_title) for c in commits if c.commit.sha not in threaded
+    ]
     top = [title for level, title in sorted(ranked, key=lambda r: r[0].rank) if level is Importance.HIGH][:THEMES]
     dirs = Counter(directory(f.path) for c in plain for f in c.files if kind_of(f.path) is Kind.SOURCE)
     areas = ", ".join(d for d, _ in dirs.most_common(3))  # plain: folders, not identifiers of the code

@@ -331,6 +331,8 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
         for item in (c for imp in IMPORTANCES for c in r.groups[imp.value]):
             item.anchor = _unique(item.anchor, anchors)
+            for member in item.members:  # the lead's anchor is the card's; the others get their own
+                member.anchor = item.anchor if member.sha == item.sha else _unique(member.anchor, anchors)
     every = [item for d in issue.repos for item in d.commits]
     # Statistics count commits (each by its own importance), not cards.
     counts = {imp.value: sum(1 for i in every if i.analysis.importance == imp) for imp in IMPORTANCES}
