@@ -9,10 +9,10 @@ import typer
 
 from newsletter import backends
 from newsletter.archive import LocalArchive
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
-archive_app = typer.Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
+archive_app = Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
 app.add_typer(archive_app, name="archive")
 
 

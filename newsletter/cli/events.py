@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from newsletter.backends import open_store
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.deliver.events import ingest, read_documents
 from newsletter.errors import InputError
 
-events_app = typer.Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
+events_app = Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from newsletter.backends import open_store
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import Typer, app, console, settings
 
-store_app = typer.Typer(help="Manage the store (SQLite file or DynamoDB table).", no_args_is_help=True)
+store_app = Typer(help="Manage the store (SQLite file or DynamoDB table).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
 

@@ -11,14 +11,14 @@ from rich.table import Table
 
 from newsletter import roster, subscriptions
 from newsletter.backends import open_store
-from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.app import Typer, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 from newsletter.lists import check_list_id, load_list
 from newsletter.store.base import MemberStatus, SuppressionReason
 from newsletter.subscriptions import Tokens
 
-subscribers = typer.Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
+subscribers = Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
 app.add_typer(subscribers, name="subscribers")
 
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
