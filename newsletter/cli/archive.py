@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from newsletter import backends
-from newsletter.archive import LocalArchive
 from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
@@ -25,6 +23,9 @@ def build(
     ] = None,
 ) -> None:
     """Write the whole archive site (pages, indexes, feeds) into a folder, from the issues already archived."""
+    from newsletter import backends
+    from newsletter.archive import LocalArchive
+
     config = settings()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")

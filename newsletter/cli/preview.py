@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer, open_store
 from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
-from newsletter.models import RepoCommits, RepoSpec
-from newsletter.pipeline import build_issue
-from newsletter.render.email import DEFAULT_BUDGET, render_issue
-from newsletter.render.preview import serve, write_preview
-from newsletter.render.view import Catalogue
-from newsletter.samples import sample_day
+
+if TYPE_CHECKING:
+    from newsletter.models import RepoCommits
 
 
 @app.command()
@@ -36,13 +31,31 @@ def preview(
         int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).", min=0, max=65535)
     ] = None,
     analyzer: AnalyzerOpt = "auto",
-    budget: Annotated[int, typer.Option("--budget", help="HTML size budget in bytes.", min=10_000)] = DEFAULT_BUDGET,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget",
+            help="HTML size budget in bytes (default: the renderer's, under the size at which Gmail clips).",
+            min=10_000,
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
 ) -> None:
     """Render one day's issue (collect → analyse → compose → render) to issue.html, issue.txt and issue.md.
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
+    from newsletter.backends import check_analyzer, open_store
+    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.models import RepoSpec
+    from newsletter.pipeline import build_issue
+    from newsletter.render.email import DEFAULT_BUDGET, render_issue
+    from newsletter.render.preview import serve, write_preview
+    from newsletter.render.view import Catalogue
+    from newsletter.samples import sample_day
+
+    budget = DEFAULT_BUDGET if budget is None else budget
+
     t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
     check_analyzer(analyzer)
     s = settings()
