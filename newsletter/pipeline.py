@@ -25,6 +25,7 @@ from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
+from newsletter.segments import keep_base, list_segment, load_base, narrow, segment_messages
 from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
 
@@ -106,6 +107,69 @@ def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
     return report
 
 
+def _collect(
+    mailing_list: MailingList, day: date, *, settings: Settings, store: Cache, progress: Progress | None
+) -> list[RepoCommits]:
+    window = Window.for_day(day, mailing_list.timezone)
+    options = CollectOptions(
+        exclude_merges=mailing_list.exclude_merges,
+        exclude_bots=mailing_list.exclude_bots,
+        bot_logins=settings.github_bot_logins,
+    )
+    return collect_repos(
+        list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
+    )
+
+
+def _base(
+    mailing_list: MailingList,
+    day: date,
+    repos: Sequence[RepoCommits],
+    language: str,
+    *,
+    settings: Settings,
+    store: Cache,
+    progress: Progress | None = None,
+) -> Issue:
+    """The day's issue in ``language`` with every commit, kept: what every segment of readers is narrowed from."""
+    base = build_issue(
+        repos,
+        language=language,
+        settings=settings,
+        store=store,
+        analyzer_choice=mailing_list.analyzer or "auto",
+        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
+        list_id=mailing_list.id,
+        progress=progress,
+        min_importance=Importance.LOW,
+        day=day,
+        timezone=mailing_list.timezone,
+    )
+    # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
+    base = base.model_copy(update={"postal_address": mailing_list.postal_address})
+    return keep_base(store, issue_id(mailing_list.id, day), base)
+
+
+def base_issue(
+    mailing_list: MailingList,
+    day: date,
+    language: str,
+    ctx: Context,
+    *,
+    repos: Sequence[RepoCommits] | None = None,
+    progress: Progress | None = None,
+) -> Issue:
+    """The kept base issue of ``language``; the first reader of a second language has it collected (commit
+    details come from the store's cache) and analysed in that language (analyses cached per language).
+    ``repos``: the day's commits when already known."""
+    kept = load_base(ctx.store, issue_id(mailing_list.id, day), language)
+    if kept is not None:
+        return kept
+    if repos is None:
+        repos = _collect(mailing_list, day, settings=ctx.settings, store=ctx.store, progress=progress)
+    return _base(mailing_list, day, repos, language, settings=ctx.settings, store=ctx.store, progress=progress)
+
+
 def build_sendable(
     mailing_list: MailingList,
     day: date,
@@ -120,32 +184,11 @@ def build_sendable(
     ``prepare``, which returns an issue already kept instead (a retried run sends what the first one built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
     if repos is None:
-        window = Window.for_day(day, mailing_list.timezone)
-        options = CollectOptions(
-            exclude_merges=mailing_list.exclude_merges,
-            exclude_bots=mailing_list.exclude_bots,
-            bot_logins=settings.github_bot_logins,
-        )
-        repos = collect_repos(
-            list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
-        )
+        repos = _collect(mailing_list, day, settings=settings, store=store, progress=progress)
     if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
         return None
-    issue = build_issue(
-        repos,
-        language=mailing_list.language,
-        settings=settings,
-        store=store,
-        analyzer_choice=mailing_list.analyzer or "auto",
-        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
-        list_id=mailing_list.id,
-        progress=progress,
-        min_importance=mailing_list.min_importance,
-        day=day,
-        timezone=mailing_list.timezone,
-    )
-    # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
-    issue = issue.model_copy(update={"postal_address": mailing_list.postal_address})
+    base = _base(mailing_list, day, repos, mailing_list.language, settings=settings, store=store, progress=progress)
+    issue = narrow(base, list_segment(mailing_list))
     rendered = render_issue(issue)
     view_url = archive.publish(issue, rendered)
     return keep_sendable(
@@ -222,7 +265,21 @@ def deliver_issue(
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
+    day: date | None = None,
+    repos: Sequence[RepoCommits] | None = None,
 ) -> CampaignResult:
+    """Send the list's issue to every active reader, each the issue of their segment. ``day`` defaults to the
+    one in the issue id; ``repos``: the day's commits when already known."""
+    day = day or date.fromisoformat(sendable.issue_id.rsplit("/", 1)[-1])
+    messages, counts = segment_messages(
+        mailing_list,
+        sendable,
+        settings=ctx.settings,
+        tokens=ctx.tokens,
+        store=ctx.store,
+        choices=ctx.store.list_preferences(mailing_list.id),
+        base=lambda language: base_issue(mailing_list, day, language, ctx, repos=repos),
+    )
     result = deliver(
         mailing_list,
         sendable,
@@ -233,7 +290,9 @@ def deliver_issue(
         dry_run=dry_run,
         resend_ambiguous=resend_ambiguous,
         progress=progress,
+        messages=messages,
     )
+    result.segments, result.rendered = counts.segments, counts.rendered
     if not dry_run and not result.deferred and not result.ambiguous:
         _mark_sent(ctx, sendable.issue_id, result)
     return result
@@ -321,7 +380,13 @@ def run_list(
             done.outcome = "already-sent"
             return done
         done.campaign = deliver_issue(
-            mailing_list, prepared.sendable, ctx, dry_run=dry_run, progress=_sending(progress, ctx, mailing_list, key)
+            mailing_list,
+            prepared.sendable,
+            ctx,
+            dry_run=dry_run,
+            progress=_sending(progress, ctx, mailing_list, key),
+            day=day,
+            repos=repos,
         )
         return done
     except NewsletterError as err:

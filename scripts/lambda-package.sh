@@ -10,9 +10,13 @@ PYTHON=${PYTHON:-python3}
 rm -rf .build/bundle .build/lambda.zip && mkdir -p .build/bundle
 # The locked versions (requirements.lock, refreshed by scripts/lock.sh): the same commit ships the same SDKs on
 # any day, and every wheel's sha256 is checked.
+# The python3.11 runtime is Amazon Linux 2 (glibc 2.26): a wheel built for any manylinux up to 2.26 runs there, and
+# pip takes only the platform tags it is given, so every one of them is named (css-inline ships manylinux_2_24).
+platforms=()
+for minor in $(seq 17 26); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-conflicts \
   --root-user-action=ignore --target .build/bundle --require-hashes --requirement requirements.lock \
-  --platform manylinux2014_aarch64 --implementation cp --python-version 3.11 --only-binary=:all:
+  --platform manylinux2014_aarch64 "${platforms[@]}" --implementation cp --python-version 3.11 --only-binary=:all:
 "$PYTHON" - <<'PY'
 import pathlib, zipfile
 

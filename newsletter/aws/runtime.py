@@ -15,9 +15,10 @@ from newsletter.aws.secrets import with_secrets
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, send_issue
-from newsletter.deliver.service import factory_for, load_sendable, options_for, still_current
+from newsletter.deliver.service import load_sendable, options_for, still_current
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.models import MailingList
+from newsletter.models import Issue, MailingList
+from newsletter.segments import segment_messages
 
 if TYPE_CHECKING:
     from newsletter.pipeline import Prepared
@@ -66,7 +67,24 @@ class Runtime(Context):
             raise NewsletterError(f"issue {batch.issue_id} is not in the store", hint="was the store reset?")
         mailing_list = self.mailing_list(batch.list_id)
         sender = self.sender_for(mailing_list)
-        factory = factory_for(mailing_list, sendable, settings=self.settings, tokens=self.tokens)
+        day = date.fromisoformat(batch.issue_id.rsplit("/", 1)[-1])
+
+        def base(language: str) -> Issue:
+            from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
+
+            return base_issue(mailing_list, day, language, self)
+
+        # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
+        choices = ((r.email, self.store.preferences(r.email, batch.list_id)) for r in batch.recipients)
+        factory, _ = segment_messages(
+            mailing_list,
+            sendable,
+            settings=self.settings,
+            tokens=self.tokens,
+            store=self.store,
+            choices=choices,
+            base=base,
+        )
         options = options_for(self.settings, sender)
         # The account's rate is shared by every sender Lambda the queue runs at once.
         rate = options.rate / self.settings.sender_concurrency if options.rate else None

@@ -19,6 +19,15 @@ app.add_typer(subscribers, name="subscribers")
 
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
 EmailArg = Annotated[str, typer.Argument(help="The email address.")]
+ImportanceOpt = Annotated[
+    str | None, typer.Option("--min-importance", help="Lowest importance mailed: high, medium or low ('' = list's).")
+]
+AreasOpt = Annotated[
+    str | None,
+    typer.Option("--areas", help="Only changes touching these paths, comma-separated, e.g. src/core/ ('' = all)."),
+]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="One of the languages the list offers ('' = list's).")]
+CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily ('' = list's).")]
 
 
 def _known_list(list_id: str) -> str:
@@ -48,23 +57,64 @@ def add(
     override: Annotated[
         bool, typer.Option("--override", help="Subscribe even a suppressed or unsubscribed address (they asked).")
     ] = False,
+    min_importance: ImportanceOpt = None,
+    areas: AreasOpt = None,
+    lang: LangOpt = None,
+    cadence: CadenceOpt = None,
 ) -> None:
     """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
-    from newsletter import subscriptions
+    from newsletter import preferences, subscriptions
     from newsletter.backends import open_store
+    from newsletter.lists import load_list
     from newsletter.subscriptions import Tokens
 
     conf = settings()
-    _known_list(list_id)
+    mailing_list = load_list(conf.lists_dir, list_id)
+    choices = {"min_importance": min_importance, "areas": areas, "language": lang, "cadence": cadence}
+    preferences.choose(mailing_list, **choices)  # checked before anyone is added
     tokens = None if confirmed else Tokens(conf.require_secret())
+    store = open_store(conf)
     done = subscriptions.subscribe(
-        open_store(conf), tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
+        store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
     )
+    if any(value is not None for value in choices.values()):
+        chosen = preferences.update(store, mailing_list, done.email, source="cli", **choices)
+        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
     if done.token:
         console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
+
+
+@subscribers.command("set")
+def set_(
+    email: EmailArg,
+    list_id: ListOpt,
+    min_importance: ImportanceOpt = None,
+    areas: AreasOpt = None,
+    lang: LangOpt = None,
+    cadence: CadenceOpt = None,
+) -> None:
+    """Change a member's preferences (logged; they hold from the next issue). '' resets one to the list's."""
+    from newsletter import preferences, subscriptions
+    from newsletter.backends import open_store
+    from newsletter.lists import load_list
+
+    conf = settings()
+    mailing_list = load_list(conf.lists_dir, list_id)
+    address = subscriptions.normalise_email(email)
+    chosen = preferences.update(
+        open_store(conf),
+        mailing_list,
+        address,
+        source="cli",
+        min_importance=min_importance,
+        areas=areas,
+        language=lang,
+        cadence=cadence,
+    )
+    console.print(f"{address} on {list_id}: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
 
 
 @subscribers.command("remove")
@@ -107,7 +157,12 @@ def ls(
 
 @subscribers.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with a header line email[,name]; UTF-8, with or without BOM.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header line email[,name][,min_importance,areas,language,cadence]; UTF-8, BOM or not."
+        ),
+    ],
     list_id: ListOpt,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Import as active: consent was given elsewhere.")
@@ -116,13 +171,14 @@ def import_(
     """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
     from newsletter import roster
     from newsletter.backends import open_store
+    from newsletter.lists import load_list
 
     conf = settings()
-    _known_list(list_id)
+    mailing_list = load_list(conf.lists_dir, list_id)
     store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
     with RichProgress() as bar:
-        report = roster.import_csv(store, file, list_id, status=status, source=f"import:{file.name}", progress=bar)
+        report = roster.import_csv(store, file, mailing_list, status=status, source=f"import:{file.name}", progress=bar)
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
     for line in report.suppressed:

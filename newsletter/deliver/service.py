@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
-from newsletter.deliver.campaign import CampaignOptions, CampaignResult, CampaignStore, Outcome, send_issue
+from newsletter.deliver.campaign import (
+    CampaignOptions,
+    CampaignResult,
+    CampaignStore,
+    Messages,
+    Outcome,
+    send_issue,
+)
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Cache, Recipient, Recipients
@@ -88,9 +95,11 @@ def deliver(
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
+    messages: Messages | None = None,
 ) -> CampaignResult:
-    """Send one stored issue to the list's active recipients."""
-    factory = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
+    """Send one stored issue to the list's active recipients; ``messages``: where each reader's message comes
+    from when readers chose differently (newsletter/segments.py), else every reader gets ``sendable``."""
+    factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
     return send_issue(
         sendable.issue_id,

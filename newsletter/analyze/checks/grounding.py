@@ -35,7 +35,7 @@ _PERCENT = re.compile(r"\s?(?:[%％]|percent\b|pct\b)", re.I)
 _MEASURE = re.compile(r"\s?(?:[mun]?s|sec|min|[kmgt]i?b|tokens?/s|tok/s|qps|rps|tps|fps|[kmg]?hz)\b", re.I)
 _HUNK = re.compile(r"^@@ [^@\n]* @@", re.M)  # positions in a file, not figures anyone stated
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
-_LONG_DIGITS = 7  # a number this long may be part of a SHA the sources spell in full
+_LONG_DIGITS = 7  # a figure this long may be part of a SHA the sources spell in full
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,10 @@ def _normalise(text: str) -> str:
     return _THOUSANDS.sub("", text)
 
 
-def figures(text: str) -> list[Figure]:
-    """The figures of ``text`` outside code spans and URLs (those are identifiers, checked as such)."""
-    text = _normalise(_URL.sub(" ", _CODE.sub(" ", text)))
+def figures(text: str, *, prose: bool = True) -> list[Figure]:
+    """The figures of ``text``; in prose, outside code spans (identifiers, checked as such) and links. In
+    sources (``prose=False``) every figure counts, a PR number inside a link too."""
+    text = _normalise(_URL.sub(" ", _CODE.sub(" ", text)) if prose else text)
     found = []
     for match in _TOKEN.finditer(text):
         token = match[0]
@@ -91,7 +92,7 @@ class Sources:
 
     @cached_property
     def _figures(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-        found = figures(_HUNK.sub(" ", self.text.replace("`", " ")))
+        found = figures(_HUNK.sub(" ", self.text), prose=False)
         return frozenset(f.core for f in found), frozenset((f.core, f.kind) for f in found)
 
     @cached_property
@@ -106,7 +107,8 @@ class Sources:
             return (figure.core, figure.kind) in kinds
         if figure.core in cores:
             return True
-        return len(figure.core) >= _LONG_DIGITS and figure.core in self._lowered
+        # A short SHA ("232181b") reads as a number with a unit; the sources spell it in full.
+        return len(figure.text) >= _LONG_DIGITS and figure.text.lower() in self._lowered
 
     def knows(self, identifier: str) -> bool:
         """An identifier from a code span: the whole of it, or each of its words, occurs in the sources."""
