@@ -66,7 +66,9 @@ def clip(text: str | None, limit: int) -> str:
     """One line of at most ``limit`` characters (whitespace collapsed, an ellipsis when cut)."""
     if not text:
         return ""
-    flat = _SPACE.sub(" ", text).strip()
+    # Every whitespace character but the ASCII space is unprintable, so a printable text without a double
+    # space has nothing to collapse (the common case, without a regex pass).
+    flat = text.strip() if text.isprintable() and "  " not in text else _SPACE.sub(" ", text).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
