@@ -25,7 +25,7 @@ from newsletter.store.base import LedgerState, MemberStatus
 from tests.day import DAY, day_of_commits
 
 GATEWAY = ("sgl-model-gateway/",)
-KERNELS = ("python/sglang/multimodal_gen/", "sgl-kernel/")
+KERNELS = ("python/sglang/multimodal_gen/", "sgl-kernel/", "python/sglang/jit_kernel/")  # each area has a high change
 NOTHING = ("docs/nowhere/",)
 LIST = parse_list(
     {
