@@ -13,7 +13,7 @@ from newsletter.analyze import Analyzer, Job, ProgressFn
 from newsletter.archive import Archive
 from newsletter.backends import make_analyzer
 from newsletter.collect import CollectOptions, collect_repos
-from newsletter.compose import compose_issue
+from newsletter.compose import compose_issue, find_threads
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
@@ -74,12 +74,19 @@ def build_issue(
         timezone = timezone or repos[0].window.timezone
     started = time.monotonic()
     analyzer = analyzer or make_analyzer(settings, analyzer_choice, cache=store)
-    jobs = [Job(repo.repo, commit) for repo in repos for commit in repo.commits]
+    threads = {repo.repo: find_threads(repo.commits) for repo in repos}
+    thread_of = {sha: thread for found in threads.values() for thread in found for sha in thread.shas}
+    jobs = [Job(repo.repo, commit, thread_of.get(commit.sha)) for repo in repos for commit in repo.commits]
     analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
     analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
     for job, analysis in zip(jobs, analyses, strict=True):
         analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
-    overviews = {repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language) for repo in repos}
+    for repo in repos:
+        threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
+    overviews = {
+        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
+        for repo in repos
+    }
     usage = analyzer.usage.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
     return compose_issue(
         repos,
@@ -89,6 +96,7 @@ def build_issue(
         day=day,
         timezone=timezone,
         overviews=overviews,
+        threads=threads,
         usage=usage,
         list_id=list_id,
         min_importance=min_importance,
@@ -294,9 +302,10 @@ def deliver_issue(
         resend_ambiguous=resend_ambiguous,
         progress=progress,
         messages=messages,
+        stop=ctx.stop,
     )
     result.segments, result.rendered = counts.segments, counts.rendered
-    if not dry_run and not result.deferred and not result.ambiguous:
+    if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
         _mark_sent(ctx, sendable.issue_id, result)
     return result
 
@@ -346,7 +355,8 @@ class ListRun:
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "failed" and not (self.campaign and (self.campaign.failed or self.campaign.deferred))
+        c = self.campaign
+        return self.outcome != "failed" and not (c and (c.failed or c.deferred or c.interrupted))
 
 
 def run_list(
@@ -429,7 +439,12 @@ def run_due(
         targets = [(due.mailing_list, due.day) for due in due_lists(lists, now)]
     else:
         targets = [(ml, day or last_complete_day(ml, now)) for ml in lists]
-    return [run_list(ml, when, ctx, dry_run=dry_run, progress=progress) for ml, when in targets]
+    runs = []
+    for ml, when in targets:
+        if ctx.stop.is_set():  # serve shutting down: the list in progress winds down, no other starts
+            break
+        runs.append(run_list(ml, when, ctx, dry_run=dry_run, progress=progress))
+    return runs
 
 
 @dataclass

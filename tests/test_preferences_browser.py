@@ -24,7 +24,7 @@ from tests.browser import Browser, chromium_path, needs_chromium
 from tests.day import day_of_commits
 
 pytestmark = needs_chromium()
-SECRET = "browser-test-secret"
+SECRET = "browser-Hx5Nq1Wz8Kc3Rv6Lp0Tb4Jm7Fy2Ds9Ga"
 ADDRESS = "ada@example.org"
 LIST_TOML = """\
 title = "SGLang daily"

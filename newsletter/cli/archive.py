@@ -7,12 +7,10 @@ from typing import Annotated
 
 import typer
 
-from newsletter import backends
-from newsletter.archive import LocalArchive
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
-archive_app = typer.Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
+archive_app = Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
 app.add_typer(archive_app, name="archive")
 
 
@@ -25,6 +23,9 @@ def build(
     ] = None,
 ) -> None:
     """Write the whole archive site (pages, indexes, feeds) into a folder, from the issues already archived."""
+    from newsletter import backends
+    from newsletter.archive import LocalArchive
+
     config = settings()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")

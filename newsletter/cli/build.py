@@ -5,19 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer, open_store
 from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
-from newsletter.i18n import check_language
-from newsletter.models import Issue, RepoSpec, Usage
-from newsletter.pipeline import build_issue
-from newsletter.render.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from newsletter.models import Issue, Usage
 
 FORMATS = ("md", "json")
 
@@ -33,6 +30,13 @@ def build(
     analyzer: AnalyzerOpt = "auto",
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
+    from newsletter.backends import check_analyzer, open_store
+    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.i18n import check_language
+    from newsletter.models import RepoSpec
+    from newsletter.pipeline import build_issue
+    from newsletter.render.markdown import render_markdown
+
     started = time.monotonic()
     check_language(lang)
     if fmt not in FORMATS:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.backends import open_store
 from newsletter.cli.app import DateOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import CollectOptions, collect_repos, dump_collected, resolve_window
-from newsletter.models import RepoCommits, RepoSpec, zone
+
+if TYPE_CHECKING:
+    from newsletter.models import RepoCommits
 
 
 @app.command()
@@ -34,6 +34,10 @@ def collect(
     ] = False,
 ) -> None:
     """List the commits that landed on each branch during one day (or --since/--until), with a table and JSON."""
+    from newsletter.backends import open_store
+    from newsletter.collect import CollectOptions, collect_repos, dump_collected, resolve_window
+    from newsletter.models import RepoSpec
+
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz, since=since, until=until)
     config = settings()
@@ -64,6 +68,8 @@ def collect(
 
 
 def _table(repo: RepoCommits) -> Table:
+    from newsletter.models import zone
+
     tz = zone(repo.window.timezone)
     start = repo.window.start.astimezone(tz)
     end = repo.window.end.astimezone(tz)

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter.cli.app import DateOpt, app, console, err_console, settings
-from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
+
+if TYPE_CHECKING:
+    from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
 
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[Outcome], None]]:
     """A progress line on stderr (stdout stays for data), counting each recipient as it is settled."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"))
     counts: dict[str, int] = {}
     with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:

@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import open_store
-from newsletter.cli.app import app, console, settings
-from newsletter.deliver.events import ingest, read_documents
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
-events_app = typer.Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
+events_app = Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 
 
@@ -24,6 +22,9 @@ def ingest_command(
     ],
 ) -> None:
     """Apply SES notifications (as SNS delivers them): hard bounces and complaints suppress at once."""
+    from newsletter.backends import open_store
+    from newsletter.deliver.events import ingest, read_documents
+
     if source == "-":
         text = sys.stdin.read()
     else:

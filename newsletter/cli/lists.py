@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from newsletter.backends import open_store
 from newsletter.cli.app import app, console, settings
-from newsletter.lists import load_lists
-from newsletter.store.base import MemberStatus
 
 
 @app.command("lists")
 def lists_command() -> None:
     """Show each mailing list (subscribers/*.toml) with its members counted by status."""
+    from newsletter.backends import open_store
+    from newsletter.lists import load_lists
+    from newsletter.store.base import MemberStatus
+
     conf = settings()
     found = load_lists(conf.lists_dir)
     if not found:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer, open_store
 from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import collect_repos, resolve_window
 from newsletter.errors import InputError
-from newsletter.models import RepoCommits, RepoSpec
-from newsletter.pipeline import build_issue
-from newsletter.render.email import DEFAULT_BUDGET, render_issue
-from newsletter.render.preview import serve, write_preview
-from newsletter.render.view import Catalogue
-from newsletter.samples import sample_day
+
+if TYPE_CHECKING:
+    from newsletter.models import RepoCommits
 
 
 @app.command()
@@ -39,8 +34,13 @@ def preview(
     ] = None,
     analyzer: AnalyzerOpt = "auto",
     budget: Annotated[
-        int, typer.Option("--budget", help="Most bytes the email's HTML may weigh as sent.", min=10_000)
-    ] = DEFAULT_BUDGET,
+        int | None,
+        typer.Option(
+            "--budget",
+            help="Most bytes the email's HTML may weigh as sent (default: the renderer's, below Gmail's clipping).",
+            min=10_000,
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
 ) -> None:
     """Render one day's issue (collect → analyse → compose → render) to issue.html, .txt and .md (the email) and
@@ -48,6 +48,17 @@ def preview(
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
+    from newsletter.backends import check_analyzer, open_store
+    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.models import RepoSpec
+    from newsletter.pipeline import build_issue
+    from newsletter.render.email import DEFAULT_BUDGET, render_issue
+    from newsletter.render.preview import serve, write_preview
+    from newsletter.render.view import Catalogue
+    from newsletter.samples import sample_day
+
+    budget = DEFAULT_BUDGET if budget is None else budget
+
     t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
     check_analyzer(analyzer)
     s = settings()

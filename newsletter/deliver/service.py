@@ -3,6 +3,8 @@ run sends byte-for-byte the same issue), the message factory, and the send rate.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TypeVar
@@ -24,8 +26,6 @@ from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Cache, Recipient, Recipients
 
 _KIND = "sent-issue"
-# Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
-LOCAL_PUBLIC_URL = "http://localhost:8000"
 
 
 class SendableIssue(BaseModel):
@@ -62,7 +62,7 @@ def factory_for(
         sendable.rendered,
         mailing_list,
         tokens=tokens,
-        public_url=settings.public_url or LOCAL_PUBLIC_URL,
+        public_url=settings.links_url(),
         view_url=sendable.view_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )
@@ -96,11 +96,14 @@ def deliver(
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
     messages: Messages | None = None,
+    stop: threading.Event | None = None,
 ) -> CampaignResult:
     """Send one stored issue to the list's active recipients; ``messages``: where each reader's message comes
-    from when readers chose differently (newsletter/segments.py), else every reader gets ``sendable``."""
+    from when readers chose differently (newsletter/segments.py), else every reader gets ``sendable``;
+    ``stop``: see CampaignOptions."""
     factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
+    options = dataclasses.replace(options, stop=stop)
     return send_issue(
         sendable.issue_id,
         current_recipients(store, mailing_list.id),

@@ -58,9 +58,11 @@ class _Handler:
 class SmtpSink:
     """``with SmtpSink() as sink: sink.port`` — aiosmtpd's SMTP protocol served from a private event loop.
 
-    ``smtputf8`` offers the SMTPUTF8 extension (RFC 6531); ``sessions`` counts the connections accepted."""
+    ``smtputf8`` offers the SMTPUTF8 extension (RFC 6531); ``sessions`` counts the connections accepted;
+    ``idle_timeout``: seconds after which the server closes an idle session (real servers: a few minutes)."""
 
-    def __init__(self, *, smtputf8: bool = False, reply_delay: float = 0.0) -> None:
+    def __init__(self, *, smtputf8: bool = False, reply_delay: float = 0.0, idle_timeout: float = 300) -> None:
+        self.idle_timeout = idle_timeout
         self.handler = _Handler(reply_delay=reply_delay)
         self.smtputf8 = smtputf8
         self.sessions = 0
@@ -83,7 +85,7 @@ class SmtpSink:
     def _session(self) -> SMTP:
         with self.handler.lock:
             self.sessions += 1
-        return SMTP(self.handler, hostname="sink.test", enable_SMTPUTF8=self.smtputf8)
+        return SMTP(self.handler, hostname="sink.test", enable_SMTPUTF8=self.smtputf8, timeout=self.idle_timeout)
 
     def __enter__(self) -> SmtpSink:
         self._thread.start()
