@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from newsletter import lifecycle
 from newsletter.analyze import Analyzer, Job, ProgressFn
 from newsletter.archive import Archive
 from newsletter.backends import make_analyzer
@@ -17,15 +18,16 @@ from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
+from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id
 from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
+from newsletter.lifecycle import Prepared
 from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
-from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
+from newsletter.store.base import Cache, IssueStatus, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
 
 __all__ = [
@@ -116,8 +118,8 @@ def build_sendable(
     progress: Progress | None = None,
     repos: Sequence[RepoCommits] | None = None,
 ) -> SendableIssue | None:
-    """collect → analyse → compose → render → archive → keep for one list and day. Callers go through
-    ``prepare``, which returns an issue already kept instead (a retried run sends what the first one built).
+    """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
+    which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
     if repos is None:
         window = Window.for_day(day, mailing_list.timezone)
@@ -148,23 +150,10 @@ def build_sendable(
     issue = issue.model_copy(update={"postal_address": mailing_list.postal_address})
     rendered = render_issue(issue)
     view_url = archive.publish(issue, rendered)
-    return keep_sendable(
-        store, SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
-    )
+    return SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
 
 
 # ---------------------------------------------------------------------------------------------- one issue
-
-_DONE = ("sending", "sent", "skipped")  # issue record states past "built": recipients enqueued, mailed or none
-
-
-@dataclass(frozen=True)
-class Prepared:
-    issue_id: str
-    sendable: SendableIssue | None  # None: an empty day the list skips
-    fresh: bool  # not yet enqueued, sent or skipped by an earlier tick or run: its recipients still need mail
-    status: str  # the issue record's status: built | sending | sent | skipped
-    built: bool = False  # built and archived by this call (else: the one kept in the store)
 
 
 def prepare(
@@ -175,36 +164,21 @@ def prepare(
     repos: Sequence[RepoCommits] | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """The issue of ``mailing_list`` for ``day``, built and archived once, with its issue record (one per list
-    and day, created conditionally): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
-    key = issue_id(mailing_list.id, day)
-    record = ctx.store.get_issue(key)
-    if record is not None and record.status in _DONE:
-        return Prepared(key, load_sendable(ctx.store, key), False, record.status)
-    stored = load_sendable(ctx.store, key)
-    sendable = stored or build_sendable(
-        mailing_list,
-        day,
-        settings=ctx.settings,
-        store=ctx.store,
-        archive=ctx.archive,
-        progress=progress,
-        repos=repos,
-    )
-    now = datetime.now(UTC)
-    fresh = IssueRecord(
-        issue_id=key,
-        list_id=mailing_list.id,
-        date=day,
-        status="built" if sendable else "skipped",
-        subject=sendable.rendered.subject if sendable else None,
-        archive_key=sendable.view_url if sendable else None,
-        created_at=now,
-        updated_at=now,
-    )
-    if not ctx.store.create_issue(fresh) and not sendable:
-        ctx.store.update_issue(fresh)
-    return Prepared(key, sendable, sendable is not None, fresh.status, built=stored is None and sendable is not None)
+    """The issue of ``mailing_list`` for ``day``, built and archived once and kept with its issue record (see
+    ``newsletter.lifecycle``): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
+
+    def build() -> SendableIssue | None:
+        return build_sendable(
+            mailing_list,
+            day,
+            settings=ctx.settings,
+            store=ctx.store,
+            archive=ctx.archive,
+            progress=progress,
+            repos=repos,
+        )
+
+    return lifecycle.prepare(ctx.store, ctx.archive, mailing_list.id, day, build)
 
 
 def prepare_issue(mailing_list: MailingList, day: date, ctx: Context) -> SendableIssue | None:
@@ -222,6 +196,8 @@ def deliver_issue(
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
+    if not dry_run:
+        lifecycle.start_sending(ctx.store, sendable.issue_id)
     result = deliver(
         mailing_list,
         sendable,
@@ -234,19 +210,8 @@ def deliver_issue(
         progress=progress,
     )
     if not dry_run and not result.deferred and not result.ambiguous:
-        _mark_sent(ctx, sendable.issue_id, result)
+        lifecycle.settle(ctx.store, sendable.issue_id)
     return result
-
-
-def _mark_sent(ctx: Context, key: str, result: CampaignResult) -> None:
-    """Every recipient is settled (sent, or refused for good): a later ``newsletter run`` or tick leaves the
-    issue alone. ``newsletter send`` still runs the campaign again when asked (the ledger skips everyone)."""
-    record = ctx.store.get_issue(key)
-    if record is None or record.status == "sent":
-        return
-    stats = {**record.stats, "sent": result.sent, "failed": result.failed, "skipped": result.skipped}
-    now = datetime.now(UTC)
-    ctx.store.update_issue(record.model_copy(update={"status": "sent", "stats": stats, "updated_at": now}))
 
 
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
@@ -314,7 +279,7 @@ def run_list(
             archived=prepared.sendable.view_url,
             delivery=sender.describe(),
         )
-        if prepared.status == "sent":
+        if prepared.status == IssueStatus.SENT:
             done.outcome = "already-sent"
             return done
         done.campaign = deliver_issue(

@@ -71,7 +71,7 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
     prepared = rt.prepare(due.mailing_list, due.day)
     if prepared.sendable is None or not prepared.fresh:
-        return {"issue": prepared.issue_id, "status": prepared.status, "messages": 0}
+        return {"issue": prepared.issue_id, "status": str(prepared.status), "messages": 0}
     messages = enqueue(
         rt.sqs,
         rt.queue_url(),
@@ -80,8 +80,8 @@ def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
         rt.store.active_recipients(due.mailing_list.id),
         batch=rt.settings.send_batch_size,
     )
-    rt.mark_enqueued(prepared.issue_id, messages)
-    return {"issue": prepared.issue_id, "status": "sending", "messages": messages}
+    status = rt.mark_enqueued(prepared.issue_id, messages)
+    return {"issue": prepared.issue_id, "status": str(status), "messages": messages}
 
 
 # ---------------------------------------------------------------------------------------------- send_batch

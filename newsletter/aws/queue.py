@@ -28,10 +28,12 @@ class RecipientBatch:
     issue_id: str
     list_id: str
     recipients: list[Recipient]
+    number: int | None = None  # the batch's place in the tick's sequence: the issue is sent when all are done
 
     def to_json(self) -> str:
         people = [[r.email, r.name] if r.name else [r.email] for r in self.recipients]
-        return json.dumps({"v": _VERSION, "issue": self.issue_id, "list": self.list_id, "to": people})
+        data = {"v": _VERSION, "issue": self.issue_id, "list": self.list_id, "n": self.number, "to": people}
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, body: str) -> RecipientBatch:
@@ -41,7 +43,10 @@ class RecipientBatch:
                 raise ValueError(f"version {data.get('v')!r}")
             list_id = str(data["list"])
             recipients = [Recipient(email=p[0], name=p[1] if len(p) > 1 else None, list_id=list_id) for p in data["to"]]
-            return cls(str(data["issue"]), list_id, recipients)
+            number = data.get("n")  # absent in batches queued before batches were numbered
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 0):
+                raise ValueError(f"batch number {number!r}")
+            return cls(str(data["issue"]), list_id, recipients, number)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
             raise InputError(f"not a recipient batch: {err}") from err
 
@@ -51,7 +56,7 @@ def enqueue(
 ) -> int:
     """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent."""
     sent = 0
-    batches = (RecipientBatch(issue_id, list_id, chunk) for chunk in chunks(recipients, batch))
+    batches = (RecipientBatch(issue_id, list_id, chunk, n) for n, chunk in enumerate(chunks(recipients, batch)))
     for group in chunks(batches, ENTRIES):
         entries = {str(i): b.to_json() for i, b in enumerate(group)}
         for _attempt in range(5):

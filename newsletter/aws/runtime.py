@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from newsletter import lifecycle
 from newsletter.aws.queue import RecipientBatch
 from newsletter.aws.secrets import with_secrets
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, send_issue
-from newsletter.deliver.service import factory_for, load_sendable, options_for, still_current
+from newsletter.deliver.service import factory_for, options_for, still_current
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import MailingList
+from newsletter.store.base import IssueStatus
 
 if TYPE_CHECKING:
     from newsletter.pipeline import Prepared
@@ -50,18 +52,12 @@ class Runtime(Context):
 
         return prepare(mailing_list, day, self)
 
-    def mark_enqueued(self, key: str, messages: int) -> None:
-        record = self.store.get_issue(key)
-        if record is None:
-            return
-        stats = {**record.stats, "sqs_messages": messages}
-        self.store.update_issue(
-            record.model_copy(update={"status": "sending", "stats": stats, "updated_at": datetime.now(UTC)})
-        )
+    def mark_enqueued(self, key: str, messages: int) -> IssueStatus | None:
+        return lifecycle.start_sending(self.store, key, batches=messages)
 
     # ------------------------------------------------------------------------------------------ a batch
     def send(self, batch: RecipientBatch) -> CampaignResult:
-        sendable = load_sendable(self.store, batch.issue_id)
+        sendable = lifecycle.load(self.store, self.archive, batch.issue_id)
         if sendable is None:
             raise NewsletterError(f"issue {batch.issue_id} is not in the store", hint="was the store reset?")
         mailing_list = self.mailing_list(batch.list_id)
@@ -77,6 +73,8 @@ class Runtime(Context):
             batch.issue_id, iter(recipients), store=self.store, sender=sender, factory=factory, options=options
         )
         result.skipped += len(batch.recipients) - len(recipients)
+        if batch.number is not None and not result.deferred and not result.ambiguous:
+            lifecycle.finish_batch(self.store, batch.issue_id, batch.number)
         return result
 
 

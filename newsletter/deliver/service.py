@@ -1,5 +1,6 @@
-"""Glue between the pipeline and a campaign: the issue as it is sent (kept in the store so that a resumed
-run sends byte-for-byte the same issue), the message factory, and the send rate."""
+"""Glue between the pipeline and a campaign: the issue as it is sent (kept with its issue record by
+``newsletter.lifecycle``, so that a resumed run sends byte-for-byte the same issue), the message factory, and
+the send rate."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from newsletter.deliver.base import Sender
 from newsletter.deliver.campaign import CampaignOptions, CampaignResult, CampaignStore, Outcome, send_issue
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.models import MailingList, RenderedIssue
-from newsletter.store.base import Cache, Recipient, Recipients
+from newsletter.store.base import Recipient, Recipients
 
-_KIND = "sent-issue"
 # Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
 LOCAL_PUBLIC_URL = "http://localhost:8000"
 
@@ -31,20 +31,6 @@ class SendableIssue(BaseModel):
 
 def issue_id(list_id: str, day: object) -> str:
     return f"{list_id}/{day}"
-
-
-def load_sendable(store: Cache, issue: str) -> SendableIssue | None:
-    value = store.get(_KIND, issue)
-    return SendableIssue.model_validate(value) if value else None
-
-
-def keep_sendable(store: Cache, sendable: SendableIssue) -> SendableIssue:
-    """Store the issue unless one is stored already; the stored one wins (a resumed run must not change it)."""
-    existing = load_sendable(store, sendable.issue_id)
-    if existing is not None:
-        return existing
-    store.put(_KIND, sendable.issue_id, sendable.model_dump(mode="json"))
-    return sendable
 
 
 def factory_for(

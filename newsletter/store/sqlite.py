@@ -101,6 +101,11 @@ CREATE TABLE IF NOT EXISTS issues (
     issue_id TEXT PRIMARY KEY,
     doc      TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issue_batches (
+    issue_id TEXT NOT NULL,
+    batch    INTEGER NOT NULL,
+    PRIMARY KEY (issue_id, batch)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notifications (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL
@@ -111,7 +116,17 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
     PRIMARY KEY (email, at)
 ) WITHOUT ROWID;
 """
-_TABLES = ("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications")
+_TABLES = (
+    "cache",
+    "subscribers",
+    "members",
+    "suppressions",
+    "consent_log",
+    "ledger",
+    "issues",
+    "issue_batches",
+    "notifications",
+)
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 
 
@@ -446,6 +461,15 @@ class SqliteStore:
                 " ON CONFLICT (issue_id) DO UPDATE SET doc = excluded.doc",
                 (record.issue_id, record.model_dump_json()),
             )
+
+    def finish_batch(self, issue_id: str, batch: int) -> int:
+        with self._guard() as db:
+            db.execute("INSERT OR IGNORE INTO issue_batches (issue_id, batch) VALUES (?, ?)", (issue_id, batch))
+        return self.batches_done(issue_id)
+
+    def batches_done(self, issue_id: str) -> int:
+        with self._guard() as db:
+            return int(db.execute("SELECT COUNT(*) FROM issue_batches WHERE issue_id = ?", (issue_id,)).fetchone()[0])
 
     # Bounce events ---------------------------------------------------------------------------------
     def first_time(self, notification_id: str) -> bool:
