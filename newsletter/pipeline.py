@@ -10,9 +10,8 @@ from pathlib import Path
 
 from newsletter import lifecycle
 from newsletter.analyze import Analyzer, Job, ProgressFn
-from newsletter.archive import Archive
 from newsletter.backends import make_analyzer
-from newsletter.collect import CollectOptions, collect_repos
+from newsletter.collect import CollectOptions
 from newsletter.compose import compose_issue
 from newsletter.config import Settings
 from newsletter.context import Context
@@ -22,7 +21,7 @@ from newsletter.deliver.service import SendableIssue, deliver, factory_for, issu
 from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
 from newsletter.lifecycle import Prepared
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Window, zone
+from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, RepoSpec, Window, zone
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
@@ -61,6 +60,8 @@ def build_issue(
     day: date | None = None,
     timezone: str | None = None,
     analyzer: Analyzer | None = None,
+    postal_address: str | None = None,
+    web_url: str | None = None,
 ) -> Issue:
     """Analyse every commit of ``repos`` (one analysis each, cached in ``store``), write each repository's
     day overview and compose the Issue. ``day``/``timezone`` default to the first repository's window."""
@@ -90,6 +91,47 @@ def build_issue(
         usage=usage,
         list_id=list_id,
         min_importance=min_importance,
+        postal_address=postal_address,
+        web_url=web_url,
+    )
+
+
+def build_day(
+    ctx: Context,
+    specs: Sequence[RepoSpec],
+    window: Window,
+    *,
+    language: str,
+    analyzer: Analyzer,
+    title: str | None = None,
+    list_id: str | None = None,
+    options: CollectOptions | None = None,
+    min_importance: Importance = Importance.LOW,
+    postal_address: str | None = None,
+    web_url: str | None = None,
+    repos: Sequence[RepoCommits] | None = None,
+    progress: Progress | None = None,
+) -> Issue:
+    """collect → analyse → compose: the Issue of ``specs`` over ``window``, complete (what ``newsletter build``
+    writes, what ``preview`` renders, what a list's run mails). ``repos``: the day's commits when already known
+    (the sample day); else they are collected through the context's collector."""
+    check_language(language)
+    if repos is None:
+        repos = ctx.collect(specs, window, options=options, progress=progress)
+    return build_issue(
+        repos,
+        language=language,
+        settings=ctx.settings,
+        store=ctx.store,
+        title=title,
+        list_id=list_id,
+        progress=progress,
+        min_importance=min_importance,
+        day=window.local_date,
+        timezone=window.timezone,
+        analyzer=analyzer,
+        postal_address=postal_address,
+        web_url=web_url,
     )
 
 
@@ -111,49 +153,42 @@ def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
 def build_sendable(
     mailing_list: MailingList,
     day: date,
+    ctx: Context,
     *,
-    settings: Settings,
-    store: Cache,
-    archive: Archive,
     progress: Progress | None = None,
     repos: Sequence[RepoCommits] | None = None,
 ) -> SendableIssue | None:
     """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
     which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
+    window = repos[0].window if repos else Window.for_day(day, mailing_list.timezone)
     if repos is None:
-        window = Window.for_day(day, mailing_list.timezone)
         options = CollectOptions(
             exclude_merges=mailing_list.exclude_merges,
             exclude_bots=mailing_list.exclude_bots,
-            bot_logins=settings.github_bot_logins,
+            bot_logins=ctx.settings.github_bot_logins,
         )
-        repos = collect_repos(
-            list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
-        )
+        repos = ctx.collect(list(mailing_list.repos), window, options=options, progress=progress)
     if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
         return None
-    issue = build_issue(
-        repos,
+    issue = build_day(
+        ctx,
+        list(mailing_list.repos),
+        window,
         language=mailing_list.language,
-        settings=settings,
-        store=store,
-        analyzer_choice=mailing_list.analyzer or "auto",
+        analyzer=ctx.analyzer_for(mailing_list),
         title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
         list_id=mailing_list.id,
-        progress=progress,
         min_importance=mailing_list.min_importance,
-        day=day,
-        timezone=mailing_list.timezone,
+        # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
+        postal_address=mailing_list.postal_address,
+        web_url=ctx.archive.url_for(mailing_list.id, day),
+        repos=repos,
+        progress=progress,
     )
-    # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
-    issue = issue.model_copy(update={"postal_address": mailing_list.postal_address})
     rendered = render_issue(issue)
-    view_url = archive.publish(issue, rendered)
+    view_url = ctx.archive.publish(issue, rendered)
     return SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
-
-
-# ---------------------------------------------------------------------------------------------- one issue
 
 
 def prepare(
@@ -168,15 +203,7 @@ def prepare(
     ``newsletter.lifecycle``): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
 
     def build() -> SendableIssue | None:
-        return build_sendable(
-            mailing_list,
-            day,
-            settings=ctx.settings,
-            store=ctx.store,
-            archive=ctx.archive,
-            progress=progress,
-            repos=repos,
-        )
+        return build_sendable(mailing_list, day, ctx, progress=progress, repos=repos)
 
     return lifecycle.prepare(ctx.store, ctx.archive, mailing_list.id, day, build)
 

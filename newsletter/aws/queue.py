@@ -77,3 +77,15 @@ def enqueue(
         else:
             raise DeliveryError(f"SQS kept failing {len(entries)} recipient batches", hint="the tick can be retried")
     return sent
+
+
+class SqsQueue:
+    """The tick's queue of recipient batches (``newsletter.fanout.BatchQueue``) on SQS."""
+
+    def __init__(self, sqs: Any, queue_url: str, *, batch: int = BATCH) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.batch = batch
+
+    def put(self, issue_id: str, list_id: str, recipients: Iterable[Recipient]) -> int:
+        return enqueue(self.sqs, self.queue_url, issue_id, list_id, recipients, batch=self.batch)

@@ -7,7 +7,8 @@ format the result.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from typer.core import TyperGroup
 
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.context import Context
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,6 +53,14 @@ app = typer.Typer(
 def settings() -> Settings:
     """Settings for this invocation: read from the environment once, at the entry point."""
     return Settings.from_env()
+
+
+def context() -> AbstractContextManager[Context]:
+    """The composition root for this invocation (store, archive, senders …, each opened on first use and
+    closed when the command ends): commands never open a backend themselves."""
+    from newsletter.context import Context
+
+    return Context.open(settings())
 
 
 # Shared option types, so that every command spells the same option the same way.

@@ -9,14 +9,15 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer, open_store
+from newsletter.backends import check_analyzer
 from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import collect_repos, resolve_window
+from newsletter.collect import resolve_window
+from newsletter.context import Context
 from newsletter.errors import InputError
 from newsletter.i18n import check_language
 from newsletter.models import Issue, RepoSpec
-from newsletter.pipeline import build_issue
+from newsletter.pipeline import build_day
 from newsletter.render.markdown import render_markdown
 
 FORMATS = ("md", "json")
@@ -40,29 +41,8 @@ def build(
     check_analyzer(analyzer)
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz)
-    config = settings()
-    store = open_store(config)
-    try:
-        with RichProgress() as progress:
-            collected = collect_repos(
-                specs,
-                window,
-                settings=config,
-                cache=store,
-                progress=progress,
-            )
-            issue = build_issue(
-                collected,
-                language=lang,
-                settings=config,
-                store=store,
-                analyzer_choice=analyzer,
-                progress=progress,
-                day=window.local_date,
-                timezone=tz,
-            )
-    finally:
-        store.close()
+    with Context.open(settings()) as ctx, RichProgress() as progress:
+        issue = build_day(ctx, specs, window, language=lang, analyzer=ctx.analyzer(analyzer), progress=progress)
     text = render_markdown(issue) if fmt == "md" else issue.model_dump_json(indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

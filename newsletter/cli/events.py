@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import open_store
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import app, console, context
 from newsletter.deliver.events import ingest, read_documents
 from newsletter.errors import InputError
 
@@ -31,18 +30,22 @@ def ingest_command(
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"cannot read {source}: {err}") from err
-    store = open_store(settings())
     counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
-    for document in read_documents(text):
-        result = ingest(document, store)
-        counts["notifications"] += 1
-        counts["duplicates"] += result.duplicate
-        counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
-        state = (
-            "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
-        )
-        # Ids and addresses are data: no markup, no ":emoji:" codes.
-        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False)
+    with context() as ctx:
+        for document in read_documents(text):
+            result = ingest(document, ctx.store)
+            counts["notifications"] += 1
+            counts["duplicates"] += result.duplicate
+            counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
+            state = (
+                "already seen"
+                if result.duplicate
+                else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
+            )
+            # Ids and addresses are data: no markup, no ":emoji:" codes.
+            console.print(
+                f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False
+            )
     console.print(
         f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
         f" {counts['suppressed']} addresses suppressed",

@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer, open_store
+from newsletter.backends import check_analyzer
 from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import collect_repos, resolve_window
+from newsletter.collect import resolve_window
+from newsletter.context import Context
 from newsletter.errors import InputError
-from newsletter.models import RepoCommits, RepoSpec
-from newsletter.pipeline import build_issue
+from newsletter.models import RepoSpec
+from newsletter.pipeline import build_day
 from newsletter.render.email import DEFAULT_BUDGET, render_issue
 from newsletter.render.preview import serve, write_preview
 from newsletter.render.view import Catalogue
@@ -51,28 +52,21 @@ def preview(
     if not sample and not repos:
         raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
     specs = [RepoSpec.parse(r) for r in repos or []]
-    window = None if sample else resolve_window(day, tz)
-    store = open_store(s)
-    try:
-        collected: list[RepoCommits]
-        with RichProgress() as progress:
-            if window is None:
-                collected = sample_day()[0]
-            else:
-                collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
-            name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
-            issue = build_issue(
-                collected,
-                language=lang,
-                settings=s,
-                store=store,
-                analyzer_choice=analyzer,
-                title=name,
-                progress=progress,
-            )
-        rendered = render_issue(issue, budget_bytes=budget)
-    finally:
-        store.close()
+    sample_repos = sample_day()[0] if sample else None
+    window = sample_repos[0].window if sample_repos else resolve_window(day, tz)
+    names = [r.repo for r in sample_repos] if sample_repos else [spec.full_name for spec in specs]
+    with Context.open(s) as ctx, RichProgress() as progress:
+        issue = build_day(
+            ctx,
+            specs,
+            window,
+            language=lang,
+            analyzer=ctx.analyzer(analyzer),
+            title=title or t("preview_title", repos=", ".join(names)),
+            repos=sample_repos,
+            progress=progress,
+        )
+    rendered = render_issue(issue, budget_bytes=budget)
     files = write_preview(rendered, out)
     for path in (files.html, files.text, files.markdown):
         console.print(str(path), highlight=False, soft_wrap=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.backends import open_store
-from newsletter.cli.app import app, console, settings
+from newsletter.cli.app import app, console, context
 
 store_app = typer.Typer(help="Manage the store (SQLite file or DynamoDB table).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -14,5 +13,6 @@ app.add_typer(store_app, name="store")
 @store_app.command("init")
 def init() -> None:
     """Create the store's tables and indexes (idempotent): SQLite schema, or the DynamoDB table and index."""
-    for line in open_store(settings()).init():
-        console.print(f"ready: {line}", highlight=False)
+    with context() as ctx:
+        for line in ctx.store.init():
+            console.print(f"ready: {line}", highlight=False)

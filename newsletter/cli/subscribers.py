@@ -10,24 +10,17 @@ import typer
 from rich.table import Table
 
 from newsletter import roster, subscriptions
-from newsletter.backends import open_store
-from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.app import app, console, context, err_console
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
-from newsletter.lists import check_list_id, load_list
+from newsletter.lists import check_list_id
 from newsletter.store.base import MemberStatus, SuppressionReason
-from newsletter.subscriptions import Tokens
 
 subscribers = typer.Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
 app.add_typer(subscribers, name="subscribers")
 
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
 EmailArg = Annotated[str, typer.Argument(help="The email address.")]
-
-
-def _known_list(list_id: str) -> str:
-    load_list(settings().lists_dir, list_id)
-    return list_id
 
 
 def _writer(out: Path | None) -> TextIO:
@@ -52,12 +45,12 @@ def add(
     ] = False,
 ) -> None:
     """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
-    conf = settings()
-    _known_list(list_id)
-    tokens = None if confirmed else Tokens(conf.require_secret())
-    done = subscriptions.subscribe(
-        open_store(conf), tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
-    )
+    with context() as ctx:
+        ctx.mailing_list(list_id)
+        tokens = None if confirmed else ctx.tokens
+        done = subscriptions.subscribe(
+            ctx.store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
+        )
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
@@ -69,7 +62,9 @@ def add(
 def remove(email: EmailArg, list_id: ListOpt) -> None:
     """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
     email = subscriptions.normalise_email(email)
-    if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
+    with context() as ctx:
+        removed = ctx.store.remove_member(email, check_list_id(list_id), source="cli")
+    if removed:
         console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
     else:
         console.print(f"{email} was not on {list_id}", highlight=False, soft_wrap=True)
@@ -82,16 +77,17 @@ def ls(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many (0: all).", min=0)] = 100,
 ) -> None:
     """List the members of a list, by email, with status and the source of the last change."""
-    _known_list(list_id)
     table = Table(title=f"{list_id}" + (f" ({status.value})" if status else ""))
     for column in ("email", "name", "status", "since", "source"):
         table.add_column(column)
     more = False
-    for shown, m in enumerate(open_store(settings()).members(list_id, status)):
-        if limit and shown >= limit:
-            more = True
-            break
-        table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
+    with context() as ctx:
+        ctx.mailing_list(list_id)
+        for shown, m in enumerate(ctx.store.members(list_id, status)):
+            if limit and shown >= limit:
+                more = True
+                break
+            table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
     console.print(table)
     if more:
         console.print(f"showing the first {limit}: use --limit 0 for all, or `newsletter subscribers export`")
@@ -106,12 +102,13 @@ def import_(
     ] = False,
 ) -> None:
     """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
-    conf = settings()
-    _known_list(list_id)
-    store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
-    with RichProgress() as bar:
-        report = roster.import_csv(store, file, list_id, status=status, source=f"import:{file.name}", progress=bar)
+    with context() as ctx:
+        ctx.mailing_list(list_id)
+        with RichProgress() as bar:
+            report = roster.import_csv(
+                ctx.store, file, list_id, status=status, source=f"import:{file.name}", progress=bar
+            )
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
     for line in report.suppressed:
@@ -131,14 +128,14 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Export a list's members as CSV (cells that a spreadsheet would run as formulas are neutralised)."""
-    _known_list(list_id)
-    store = open_store(settings())
-    handle = _writer(out)
-    try:
-        count = roster.export_csv(store, list_id, handle, status=status)
-    finally:
-        if out is not None:
-            handle.close()
+    with context() as ctx:
+        ctx.mailing_list(list_id)
+        handle = _writer(out)
+        try:
+            count = roster.export_csv(ctx.store, list_id, handle, status=status)
+        finally:
+            if out is not None:
+                handle.close()
     err_console.print(
         f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False, soft_wrap=True
     )
@@ -147,8 +144,8 @@ def export(
 @subscribers.command("confirm")
 def confirm(token: Annotated[str, typer.Argument(help="The token from the confirmation link.")]) -> None:
     """Confirm a subscription (double opt-in): pending → active."""
-    conf = settings()
-    done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
+    with context() as ctx:
+        done = subscriptions.confirm(ctx.store, ctx.tokens, token, source="cli")
     verb = "confirmed" if done.transition.changed else "was already confirmed"
     console.print(f"{done.email} {verb} on {done.list_id}", highlight=False, soft_wrap=True)
 
@@ -156,7 +153,8 @@ def confirm(token: Annotated[str, typer.Argument(help="The token from the confir
 @subscribers.command("unsubscribe")
 def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
     """Unsubscribe a person from a list, at once (idempotent)."""
-    change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
+    with context() as ctx:
+        change = subscriptions.unsubscribe(ctx.store, email, check_list_id(list_id), source="cli")
     email = subscriptions.normalise_email(email)
     if change.changed:
         console.print(f"unsubscribed {email} from {list_id}", highlight=False, soft_wrap=True)
@@ -174,7 +172,8 @@ def suppress(
     ] = SuppressionReason.MANUAL.value,
 ) -> None:
     """Never mail an address again, on any list (bounced, complained or manual)."""
-    email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
+    with context() as ctx:
+        email = subscriptions.suppress(ctx.store, email, reason, source="cli")
     console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
 
 
@@ -184,7 +183,6 @@ def forget(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the export here (JSON).")] = None,
 ) -> None:
     """Export everything held about a person (JSON), then erase it; a suppression stays, as a hash only."""
-    store = open_store(settings())
 
     def write(text: str) -> None:
         handle = _writer(out)
@@ -194,7 +192,8 @@ def forget(
             if out is not None:
                 handle.close()
 
-    deleted = subscriptions.forget(store, email, write)
+    with context() as ctx:
+        deleted = subscriptions.forget(ctx.store, email, write)
     err_console.print(
         f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False, soft_wrap=True
     )

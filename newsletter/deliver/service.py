@@ -4,7 +4,8 @@ the send rate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TypeVar
 
@@ -70,22 +71,43 @@ def deliver(
     store: CampaignStore,
     sender: Sender,
     tokens: TokenMaker,
+    recipients: Sequence[Recipient] | None = None,
+    share: int = 1,
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
-    """Send one stored issue to the list's active recipients."""
+    """Send one stored issue to the list's active recipients, or to one batch of them (``recipients``, read
+    earlier: each is checked again, and those no longer current count as skipped). ``share``: how many senders
+    run at once on the account's rate (the AWS sender Lambdas)."""
     factory = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
-    return send_issue(
+    if share > 1 and options.rate:
+        options = dataclasses.replace(options, rate=options.rate / share)
+    if recipients is None:
+        return send_issue(
+            sendable.issue_id,
+            current_recipients(store, mailing_list.id),
+            store=store,
+            sender=sender,
+            factory=factory,
+            options=options,
+            progress=progress,
+        )
+    # One small batch out of many: reading the issue's whole ledger first would cost more than the batch.
+    options = dataclasses.replace(options, scan_ledger=False)
+    current = list(still_current(store, mailing_list.id, recipients))
+    result = send_issue(
         sendable.issue_id,
-        current_recipients(store, mailing_list.id),
+        iter(current),
         store=store,
         sender=sender,
         factory=factory,
         options=options,
         progress=progress,
     )
+    result.skipped += len(recipients) - len(current)
+    return result
 
 
 def current_recipients(store: Recipients, list_id: str, *, chunk: int = 100) -> Iterator[Recipient]:
