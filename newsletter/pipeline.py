@@ -33,6 +33,7 @@ __all__ = [
     "Context",
     "ListRun",
     "Prepared",
+    "build_day",
     "build_issue",
     "build_sendable",
     "deliver_issue",
@@ -42,6 +43,7 @@ __all__ = [
     "run_due",
     "run_list",
     "run_sample",
+    "send_day",
     "test_send",
 ]
 
@@ -162,15 +164,11 @@ def build_sendable(
     which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
     window = repos[0].window if repos else Window.for_day(day, mailing_list.timezone)
-    if repos is None:
-        options = CollectOptions(
-            exclude_merges=mailing_list.exclude_merges,
-            exclude_bots=mailing_list.exclude_bots,
-            bot_logins=ctx.settings.github_bot_logins,
-        )
-        repos = ctx.collect(list(mailing_list.repos), window, options=options, progress=progress)
-    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
-        return None
+    options = CollectOptions(
+        exclude_merges=mailing_list.exclude_merges,
+        exclude_bots=mailing_list.exclude_bots,
+        bot_logins=ctx.settings.github_bot_logins,
+    )
     issue = build_day(
         ctx,
         list(mailing_list.repos),
@@ -179,6 +177,7 @@ def build_sendable(
         analyzer=ctx.analyzer_for(mailing_list),
         title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
         list_id=mailing_list.id,
+        options=options,
         min_importance=mailing_list.min_importance,
         # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
         postal_address=mailing_list.postal_address,
@@ -186,6 +185,8 @@ def build_sendable(
         repos=repos,
         progress=progress,
     )
+    if mailing_list.skip_empty_days and issue.stats.commits == 0:
+        return None
     rendered = render_issue(issue)
     view_url = ctx.archive.publish(issue, rendered)
     return SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
@@ -239,6 +240,42 @@ def deliver_issue(
     if not dry_run and not result.deferred and not result.ambiguous:
         lifecycle.settle(ctx.store, sendable.issue_id)
     return result
+
+
+@dataclass
+class SendRun:
+    """How ``newsletter send`` went: plain data for the summary."""
+
+    issue_id: str
+    delivery: str  # where the messages went (the sender's description)
+    campaign: CampaignResult | None = None  # None: an empty day the list skips, or a test message
+    test_message: str | None = None  # the provider's id of the one test message (``to``)
+
+
+def send_day(
+    mailing_list: MailingList,
+    day: date,
+    ctx: Context,
+    *,
+    dry_run: bool = False,
+    resend_ambiguous: bool = False,
+    to: str | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+) -> SendRun:
+    """``newsletter send``: the list's issue of ``day`` (built, archived and kept first when no run did) to every
+    active member, or one test message to ``to``. The campaign runs even for a sent issue (the ledger skips
+    everyone already settled)."""
+    key = issue_id(mailing_list.id, day)
+    sendable = prepare_issue(mailing_list, day, ctx)
+    delivery = ctx.sender_for(mailing_list).describe()
+    if sendable is None:
+        return SendRun(key, delivery)
+    if to:
+        return SendRun(key, delivery, test_message=test_send(mailing_list, sendable, ctx, to))
+    campaign = deliver_issue(
+        mailing_list, sendable, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, progress=progress
+    )
+    return SendRun(key, delivery, campaign)
 
 
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
