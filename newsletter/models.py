@@ -212,6 +212,10 @@ class Analysis(Model):
     tokens_in: int = 0
     tokens_out: int = 0
     fallback_reason: str | None = None  # why the heuristic stands in for the model, when it does
+    # What the checks of a model's answer changed (newsletter/analyze/checks/): figures and `identifiers`
+    # found nowhere in the sources, whose sentence or bullet was dropped, and the fields overruled by the facts.
+    ungrounded: list[str] = Field(default_factory=list)
+    corrections: list[str] = Field(default_factory=list)
 
 
 class AnalyzedCommit(Model):
@@ -259,6 +263,11 @@ class Usage(Model):
     tokens_out: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    # The checks of the model's answers: figures and identifiers dropped as ungrounded, answers asked again
+    # for the list's language, fields corrected by the facts of the diff.
+    figures_dropped: int = 0
+    language_retries: int = 0
+    corrections: int = 0
 
 
 class Issue(Model):

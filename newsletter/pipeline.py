@@ -21,7 +21,17 @@ from newsletter.deliver.service import SendableIssue, deliver, factory_for, issu
 from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
 from newsletter.lifecycle import Prepared
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, RepoSpec, Window, zone
+from newsletter.models import (
+    AnalyzedCommit,
+    Importance,
+    Issue,
+    MailingList,
+    RepoCommits,
+    RepoSpec,
+    Usage,
+    Window,
+    zone,
+)
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
@@ -189,7 +199,9 @@ def build_sendable(
         return None
     rendered = render_issue(issue)
     view_url = ctx.archive.publish(issue, rendered)
-    return SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url)
+    return SendableIssue(
+        issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url, usage=issue.usage
+    )
 
 
 def prepare(
@@ -308,6 +320,7 @@ class ListRun:
     delivery: str | None = None  # where the messages went (the sender's description: outbox folder, server …)
     campaign: CampaignResult | None = None
     error: str | None = None
+    usage: Usage | None = None  # what building the issue cost (when this run built it)
 
     @property
     def ok(self) -> bool:
@@ -342,6 +355,7 @@ def run_list(
             built=prepared.built,
             archived=prepared.sendable.view_url,
             delivery=sender.describe(),
+            usage=prepared.sendable.usage if prepared.built else None,
         )
         if prepared.status == IssueStatus.SENT:
             done.outcome = "already-sent"

@@ -8,6 +8,7 @@ import pytest
 
 from newsletter.analyze import Job
 from newsletter.analyze.heuristic import triage
+from newsletter.analyze.prompts import PROMPT_VERSION
 from newsletter.analyze.schema import Answer
 from newsletter.backends import make_analyzer, open_store
 from newsletter.errors import AnalysisError
@@ -174,7 +175,7 @@ def test_the_cache_survives_a_new_process_as_json() -> None:
     assert len(rows) == 2
     for key, value in rows:
         _sha, model, version, language = key.split(":")
-        assert model == "gpt-4o-mini" and language == "en" and version.startswith("1.")
+        assert model == "gpt-4o-mini" and language == "en" and version.startswith(f"{PROMPT_VERSION}.")
         Analysis.model_validate(json.loads(value))
 
 

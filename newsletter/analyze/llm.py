@@ -22,7 +22,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from newsletter.analyze import heuristic
+from newsletter.analyze import checks, heuristic
 from newsletter.analyze.base import Job, ProgressFn
 from newsletter.analyze.budget import estimate_tokens
 from newsletter.analyze.pricing import load_price
@@ -144,11 +144,29 @@ class LlmAnalyzer:
         return analysis
 
     def _ask(self, job: Job, language: str) -> Analysis:
+        """The model's answer for one commit, checked: in the list's language (else asked once more with the
+        instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown."""
+        prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget)
+        sources = checks.commit_sources(job.commit, prompt.user)
+        answer = self._answer(job, language)
+        if not checks.in_language(checks.prose(answer), language, sources):
+            self._count(language_retries=1)
+            log.info("%s: answer not in %s; asking again", job.commit.short_sha, language)
+            answer = self._answer(job, language, reminder=True, spent=(answer.tokens_in, answer.tokens_out))
+            if not checks.in_language(checks.prose(answer), language, sources):
+                raise _Fallback(t(language, "fallback.language"), answer.tokens_in, answer.tokens_out)
+        checked = checks.ground(answer, sources, heuristic.analyse(job.commit, language))
+        self._count(figures_dropped=len(checked.ungrounded))
+        return checked
+
+    def _answer(self, job: Job, language: str, *, reminder: bool = False, spent: tuple[int, int] = (0, 0)) -> Analysis:
+        """One valid answer as it came (cut-off or invalid answers are asked again once with twice the output
+        limit); ``spent`` are the tokens of earlier requests for this commit."""
         max_tokens = self.settings.llm_max_tokens
         reason = ""
-        tokens_in = tokens_out = 0
+        tokens_in, tokens_out = spent
         for _attempt in range(2):
-            completion = self._create(job, language, max_tokens)
+            completion = self._create(job, language, max_tokens, reminder)
             tokens_in += completion.usage.prompt_tokens if completion.usage else 0
             tokens_out += completion.usage.completion_tokens if completion.usage else 0
             if not completion.choices:
@@ -175,13 +193,13 @@ class LlmAnalyzer:
             max_tokens *= 2
         raise _Fallback(reason, tokens_in, tokens_out)
 
-    def _create(self, job: Job, language: str, max_tokens: int) -> Any:
+    def _create(self, job: Job, language: str, max_tokens: int, reminder: bool = False) -> Any:
         """One completion in the run's response format; the SDK itself retries 429/5xx/connection errors,
         honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
         schema in the prompt, and when that works the rest of the run uses json_object."""
         mode = self.response_format
         try:
-            return self._send_commit(job, language, max_tokens, mode)
+            return self._send_commit(job, language, max_tokens, mode, reminder)
         except openai.BadRequestError as err:
             if mode != "json_schema" or not self._auto_format:
                 raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
@@ -196,7 +214,7 @@ class LlmAnalyzer:
         except openai.APIError as err:
             raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         try:
-            completion = self._send_commit(job, language, max_tokens, "json_object")
+            completion = self._send_commit(job, language, max_tokens, "json_object", reminder)
         except _FATAL:
             raise
         except openai.RateLimitError as err:
@@ -209,9 +227,11 @@ class LlmAnalyzer:
                 self.response_format = "json_object"
         return completion
 
-    def _send_commit(self, job: Job, language: str, max_tokens: int, mode: str) -> Any:
+    def _send_commit(self, job: Job, language: str, max_tokens: int, mode: str, reminder: bool) -> Any:
         schema = schema_text() if mode == "json_object" else None
         prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget, schema=schema)
+        if reminder:
+            prompt = prompt.reminded(language, json=True)
         reserved = prompt.tokens + max_tokens
         self._reserve(reserved, language)
         try:
@@ -231,7 +251,11 @@ class LlmAnalyzer:
         try:
             completion = self.client.chat.completions.create(
                 model=self.settings.openai_model,
-                messages=[{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
+                messages=[
+                    {"role": "system", "content": prompt.system},
+                    {"role": "user", "content": prompt.user},
+                    *([{"role": "user", "content": prompt.reminder}] if prompt.reminder else []),
+                ],
                 temperature=0,
                 seed=self.settings.llm_seed,
                 max_tokens=max_tokens,
@@ -288,6 +312,22 @@ class LlmAnalyzer:
         if self._unreachable:
             return heuristic.overview(repo, commits, language)
         prompt = overview_prompt(repo, commits, language)
+        sources = checks.Sources.of(prompt.user)
+        text = self._overview_text(prompt, repo, language)
+        if text and not checks.in_language([text], language, sources):
+            self._count(language_retries=1)
+            text = self._overview_text(prompt.reminded(language, json=False), repo, language)
+            text = text if text and checks.in_language([text], language, sources) else None
+        dropped: list[str] = []
+        text = checks.clean(text, sources, dropped)
+        self._count(figures_dropped=len(dropped))
+        if not text:
+            return heuristic.overview(repo, commits, language)
+        self.cache.put("overview", key, {"text": text})
+        return text
+
+    def _overview_text(self, prompt: Prompt, repo: str, language: str) -> str | None:
+        """The model's paragraph, or None when it has none to give (the heuristic's stands in)."""
         try:
             self._reserve(prompt.tokens + _OVERVIEW_TOKENS, language)
             try:
@@ -300,17 +340,16 @@ class LlmAnalyzer:
             if quota := _quota(err, self.settings):
                 raise quota from err
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
-            return heuristic.overview(repo, commits, language)
+            return None
         except (_Fallback, openai.APIError) as err:
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
-            return heuristic.overview(repo, commits, language)
+            return None
         if not completion.choices:
-            return heuristic.overview(repo, commits, language)
+            return None
         choice = completion.choices[0]
         text = " ".join((choice.message.content or "").split())
         if choice.finish_reason in ("length", "content_filter") or choice.message.refusal or not text:
-            return heuristic.overview(repo, commits, language)
-        self.cache.put("overview", key, {"text": text})
+            return None
         return text
 
 

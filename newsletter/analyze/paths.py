@@ -54,6 +54,7 @@ _BUILD_NAMES = {
 _CI_PREFIXES = (".github/", ".gitlab-ci", ".circleci/", ".buildkite/", ".azure-pipelines", ".ci/", "ci/")
 _CI_NAMES = {".pre-commit-config.yaml", "Jenkinsfile", ".travis.yml", "azure-pipelines.yml", "codecov.yml"}
 _DOC_EXT = {".md", ".rst", ".adoc", ".txt", ".ipynb"}
+_PROSE_EXT = {".md", ".rst", ".adoc"}
 _DOC_DIRS = {"docs", "doc", "documentation"}
 _TEST_DIRS = {"test", "tests", "testing", "__tests__", "spec", "e2e"}
 _TEST_FILE = re.compile(r"(^test_.*|.*_test\.\w+$|.*\.test\.\w+$|.*\.spec\.\w+$|^conftest\.py$)")
@@ -108,6 +109,8 @@ def kind_of(path: str) -> Kind:
         return Kind.CI
     if parts & _TEST_DIRS or _TEST_FILE.match(name):
         return Kind.TEST
+    if suffix in _PROSE_EXT:  # a README beside the examples is documentation too
+        return Kind.DOCS
     if parts & _EXAMPLE_DIRS:
         return Kind.EXAMPLE
     if parts & _DOC_DIRS or suffix in _DOC_EXT or name.upper().startswith(("README", "CHANGELOG", "CONTRIBUTING")):

@@ -3,6 +3,7 @@ exports ``system`` (``{% set system %}…{% endset %}``) and renders the user me
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from newsletter.analyze.budget import DiffDigest, compress, estimate_tokens
 from newsletter.i18n import check_language
 from newsletter.models import AnalyzedCommit, Importance
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"  # 2: answers pass the checks (newsletter/analyze/checks/) before they are cached
 PROMPTS = Path(__file__).resolve().parents[1] / "templates" / "prompts"
 _MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
 _OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
@@ -27,10 +28,17 @@ class Prompt:
     system: str
     user: str
     digest: DiffDigest | None = None
+    reminder: str | None = None  # a last user message: the language instruction again, on a retry
 
     @property
     def tokens(self) -> int:
-        return estimate_tokens(self.system) + estimate_tokens(self.user)
+        return estimate_tokens(self.system) + estimate_tokens(self.user) + estimate_tokens(self.reminder or "")
+
+    def reminded(self, language: str, *, json: bool) -> Prompt:
+        """The same prompt with the language instruction repeated at the end (the retry of a wrong-language
+        answer); ``json`` when the answer is the commit's JSON object rather than the overview's paragraph."""
+        _, text = _render(f"reminder.{language}.j2", json=json)
+        return dataclasses.replace(self, reminder=" ".join(text.split()))
 
 
 @cache

@@ -16,7 +16,7 @@ from newsletter.collect import resolve_window
 from newsletter.context import Context
 from newsletter.errors import InputError
 from newsletter.i18n import check_language
-from newsletter.models import Issue, RepoSpec
+from newsletter.models import Issue, RepoSpec, Usage
 from newsletter.pipeline import build_day
 from newsletter.render.markdown import render_markdown
 
@@ -53,6 +53,8 @@ def build(
             raise InputError(f"cannot write {out}: {err.strerror}") from err
         err_console.print(f"wrote {out}", highlight=False)
     err_console.print(summary(issue, time.monotonic() - started), highlight=False, soft_wrap=True)
+    if checked := grounding(issue.usage):
+        err_console.print(checked, highlight=False, soft_wrap=True)
 
 
 def summary(issue: Issue, seconds: float) -> str:
@@ -62,4 +64,14 @@ def summary(issue: Issue, seconds: float) -> str:
         f"analyzer: {u.analyzer}{model} · {issue.stats.commits} commits · {u.llm_calls} model calls · "
         f"{u.cache_hits} cache hits · {u.heuristic} heuristic · {u.tokens_in:,} tokens in / {u.tokens_out:,} out · "
         f"~${u.cost_usd:.4f} · {seconds:.1f} s"
+    )
+
+
+def grounding(usage: Usage) -> str | None:
+    """What the checks of the model's answers changed (newsletter/analyze/checks/); None when no model ran."""
+    if usage.analyzer != "llm":
+        return None
+    return (
+        f"grounding: {usage.figures_dropped} figures dropped · {usage.language_retries} language retries · "
+        f"{usage.corrections} corrections"
     )

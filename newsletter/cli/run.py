@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.build import grounding
 from newsletter.cli.deliver import explain
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
@@ -41,6 +42,8 @@ def _report(run: object, *, dry_run: bool = False) -> None:
         _say(f"{head} {issue}; {counts} in {c.duration:.1f}s{note}")
     _say(f"  archived page: {run.archived}")
     _say(f"  messages: {run.delivery}")
+    if run.usage is not None and (checked := grounding(run.usage)):
+        _say(f"  {checked}")
     if run.campaign is not None:
         explain(run.campaign)
 

@@ -15,7 +15,7 @@ from newsletter.config import Settings
 from newsletter.deliver.base import Sender
 from newsletter.deliver.campaign import CampaignOptions, CampaignResult, CampaignStore, Outcome, send_issue
 from newsletter.deliver.message import MessageFactory, TokenMaker
-from newsletter.models import MailingList, RenderedIssue
+from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Recipient, Recipients
 
 # Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
@@ -28,6 +28,7 @@ class SendableIssue(BaseModel):
     issue_id: str
     rendered: RenderedIssue
     view_url: str
+    usage: Usage | None = None  # what building it cost, and what the checks of the model's answers changed
 
 
 def issue_id(list_id: str, day: object) -> str:

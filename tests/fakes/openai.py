@@ -8,8 +8,15 @@ retry-after) or 500 on every Nth request, output cut off (finish_reason "length"
 Mth, a mode that rejects json_schema with 400, and ``misbehave`` (on every ``misbehave_every``-th request)
 for what real servers and proxies also send: "refusal" (``message.refusal``), "content_filter"
 (``finish_reason``), "empty_choices", "html" (a web page with status 200), "invalid_json", "no_choices" (JSON
-that is not a chat completion), "insufficient_quota" (OpenAI's 429 for an account without credit). Every
-request is logged.
+that is not a chat completion), "insufficient_quota" (OpenAI's 429 for an account without credit).
+
+``invent`` makes the answers say what the prompt does not, for the checks of newsletter/analyze/checks/:
+"figure" (a bullet "About 2.5x faster than before." and a headline sentence with "30%"), "identifier" (a
+bullet naming `FastPathScheduler`, which no commit has), "wrong_language" (every answer in the other
+language, even after the reminder), "wrong_language_once" (the other language until the request carries
+the language reminder), "overclaim" (every commit a high-importance feature, never breaking). Otherwise an
+analysis says nothing but what the prompt states, in the prompt's language, and ``breaking_change`` is
+always false (whatever the diff removes). Every request is logged.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class FakeOpenAI:
     invalid_every: int = 0  # every Kth request answers text that is not JSON
     misbehave: str = ""  # see the module's docstring
     misbehave_every: int = 1
+    invent: str = ""  # see the module's docstring
     model: str = "fake-model"
     requests: list[Request] = field(default_factory=list)
 
@@ -161,10 +169,15 @@ class FakeOpenAI:
             status, headers, raw = _misbehave(odd)
             log(status)
             return status, headers, raw
+        chinese = "标题：" in user or "仓库：" in user
+        reminded = sum(1 for m in body.get("messages", []) if m.get("role") == "user") > 1
+        if self.invent == "wrong_language" or (self.invent == "wrong_language_once" and not reminded):
+            chinese = not chinese
         if fmt:
-            content = json.dumps(_analysis(title_match[1] if title_match else "", user), ensure_ascii=False)
+            answer = _analysis(title_match[1] if title_match else "", user, chinese)
+            content = json.dumps(_invent(answer, self.invent, chinese), ensure_ascii=False)
         else:
-            content = _overview(user)
+            content = _overview(user, chinese)
         finish = "stop"
         if self.truncate_every and n % self.truncate_every == 0:
             content, finish = content[: len(content) // 2], "length"
@@ -215,28 +228,58 @@ def _misbehave(kind: str) -> tuple[int, dict[str, str], Any]:
     return 429, {}, _error(quota, "insufficient_quota", "insufficient_quota")
 
 
-def _analysis(title: str, user: str) -> dict[str, Any]:
-    """Deterministic, schema-valid, and recognisably about this commit."""
+_WORDS = {
+    False: {
+        "summary": "Changes described by “{title}”.",
+        "commit": "Commit {sha}.",
+        "impact": "Users of the touched modules.",
+        "architecture": "Keeps the module boundaries.",
+        "maintainability": "Smaller functions.",
+        "risk": "Behaviour change in edge cases.",
+        "recommendation": "Run the affected tests.",
+        "figure": "About 2.5x faster than before.",
+        "percent": "It also cuts memory use by 30%.",
+        "identifier": "Routes requests through `FastPathScheduler`.",
+        "overview": "The day brought {count} commits; the high-importance ones come first below.",
+    },
+    True: {
+        "summary": "“{title}”所描述的改动。",
+        "commit": "提交 {sha}。",
+        "impact": "受影响的是所改动模块的用户。",
+        "architecture": "保持了模块边界。",
+        "maintainability": "函数更小。",
+        "risk": "边界情况下的行为可能变化。",
+        "recommendation": "运行受影响的测试。",
+        "figure": "速度比以前快约 2.5 倍。",
+        "percent": "内存占用还减少了 30%。",
+        "identifier": "请求改由 `FastPathScheduler` 调度。",
+        "overview": "今天共有 {count} 个提交，重要的排在前面。",
+    },
+}
+
+
+def _analysis(title: str, user: str, chinese: bool) -> dict[str, Any]:
+    """Deterministic, schema-valid, recognisably about this commit, and stating nothing the prompt does not."""
     prefix = re.sub(r"^(\[[^\]]*\]\s*)+", "", title).split(":", 1)[0].split("(", 1)[0].strip().lower()
     change_type = _TYPES.get(prefix, "feature")
     digest = int(hashlib.sha256(title.encode()).hexdigest(), 16)
     importance = ("high", "medium", "low")[digest % 3]
-    chinese = "标题：" in user
+    words = _WORDS[chinese]
     sha = _SHA.search(user)
     return {
         "change_type": change_type,
         "importance": importance,
         "headline": (f"分析：{title}" if chinese else f"Analysis of {title}")[:200],
-        "summary": [f"Changes described by “{title}”.", f"Commit {sha[1][:7] if sha else '?'}."],
-        "impact": "Users of the touched modules.",
+        "summary": [words["summary"].format(title=title), words["commit"].format(sha=sha[1][:7] if sha else "?")],
+        "impact": words["impact"],
         "insights": {
-            "architecture": "Keeps the module boundaries." if importance == "high" else None,
+            "architecture": words["architecture"] if importance == "high" else None,
             "performance": None,
             "security": None,
-            "maintainability": "Smaller functions.",
+            "maintainability": words["maintainability"],
         },
-        "risks": ["Behaviour change in edge cases."] if importance != "low" else [],
-        "recommendations": ["Run the affected tests."],
+        "risks": [words["risk"]] if importance != "low" else [],
+        "recommendations": [words["recommendation"]],
         "breaking_change": False,
         "security_relevant": change_type == "security",
         "message_matches_diff": True,
@@ -244,6 +287,18 @@ def _analysis(title: str, user: str) -> dict[str, Any]:
     }
 
 
-def _overview(user: str) -> str:
+def _invent(answer: dict[str, Any], invent: str, chinese: bool) -> dict[str, Any]:
+    words = _WORDS[chinese]
+    if invent == "figure":
+        answer["summary"].append(words["figure"])
+        answer["headline"] += ("。" if chinese else ". ") + words["percent"]
+    elif invent == "identifier":
+        answer["summary"].append(words["identifier"])
+    elif invent == "overclaim":
+        answer.update(change_type="feature", importance="high", breaking_change=False)
+    return answer
+
+
+def _overview(user: str, chinese: bool) -> str:
     count = sum(1 for line in user.splitlines() if line.startswith("- ["))
-    return f"The day brought {count} commits; the high-importance ones come first below."
+    return _WORDS[chinese]["overview"].format(count=count)

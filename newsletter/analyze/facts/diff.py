@@ -1,0 +1,71 @@
+"""A unified diff (GitHub's per-file ``patch``) as lines with their sign, and the old and new side of each hunk."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
+
+
+@dataclass(frozen=True)
+class Line:
+    sign: str  # "+", "-" or " "
+    text: str
+    context: str  # the hunk header's context (git puts the enclosing def/class there)
+
+
+@dataclass(frozen=True)
+class Hunk:
+    context: str
+    lines: tuple[Line, ...]
+
+    @property
+    def old(self) -> str:
+        return "\n".join(line.text for line in self.lines if line.sign in " -")
+
+    @property
+    def new(self) -> str:
+        return "\n".join(line.text for line in self.lines if line.sign in " +")
+
+
+def hunks(patch: str | None) -> list[Hunk]:
+    if not patch:
+        return []
+    found: list[Hunk] = []
+    context = ""
+    current: list[Line] = []
+    for raw in patch.splitlines():
+        header = _HUNK.match(raw)
+        if header:
+            if current:
+                found.append(Hunk(context, tuple(current)))
+            context, current = header["context"], []
+            continue
+        if raw.startswith("\\"):  # "\ No newline at end of file"
+            continue
+        sign = raw[:1] if raw[:1] in "+-" else " "
+        current.append(Line(sign, raw[1:] if raw[:1] in "+- " else raw, context))
+    if current:
+        found.append(Hunk(context, tuple(current)))
+    return found
+
+
+def added(patch: str | None) -> list[Line]:
+    return [line for hunk in hunks(patch) for line in hunk.lines if line.sign == "+"]
+
+
+def removed(patch: str | None) -> list[Line]:
+    return [line for hunk in hunks(patch) for line in hunk.lines if line.sign == "-"]
+
+
+def old_side(patch: str | None) -> str:
+    return "\n".join(hunk.old for hunk in hunks(patch))
+
+
+def new_side(patch: str | None) -> str:
+    return "\n".join(hunk.new for hunk in hunks(patch))
+
+
+def changed_text(patch: str | None, sign: str) -> str:
+    return "\n".join(line.text for hunk in hunks(patch) for line in hunk.lines if line.sign == sign)

@@ -1,0 +1,59 @@
+"""Licences and notices: the licence/notice files themselves, SPDX headers and manifests' licence fields."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from newsletter.analyze.facts.common import clip
+from newsletter.analyze.facts.diff import added, removed
+from newsletter.analyze.facts.model import Fact, FactKind
+
+_FILE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|COPYRIGHT|UNLICENSE|PATENTS)([.\-_].*)?$", re.I)
+_SPDX = re.compile(r"SPDX-License-Identifier:\s*(?P<id>[\w.+-]+(?:\s+(?:OR|AND|WITH)\s+[\w.+-]+)*)")
+_FIELD = re.compile(r"""^\s*"?licen[cs]e(?:[-_]files)?"?\s*[=:]\s*(?P<value>.+?),?\s*$""", re.I)
+
+
+def is_licence_file(path: str) -> bool:
+    return bool(_FILE.match(PurePosixPath(path).name))
+
+
+def extract(path: str, patch: str | None, status: str) -> list[Fact]:
+    if is_licence_file(path):
+        first = next((line.text.strip() for line in added(patch) if line.text.strip()), None)
+        gone = next((line.text.strip() for line in removed(patch) if line.text.strip()), None)
+        return [
+            Fact(
+                kind=FactKind.LICENCE_CHANGED,
+                name=path,
+                path=path,
+                detail=status,
+                old=clip(gone, 80) if gone else None,
+                new=clip(first, 80) if first else None,
+            )
+        ]
+    facts: list[Fact] = []
+    for pattern, key in ((_SPDX, "id"), (_FIELD, "value")):
+        old = {m[key].strip() for line in removed(patch) if (m := pattern.search(line.text))}
+        new = {m[key].strip() for line in added(patch) if (m := pattern.search(line.text))}
+        # A new file with the project's usual header is not a licence change; a modified header is.
+        if status == "added" and pattern is _SPDX:
+            continue
+        if (
+            old != new
+            and (old or new)
+            and (
+                pattern is _SPDX
+                or PurePosixPath(path).name in {"pyproject.toml", "package.json", "Cargo.toml", "setup.py", "setup.cfg"}
+            )
+        ):
+            facts.append(
+                Fact(
+                    kind=FactKind.LICENCE_CHANGED,
+                    name="SPDX" if pattern is _SPDX else "licence field",
+                    path=path,
+                    old=", ".join(sorted(old)) or None,
+                    new=", ".join(sorted(new)) or None,
+                )
+            )
+    return facts
