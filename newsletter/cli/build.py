@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 
 from newsletter.backends import check_analyzer
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, context, err_console
 from newsletter.cli.progress import RichProgress
 from newsletter.collect import resolve_window
-from newsletter.context import Context
 from newsletter.errors import InputError
 from newsletter.i18n import check_language
 from newsletter.models import Issue, RepoSpec, Usage
@@ -41,7 +40,7 @@ def build(
     check_analyzer(analyzer)
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz)
-    with Context.open(settings()) as ctx, RichProgress() as progress:
+    with context() as ctx, RichProgress() as progress:
         issue = build_day(ctx, specs, window, language=lang, analyzer=ctx.analyzer(analyzer), progress=progress)
     text = render_markdown(issue) if fmt == "md" else issue.model_dump_json(indent=2) + "\n"
     if out is None:

@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 
 from newsletter.backends import check_analyzer
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, context, err_console
 from newsletter.cli.progress import RichProgress
 from newsletter.collect import resolve_window
-from newsletter.context import Context
 from newsletter.errors import InputError
 from newsletter.models import RepoSpec
 from newsletter.pipeline import build_day
@@ -46,7 +45,6 @@ def preview(
     """
     t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
     check_analyzer(analyzer)
-    s = settings()
     if sample and repos:
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
     if not sample and not repos:
@@ -55,7 +53,7 @@ def preview(
     sample_repos = sample_day()[0] if sample else None
     window = sample_repos[0].window if sample_repos else resolve_window(day, tz)
     names = [r.repo for r in sample_repos] if sample_repos else [spec.full_name for spec in specs]
-    with Context.open(s) as ctx, RichProgress() as progress:
+    with context() as ctx, RichProgress() as progress:
         issue = build_day(
             ctx,
             specs,
