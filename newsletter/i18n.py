@@ -1,7 +1,8 @@
 """The catalogue of user-visible strings, shared by every renderer (Markdown, email, text, web) and by the
 heuristic analyzer: one loader, one key space, one singular rule.
 
-Each language has three TOML files under templates/i18n/, read into one table of dotted keys:
+Each language has three TOML files under templates/i18n/ (found by newsletter.template_files), read into one
+table of dotted keys:
 ``<language>.toml`` holds the shared strings (``markdown.summary``, ``importance.high``),
 ``email.<language>.toml`` the email's own under ``email.`` (``email.subject``) and
 ``web.<language>.toml`` the public web pages' under ``web.`` (``web.archive.feed``).
@@ -13,12 +14,11 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from newsletter import template_files
 from newsletter.errors import InputError
 
-CATALOGUE = Path(__file__).parent / "templates" / "i18n"
 LANGUAGES = ("en", "zh-CN")
 # The key namespace of each family is also its file name prefix ("" is the shared catalogue, <language>.toml).
 FAMILIES = ("", "email.", "web.")
@@ -56,7 +56,7 @@ def strings(language: str) -> dict[str, str]:
     check_language(language)
     table: dict[str, str] = {}
     for namespace in FAMILIES:
-        with (CATALOGUE / f"{namespace}{language}.toml").open("rb") as fh:
+        with template_files.path("i18n", f"{namespace}{language}.toml").open("rb") as fh:
             table.update(_flatten(tomllib.load(fh), namespace))
     return table
 

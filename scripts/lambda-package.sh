@@ -21,7 +21,7 @@ import pathlib, zipfile
 # Sorted entries and a fixed timestamp: the same sources give the same zip, so osls skips unchanged uploads.
 root = pathlib.Path(".build/bundle")
 sources = [(p, p.relative_to(root).as_posix()) for p in root.rglob("*") if p.is_file()]
-for top in ("newsletter", "subscribers"):
+for top in ("newsletter", "templates", "subscribers"):
     sources += [(p, p.as_posix()) for p in pathlib.Path(top).rglob("*") if p.is_file()]
 skip = lambda name: "__pycache__/" in name or name.endswith(".pyc") or (name.startswith("subscribers/") and not name.endswith(".toml"))
 with zipfile.ZipFile(".build/lambda.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:

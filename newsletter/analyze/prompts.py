@@ -1,5 +1,6 @@
-"""Prompts are Jinja2 files under newsletter/templates/prompts/, one per language and purpose. A template
-exports ``system`` (``{% set system %}…{% endset %}``) and renders the user message as its body."""
+"""Prompts are Jinja2 files under templates/prompts/ (a deployment may replace them: see template_files),
+one per language and purpose. A template exports ``system`` (``{% set system %}…{% endset %}``) and renders
+the user message as its body."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
+from newsletter import template_files
 from newsletter.analyze.base import Job
 from newsletter.analyze.budget import DiffDigest, compress, estimate_tokens
 from newsletter.i18n import check_language
 from newsletter.models import AnalyzedCommit, Importance
 
 PROMPT_VERSION = "2"  # 2: answers pass the checks (newsletter/analyze/checks/) before they are cached
-PROMPTS = Path(__file__).resolve().parents[1] / "templates" / "prompts"
 _MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
 _OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
 
@@ -44,7 +44,7 @@ class Prompt:
 @cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PROMPTS),
+        loader=template_files.loader("prompts"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # plain text for a model, not HTML
@@ -57,7 +57,7 @@ def version(language: str) -> str:
     stale cached answers."""
     digest = hashlib.sha256()
     for name in (f"commit.{language}.j2", f"overview.{language}.j2"):
-        digest.update((PROMPTS / name).read_bytes())
+        digest.update(template_files.path("prompts", name).read_bytes())
     return f"{PROMPT_VERSION}.{digest.hexdigest()[:8]}"
 
 

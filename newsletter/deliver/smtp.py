@@ -75,6 +75,8 @@ class SmtpSender:
             refused = conn.sendmail(envelope_from, [recipient], raw)
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = err.recipients.get(recipient, (550, b"refused"))
+            if code == 421:  # the server closes the session with this reply: the next message needs a new one
+                self._drop()
             raise _classify(code, reply, recipient) from err
         except smtplib.SMTPSenderRefused as err:
             if err.smtp_code >= 500:

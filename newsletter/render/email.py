@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
+from newsletter import template_files
 from newsletter.models import Issue, RenderedIssue
 from newsletter.render.markdown import render_markdown
 from newsletter.render.text import render_text
@@ -56,16 +58,20 @@ def _code(text: str) -> Markup:
     return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
 
 
-_env = Environment(
-    loader=PackageLoader("newsletter", "templates/email"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["code"] = _code
-_env.filters["num"] = "{:,}".format
-_template = _env.get_template("issue.mjml.j2")
+@cache
+def _template() -> Template:
+    # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
+    env = Environment(
+        loader=template_files.loader("email"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["code"] = _code
+    env.filters["num"] = "{:,}".format
+    return env.get_template("issue.mjml.j2")
+
 
 # Runs of whitespace other than a lone space (never \s, which would also eat no-break and ideographic spaces).
 _WS = re.compile(r"[\t\r\n\f][ \t\r\n\f]*| [ \t\r\n\f]+")
@@ -86,7 +92,7 @@ def minify(html: str) -> str:
 
 
 def compile_html(view: IssueView, t: object, detail: Detail) -> str:
-    mjml = _template.render(v=view, t=t, d=detail)
+    mjml = _template().render(v=view, t=t, d=detail)
     return minify(mjml2html(mjml, disable_comments=True, fonts={}))
 
 

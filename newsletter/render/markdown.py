@@ -10,17 +10,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
 
-from newsletter import i18n
+from newsletter import i18n, template_files
 from newsletter.models import Analysis, Importance, Issue, zone
 from newsletter.render.view import safe_url
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "markdown"
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}
 _CODE = re.compile(r"(`[^`\n]+`)")
 # Only what can start markup inline: links/images need "[", emphasis "*"/"~" and "_" at a word edge (GFM
@@ -84,7 +82,7 @@ def _slug(text: str) -> str:
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=template_files.loader("markdown"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_finalize,

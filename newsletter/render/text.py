@@ -6,21 +6,28 @@ Width is counted in display columns, so Chinese text (two columns a character, n
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 
+from newsletter import template_files
 from newsletter.render.view import Catalogue, IssueView
 
 WIDTH = 76
 
-_env = Environment(
-    loader=PackageLoader("newsletter", "templates/text"),
-    autoescape=False,  # plain text: nothing is interpreted, so nothing needs escaping
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+
+@cache
+def _template() -> Template:
+    # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
+    env = Environment(
+        loader=template_files.loader("text"),
+        autoescape=False,  # plain text: nothing is interpreted, so nothing needs escaping
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("issue.txt.j2")
 
 
 def _columns(ch: str) -> int:
@@ -82,6 +89,6 @@ class _References:
 
 def render_text(view: IssueView, t: Catalogue) -> str:
     refs = _References()
-    body = _env.get_template("issue.txt.j2").render(v=view, t=t, ref=refs, wrap=wrap, width=WIDTH)
+    body = _template().render(v=view, t=t, ref=refs, wrap=wrap, width=WIDTH)
     links = "\n".join(f"[{n}] {url}" for n, url in enumerate(refs.urls, 1))
     return f"{body.rstrip()}\n\n{t('text_links')}\n{links}\n" if links else body.rstrip() + "\n"

@@ -7,14 +7,11 @@ GitHub (a commit title), and none of it is ever trusted as markup.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from newsletter import i18n
-
-_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+from newsletter import i18n, template_files
 
 
 def t(language: str, key: str, **values: Any) -> str:
@@ -25,7 +22,7 @@ def t(language: str, key: str, **values: Any) -> str:
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES / "web"),
+        loader=template_files.loader("web"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

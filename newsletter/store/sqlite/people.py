@@ -1,28 +1,14 @@
-"""SQLite backend: the embedded default, one file in the per-user data folder.
-
-Races between runs (two processes on one file, or two threads) are settled by SQLite itself: single-statement
-conditional writes (``INSERT … ON CONFLICT … DO UPDATE … WHERE``) for the send ledger and issue records, and
-``BEGIN IMMEDIATE`` transactions (one writer at a time) for read-then-write changes of a membership.
-"""
+"""SqliteStore: subscribers, recipients, suppressions, a person."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from newsletter.errors import ConflictError, StoreError
 from newsletter.store.base import (
     BatchOutcome,
     ConsentEvent,
-    IssueRecord,
-    LedgerEntry,
-    LedgerState,
     Member,
     MemberStatus,
     Recipient,
@@ -33,168 +19,17 @@ from newsletter.store.base import (
 from newsletter.store.common import (
     LEDGER_FIELDS,
     MEMBERSHIP_FIELDS,
-    Clock,
     email_hash,
     first_names,
     iso,
     parse_iso,
     person_export,
     sort_batch,
-    utcnow,
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache (
-    kind  TEXT NOT NULL,
-    key   TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (kind, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subscribers (
-    email      TEXT PRIMARY KEY,
-    email_hash TEXT NOT NULL,
-    name       TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS members (
-    list_id    TEXT NOT NULL,
-    email      TEXT NOT NULL,
-    status     TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (list_id, email)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_status ON members (list_id, status, email);
-CREATE INDEX IF NOT EXISTS members_email ON members (email);
-CREATE TABLE IF NOT EXISTS suppressions (
-    email_hash TEXT PRIMARY KEY,
-    reason     TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    at         TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS consent_log (
-    id      INTEGER PRIMARY KEY,
-    email   TEXT NOT NULL,
-    list_id TEXT,
-    action  TEXT NOT NULL,
-    status  TEXT,
-    source  TEXT NOT NULL,
-    at      TEXT NOT NULL,
-    detail  TEXT
-);
-CREATE INDEX IF NOT EXISTS consent_log_email ON consent_log (email, id);
-CREATE TABLE IF NOT EXISTS ledger (
-    issue_id   TEXT NOT NULL,
-    email      TEXT NOT NULL,
-    state      TEXT NOT NULL,
-    runner     TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    ts         REAL NOT NULL,
-    message_id TEXT,
-    reason     TEXT,
-    PRIMARY KEY (issue_id, email)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ledger_email ON ledger (email);
-CREATE TABLE IF NOT EXISTS issues (
-    issue_id TEXT PRIMARY KEY,
-    doc      TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS issue_batches (
-    issue_id TEXT NOT NULL,
-    batch    INTEGER NOT NULL,
-    PRIMARY KEY (issue_id, batch)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS notifications (
-    id TEXT PRIMARY KEY,
-    at TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS soft_bounces (
-    email TEXT NOT NULL,
-    at    TEXT NOT NULL,
-    PRIMARY KEY (email, at)
-) WITHOUT ROWID;
-"""
-_TABLES = (
-    "cache",
-    "subscribers",
-    "members",
-    "suppressions",
-    "consent_log",
-    "ledger",
-    "issues",
-    "issue_batches",
-    "notifications",
-)
-_MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
+from newsletter.store.sqlite.connection import _MEMBER_COLUMNS, SqliteStoreBase
 
 
-class SqliteStore:
-    """One connection shared by the threads of one process, serialised by a lock: SQLite allows one
-    writer at a time anyway, and the work between writes (HTTP, LLM) dominates."""
-
-    def __init__(self, path: Path | str, *, clock: Clock = utcnow, page_size: int = 500) -> None:
-        self.path = Path(path)
-        self.clock = clock
-        self.page_size = page_size
-        try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # 16 MB of page cache (default 2 MB): imports touch random pages of the email indexes.
-            self._db.execute("PRAGMA cache_size=-16000")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as err:
-            raise StoreError(f"cannot open the SQLite store at {path}: {err}") from err
-        self._lock = threading.RLock()
-
-    def __repr__(self) -> str:
-        return f"SqliteStore({str(self.path)!r})"
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
-        """The lock, and sqlite3's errors as StoreError (where they enter)."""
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as err:
-                raise StoreError(f"SQLite store {self.path}: {err}") from err
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the database's write lock up front, so that a read-then-write
-        cannot interleave with another connection's."""
-        with self._guard() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def init(self) -> list[str]:
-        with self._guard() as db:
-            db.executescript(_SCHEMA)
-        return [f"{self.path}: {', '.join(_TABLES)}"]
-
-    # Cache -----------------------------------------------------------------------------------------
-    def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self._guard() as db:
-            row = db.execute("SELECT value FROM cache WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-        with self._guard() as db:
-            db.execute("INSERT OR REPLACE INTO cache (kind, key, value) VALUES (?, ?, ?)", (kind, key, text))
-
+class People(SqliteStoreBase):
     # Subscribers -----------------------------------------------------------------------------------
     def get_member(self, email: str, list_id: str) -> Member | None:
         with self._guard() as db:
@@ -371,121 +206,6 @@ class SqliteStore:
                 self._log(db, email, None, "unsuppressed", None, source, now)
         return bool(gone)
 
-    # Send ledger -----------------------------------------------------------------------------------
-    def claim(self, issue_id: str, email: str, runner: str, *, lease_seconds: float) -> bool:
-        now = self.clock()
-        ts = now.timestamp()
-        with self._guard() as db:
-            cur = db.execute(
-                "INSERT INTO ledger (issue_id, email, state, runner, updated_at, ts) VALUES (?, ?, 'reserved', ?, ?, ?)"
-                " ON CONFLICT (issue_id, email) DO UPDATE SET runner = excluded.runner,"
-                " updated_at = excluded.updated_at, ts = excluded.ts, message_id = NULL, reason = NULL"
-                " WHERE ledger.state = 'reserved' AND ledger.ts + ? <= ?",
-                (issue_id, email, runner, iso(now), ts, lease_seconds, ts),
-            )
-            return cur.rowcount == 1
-
-    def mark(
-        self,
-        issue_id: str,
-        email: str,
-        runner: str,
-        state: LedgerState,
-        *,
-        message_id: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        now = self.clock()
-        with self._guard() as db:
-            cur = db.execute(
-                "UPDATE ledger SET state = ?, updated_at = ?, ts = ?, message_id = coalesce(?, message_id), reason = ?"
-                " WHERE issue_id = ? AND email = ? AND runner = ?",
-                (LedgerState(state).value, iso(now), now.timestamp(), message_id, reason, issue_id, email, runner),
-            )
-            if cur.rowcount != 1:
-                raise ConflictError(f"send ledger: {runner} does not hold {issue_id} → {email}")
-
-    def release(self, issue_id: str, email: str, runner: str) -> None:
-        """No-op when ``runner`` no longer holds a RESERVED entry (its lease was taken over, or it moved on)."""
-        with self._guard() as db:
-            db.execute(
-                "DELETE FROM ledger WHERE issue_id = ? AND email = ? AND runner = ? AND state = 'reserved'",
-                (issue_id, email, runner),
-            )
-
-    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
-        now = self.clock()
-        with self._guard() as db:
-            cur = db.execute(
-                "UPDATE ledger SET state = 'reserved', runner = ?, updated_at = ?, ts = ?"
-                " WHERE issue_id = ? AND email = ? AND state = 'sending' AND runner = ?",
-                (runner, iso(now), now.timestamp(), issue_id, email, from_runner),
-            )
-            return cur.rowcount == 1
-
-    def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
-        sql = (
-            "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
-            " WHERE issue_id = ? AND email > ? ORDER BY email LIMIT ?"
-        )
-        for row in self._pages(sql, (issue_id,)):
-            yield _ledger_entry(issue_id, *row)
-
-    def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
-        with self._guard() as db:
-            row = db.execute(
-                "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
-                " WHERE issue_id = ? AND email = ?",
-                (issue_id, email),
-            ).fetchone()
-        return None if row is None else _ledger_entry(issue_id, *row)
-
-    # Issue records ---------------------------------------------------------------------------------
-    def create_issue(self, record: IssueRecord) -> bool:
-        with self._guard() as db:
-            cur = db.execute(
-                "INSERT INTO issues (issue_id, doc) VALUES (?, ?) ON CONFLICT (issue_id) DO NOTHING",
-                (record.issue_id, record.model_dump_json()),
-            )
-            return cur.rowcount == 1
-
-    def get_issue(self, issue_id: str) -> IssueRecord | None:
-        with self._guard() as db:
-            row = db.execute("SELECT doc FROM issues WHERE issue_id = ?", (issue_id,)).fetchone()
-        return IssueRecord.model_validate_json(row[0]) if row else None
-
-    def update_issue(self, record: IssueRecord) -> None:
-        with self._guard() as db:
-            db.execute(
-                "INSERT INTO issues (issue_id, doc) VALUES (?, ?)"
-                " ON CONFLICT (issue_id) DO UPDATE SET doc = excluded.doc",
-                (record.issue_id, record.model_dump_json()),
-            )
-
-    def finish_batch(self, issue_id: str, batch: int) -> int:
-        with self._guard() as db:
-            db.execute("INSERT OR IGNORE INTO issue_batches (issue_id, batch) VALUES (?, ?)", (issue_id, batch))
-        return self.batches_done(issue_id)
-
-    def batches_done(self, issue_id: str) -> int:
-        with self._guard() as db:
-            return int(db.execute("SELECT COUNT(*) FROM issue_batches WHERE issue_id = ?", (issue_id,)).fetchone()[0])
-
-    # Bounce events ---------------------------------------------------------------------------------
-    def first_time(self, notification_id: str) -> bool:
-        with self._guard() as db:
-            cur = db.execute(
-                "INSERT INTO notifications (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                (notification_id, iso(self.clock())),
-            )
-            return cur.rowcount == 1
-
-    def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
-        with self._guard() as db:
-            db.execute("INSERT OR IGNORE INTO soft_bounces (email, at) VALUES (?, ?)", (email, iso(at)))
-            rows = db.execute("SELECT at FROM soft_bounces WHERE email = ? ORDER BY at", (email,)).fetchall()
-        return [parse_iso(r[0]) for r in rows]
-
     # A person --------------------------------------------------------------------------------------
     def person(self, email: str) -> dict[str, Any]:
         with self._guard() as db:
@@ -556,18 +276,4 @@ def _member(row: tuple[Any, ...]) -> Member:
         source=source,
         created_at=parse_iso(created_at),
         updated_at=parse_iso(updated_at),
-    )
-
-
-def _ledger_entry(
-    issue_id: str, email: str, state: str, runner: str, updated_at: str, message_id: str | None, reason: str | None
-) -> LedgerEntry:
-    return LedgerEntry(
-        issue_id=issue_id,
-        email=email,
-        state=LedgerState(state),
-        runner=runner,
-        updated_at=parse_iso(updated_at),
-        message_id=message_id,
-        reason=reason,
     )

@@ -1,0 +1,162 @@
+"""SqliteStore: cache, send ledger, issue records, bounce events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from newsletter.errors import ConflictError
+from newsletter.store.base import (
+    IssueRecord,
+    LedgerEntry,
+    LedgerState,
+)
+from newsletter.store.common import (
+    iso,
+    parse_iso,
+)
+from newsletter.store.sqlite.connection import SqliteStoreBase
+
+
+class Sending(SqliteStoreBase):
+    # Cache -----------------------------------------------------------------------------------------
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._guard() as db:
+            row = db.execute("SELECT value FROM cache WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        with self._guard() as db:
+            db.execute("INSERT OR REPLACE INTO cache (kind, key, value) VALUES (?, ?, ?)", (kind, key, text))
+
+    # Send ledger -----------------------------------------------------------------------------------
+    def claim(self, issue_id: str, email: str, runner: str, *, lease_seconds: float) -> bool:
+        now = self.clock()
+        ts = now.timestamp()
+        with self._guard() as db:
+            cur = db.execute(
+                "INSERT INTO ledger (issue_id, email, state, runner, updated_at, ts) VALUES (?, ?, 'reserved', ?, ?, ?)"
+                " ON CONFLICT (issue_id, email) DO UPDATE SET runner = excluded.runner,"
+                " updated_at = excluded.updated_at, ts = excluded.ts, message_id = NULL, reason = NULL"
+                " WHERE ledger.state = 'reserved' AND ledger.ts + ? <= ?",
+                (issue_id, email, runner, iso(now), ts, lease_seconds, ts),
+            )
+            return cur.rowcount == 1
+
+    def mark(
+        self,
+        issue_id: str,
+        email: str,
+        runner: str,
+        state: LedgerState,
+        *,
+        message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        now = self.clock()
+        with self._guard() as db:
+            cur = db.execute(
+                "UPDATE ledger SET state = ?, updated_at = ?, ts = ?, message_id = coalesce(?, message_id), reason = ?"
+                " WHERE issue_id = ? AND email = ? AND runner = ?",
+                (LedgerState(state).value, iso(now), now.timestamp(), message_id, reason, issue_id, email, runner),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError(f"send ledger: {runner} does not hold {issue_id} → {email}")
+
+    def release(self, issue_id: str, email: str, runner: str) -> None:
+        """No-op when ``runner`` no longer holds a RESERVED entry (its lease was taken over, or it moved on)."""
+        with self._guard() as db:
+            db.execute(
+                "DELETE FROM ledger WHERE issue_id = ? AND email = ? AND runner = ? AND state = 'reserved'",
+                (issue_id, email, runner),
+            )
+
+    def reclaim(self, issue_id: str, email: str, runner: str, *, from_runner: str) -> bool:
+        now = self.clock()
+        with self._guard() as db:
+            cur = db.execute(
+                "UPDATE ledger SET state = 'reserved', runner = ?, updated_at = ?, ts = ?"
+                " WHERE issue_id = ? AND email = ? AND state = 'sending' AND runner = ?",
+                (runner, iso(now), now.timestamp(), issue_id, email, from_runner),
+            )
+            return cur.rowcount == 1
+
+    def entries(self, issue_id: str) -> Iterator[LedgerEntry]:
+        sql = (
+            "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
+            " WHERE issue_id = ? AND email > ? ORDER BY email LIMIT ?"
+        )
+        for row in self._pages(sql, (issue_id,)):
+            yield _ledger_entry(issue_id, *row)
+
+    def entry(self, issue_id: str, email: str) -> LedgerEntry | None:
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT email, state, runner, updated_at, message_id, reason FROM ledger"
+                " WHERE issue_id = ? AND email = ?",
+                (issue_id, email),
+            ).fetchone()
+        return None if row is None else _ledger_entry(issue_id, *row)
+
+    # Issue records ---------------------------------------------------------------------------------
+    def create_issue(self, record: IssueRecord) -> bool:
+        with self._guard() as db:
+            cur = db.execute(
+                "INSERT INTO issues (issue_id, doc) VALUES (?, ?) ON CONFLICT (issue_id) DO NOTHING",
+                (record.issue_id, record.model_dump_json()),
+            )
+            return cur.rowcount == 1
+
+    def get_issue(self, issue_id: str) -> IssueRecord | None:
+        with self._guard() as db:
+            row = db.execute("SELECT doc FROM issues WHERE issue_id = ?", (issue_id,)).fetchone()
+        return IssueRecord.model_validate_json(row[0]) if row else None
+
+    def update_issue(self, record: IssueRecord) -> None:
+        with self._guard() as db:
+            db.execute(
+                "INSERT INTO issues (issue_id, doc) VALUES (?, ?)"
+                " ON CONFLICT (issue_id) DO UPDATE SET doc = excluded.doc",
+                (record.issue_id, record.model_dump_json()),
+            )
+
+    def finish_batch(self, issue_id: str, batch: int) -> int:
+        with self._guard() as db:
+            db.execute("INSERT OR IGNORE INTO issue_batches (issue_id, batch) VALUES (?, ?)", (issue_id, batch))
+        return self.batches_done(issue_id)
+
+    def batches_done(self, issue_id: str) -> int:
+        with self._guard() as db:
+            return int(db.execute("SELECT COUNT(*) FROM issue_batches WHERE issue_id = ?", (issue_id,)).fetchone()[0])
+
+    # Bounce events ---------------------------------------------------------------------------------
+    def first_time(self, notification_id: str) -> bool:
+        with self._guard() as db:
+            cur = db.execute(
+                "INSERT INTO notifications (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                (notification_id, iso(self.clock())),
+            )
+            return cur.rowcount == 1
+
+    def record_soft_bounce(self, email: str, at: datetime) -> list[datetime]:
+        with self._guard() as db:
+            db.execute("INSERT OR IGNORE INTO soft_bounces (email, at) VALUES (?, ?)", (email, iso(at)))
+            rows = db.execute("SELECT at FROM soft_bounces WHERE email = ? ORDER BY at", (email,)).fetchall()
+        return [parse_iso(r[0]) for r in rows]
+
+
+def _ledger_entry(
+    issue_id: str, email: str, state: str, runner: str, updated_at: str, message_id: str | None, reason: str | None
+) -> LedgerEntry:
+    return LedgerEntry(
+        issue_id=issue_id,
+        email=email,
+        state=LedgerState(state),
+        runner=runner,
+        updated_at=parse_iso(updated_at),
+        message_id=message_id,
+        reason=reason,
+    )
