@@ -1,7 +1,18 @@
 """How well the analysis agrees with careful human labels. Run by hand from the repository root:
 
-    .venv/bin/python bench/quality.py [--analyzer heuristic|llm] [--labels ../shared/labels/dev.jsonl]
+    .venv/bin/python bench/quality.py [--analyzer heuristic|llm] [--lang en|zh-CN]
+                                      [--labels ../shared/labels/dev.jsonl]
                                       [--fixtures ../shared/fixtures/github] [--verbose]
+
+With a model (any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI):
+
+    OPENAI_BASE_URL=http://localhost:8000/v1 OPENAI_API_KEY=anything NEWSLETTER_MODEL=Qwen/Qwen3-8B \
+        .venv/bin/python bench/quality.py --analyzer llm [--lang zh-CN]
+
+prints the same agreement figures, then what the model cost (calls, tokens, estimated cost, commits that
+fell back to the heuristic) and what the checks of its answers did (figures dropped as ungrounded, language
+retries, corrections by the facts). Every commit goes to the model (NEWSLETTER_TRIAGE=0), and answers are
+cached in a temporary folder only, so each run asks again.
 
 For every labelled day it serves the fixture folder through the fake GitHub (tests/fakes/github.py) on
 loopback, collects the day with the project's own collect code, builds the Issue with the chosen analyzer
@@ -35,12 +46,13 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter.collect import CollectOptions, collect_repos  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
-from newsletter.models import Importance, Issue, RepoSpec, Window  # noqa: E402
+from newsletter.models import Importance, Issue, RepoSpec, Usage, Window  # noqa: E402
 from newsletter.pipeline import build_issue  # noqa: E402
 from newsletter.store.sqlite import SqliteStore  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 
 LEVELS = ["low", "medium", "high"]
+CHECKED = ("figures_dropped", "language_retries", "corrections")  # what the checks of the answers changed
 # ../shared beside the main checkout; a worktree under /work/wt/<name> has it two levels up.
 SHARED = next(
     (p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()), ROOT.parent / "shared"
@@ -82,11 +94,11 @@ def load_labels(path: Path) -> dict[str, list[Label]]:
     return days
 
 
-def build_day(case: Path, analyzer: str, folder: Path) -> Issue:
+def build_day(case: Path, analyzer: str, folder: Path, language: str = "en") -> Issue:
     """The day of ``case`` as ``newsletter build`` would make it, every commit kept (no importance floor)."""
     meta = json.loads((case / "case.json").read_text())
     with FakeGitHub(case) as fake:
-        env = {**os.environ, **fake.env(), "NEWSLETTER_DATA_DIR": str(folder)}
+        env = {"NEWSLETTER_TRIAGE": "0", **os.environ, **fake.env(), "NEWSLETTER_DATA_DIR": str(folder)}
         settings = Settings.from_env(env)
         store = SqliteStore(folder / f"{case.name}.db")
         window = Window.for_day(date.fromisoformat(meta["date"]), meta["tz"])
@@ -94,7 +106,7 @@ def build_day(case: Path, analyzer: str, folder: Path) -> Issue:
         repos = collect_repos([spec], window, settings=settings, cache=store, options=CollectOptions())
         return build_issue(
             repos,
-            language="en",
+            language=language,
             settings=settings,
             store=store,
             analyzer_choice=analyzer,
@@ -206,30 +218,53 @@ def disagreements(result: DayResult) -> list[str]:
     return lines
 
 
-def main() -> None:
+def spending(usages: Sequence[Usage]) -> str:
+    """What the model cost over the run and what the checks of its answers changed."""
+    total = Usage()
+    for usage in usages:
+        for name in ("llm_calls", "heuristic", "tokens_in", "tokens_out", "cost_usd", *CHECKED):
+            setattr(total, name, getattr(total, name) + getattr(usage, name))
+    model = next((u.model for u in usages if u.model), None)
+    return (
+        f"model: {model} · {total.llm_calls} calls · {total.tokens_in:,} tokens in / {total.tokens_out:,} out · "
+        f"~${total.cost_usd:.4f} · {total.heuristic} commits fell back to the heuristic\n"
+        f"grounding: {total.figures_dropped} figures dropped · {total.language_retries} language retries · "
+        f"{total.corrections} corrections"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--analyzer", choices=["heuristic", "llm"], default="heuristic")
+    parser.add_argument("--lang", choices=["en", "zh-CN"], default="en", help="the language the analyses are in")
     parser.add_argument("--labels", type=Path, default=SHARED / "labels" / "dev.jsonl")
     parser.add_argument("--fixtures", type=Path, default=SHARED / "fixtures" / "github")
     parser.add_argument("--verbose", action="store_true", help="list every disagreement")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.labels.is_file():
         parser.error(f"no labels at {args.labels} (pass --labels)")
+    if args.analyzer == "llm" and not os.environ.get("OPENAI_API_KEY"):
+        parser.error("--analyzer llm needs OPENAI_API_KEY (any value for a server without keys) and OPENAI_BASE_URL")
     days = load_labels(args.labels)
     results = []
+    usages = []
     with tempfile.TemporaryDirectory() as tmp:
         for day, gold in sorted(days.items()):
             case = args.fixtures / day
             if not (case / "case.json").is_file():
                 parser.error(f"no fixture folder {case} for the labelled day {day} (pass --fixtures)")
-            predicted, threads = predictions(build_day(case, args.analyzer, Path(tmp)))
+            issue = build_day(case, args.analyzer, Path(tmp), args.lang)
+            predicted, threads = predictions(issue)
             results.append(DayResult(day, gold, predicted, threads))
-    print(f"analyzer: {args.analyzer}; labels: {args.labels}")
+            usages.append(issue.usage)
+    print(f"analyzer: {args.analyzer}; language: {args.lang}; labels: {args.labels}")
     print(report("overall", results))
     for result in results:
         print(report(result.day, [result]))
         if args.verbose:
             print("\n".join(disagreements(result)))
+    if args.analyzer == "llm":
+        print(spending(usages))
 
 
 if __name__ == "__main__":

@@ -181,6 +181,7 @@ class ChangeType(StrEnum):
     CHORE = "chore"
     REVERT = "revert"
     SECURITY = "security"
+    LEGAL = "legal"  # licence or notice changes
 
 
 class Insights(Model):
@@ -339,4 +340,7 @@ class RenderedIssue(Model):
     text: str
     markdown: str
     html_bytes: int
+    # The whole issue for the web archive, never shed. Not kept with the sendable issue (it can weigh
+    # megabytes, past a DynamoDB item): the archive publishes it right after the render.
+    web_html: str = Field(default="", exclude=True)
     shed: list[str] = Field(default_factory=list)  # what the size budget removed, in order

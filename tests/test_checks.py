@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter import lifecycle
-from newsletter.analyze import Job, checks, heuristic
+from newsletter.analyze import Job, checks, facts, heuristic
 from newsletter.analyze.prompts import commit_prompt, overview_prompt
 from newsletter.backends import open_archive, open_store
 from newsletter.cli import app
@@ -71,6 +71,12 @@ SOURCE = checks.Sources.of(
 )
 def test_figures_and_identifiers_must_be_in_the_sources(text: str, missing: list[str]) -> None:
     assert checks.ungrounded(text, SOURCE) == missing
+
+
+def test_a_short_sha_that_reads_as_a_number_is_grounded_by_the_full_one() -> None:
+    sources = checks.Sources.of("Commit: 232181b0c5e1a9f1d2e3b4c5d6e7f8091a2b3c4d")
+    assert checks.ungrounded("Commit 232181b.", sources) == []  # "232181" with the unit "b" (bytes)
+    assert checks.ungrounded("Commit 232181c.", sources) == ["232181c"]
 
 
 def test_only_the_sentence_with_an_invented_figure_is_dropped() -> None:
@@ -141,7 +147,10 @@ def test_a_grounded_answer_in_the_right_language_passes_untouched(language: str)
     prefix = "分析：" if language == "zh-CN" else "Analysis of "
     for c in commits:
         assert c.analysis.headline == f"{prefix}{c.commit.title}"[:200]
-        assert len(c.analysis.summary) == 2 and c.analysis.ungrounded == [] and c.analysis.corrections == []
+        assert len(c.analysis.summary) == 2 and c.analysis.ungrounded == []
+        # The fake rates importance at random: a tests-only commit it calls high is set right, nothing else.
+        scope = facts.extract(c.commit).scope.value
+        assert c.analysis.corrections in ([], [f"importance: high → low ({scope} only)"])
     assert len(fake.completions("analysis")) == 10  # no retry
     assert (issue.usage.figures_dropped, issue.usage.language_retries) == (0, 0)
     assert issue.repos[0].overview and "10" in issue.repos[0].overview  # the model's own, grounded

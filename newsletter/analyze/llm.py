@@ -22,7 +22,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from newsletter.analyze import checks, heuristic
+from newsletter.analyze import checks, facts, heuristic
 from newsletter.analyze.base import Job, ProgressFn
 from newsletter.analyze.budget import estimate_tokens
 from newsletter.analyze.pricing import load_price
@@ -145,7 +145,8 @@ class LlmAnalyzer:
 
     def _ask(self, job: Job, language: str) -> Analysis:
         """The model's answer for one commit, checked: in the list's language (else asked once more with the
-        instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown."""
+        instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown,
+        and no flag that contradicts what the diff certainly does."""
         prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget)
         sources = checks.commit_sources(job.commit, prompt.user)
         answer = self._answer(job, language)
@@ -156,7 +157,8 @@ class LlmAnalyzer:
             if not checks.in_language(checks.prose(answer), language, sources):
                 raise _Fallback(t(language, "fallback.language"), answer.tokens_in, answer.tokens_out)
         checked = checks.ground(answer, sources, heuristic.analyse(job.commit, language))
-        self._count(figures_dropped=len(checked.ungrounded))
+        checked = checks.reconcile(checked, job.commit, facts.extract(job.commit), language)
+        self._count(figures_dropped=len(checked.ungrounded), corrections=len(checked.corrections))
         return checked
 
     def _answer(self, job: Job, language: str, *, reminder: bool = False, spent: tuple[int, int] = (0, 0)) -> Analysis:

@@ -7,7 +7,7 @@ Layout under the archive's root (a folder, or an S3 prefix served by CloudFront)
     <list>/index.html               the list's issues, newest first, and how to subscribe
     <list>/feed.xml                 Atom feed of the list's issues
     <list>/issues.json              what index.html and feed.xml are built from
-    <list>/<YYYY-MM-DD>.html        the issue as emailed, minus anything personal
+    <list>/<YYYY-MM-DD>.html        the whole issue (the email's web version, never shed), minus anything personal
     <list>/<YYYY-MM-DD>.{txt,md}    its text and Markdown twins, same treatment
     <list>/<YYYY-MM-DD>.json        the issue's data and metadata, so that the site can be rebuilt
 

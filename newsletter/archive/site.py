@@ -127,7 +127,8 @@ class Site:
             Placeholder.UNSUBSCRIBE_URL.value: f"{self.list_url(list_id)}#manage",
             Placeholder.PREFERENCES_URL.value: f"{self.list_url(list_id)}#manage",
         }
-        page = neutralise(rendered.html, relative, escape=True)
+        # The page is the whole issue (never shed): the email links to its anchors for what it left out.
+        page = neutralise(rendered.web_html or rendered.html, relative, escape=True)
         feed_link = '<link rel="alternate" type="application/atom+xml" href="feed.xml">\n'
         page = _HEAD_END.sub(lambda m: feed_link + m.group(0), page, count=1)
         parts = {

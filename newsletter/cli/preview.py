@@ -30,16 +30,21 @@ def preview(
     day: DateOpt = None,
     tz: TzOpt = "UTC",
     lang: LangOpt = "en",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for issue.html, .txt and .md.")] = Path("preview"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for issue.html/.txt/.md and web.html.")] = Path(
+        "preview"
+    ),
     open_: Annotated[bool, typer.Option("--open", help="Open issue.html in the default browser.")] = False,
     port: Annotated[
         int | None, typer.Option("--serve", help="Serve the folder on 127.0.0.1:PORT (0: any).", min=0, max=65535)
     ] = None,
     analyzer: AnalyzerOpt = "auto",
-    budget: Annotated[int, typer.Option("--budget", help="HTML size budget in bytes.", min=10_000)] = DEFAULT_BUDGET,
+    budget: Annotated[
+        int, typer.Option("--budget", help="Most bytes the email's HTML may weigh as sent.", min=10_000)
+    ] = DEFAULT_BUDGET,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
 ) -> None:
-    """Render one day's issue (collect → analyse → compose → render) to issue.html, issue.txt and issue.md.
+    """Render one day's issue (collect → analyse → compose → render) to issue.html, .txt and .md (the email) and
+    web.html (the whole issue, as archived).
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
@@ -66,10 +71,10 @@ def preview(
         )
     rendered = render_issue(issue, budget_bytes=budget)
     files = write_preview(rendered, out)
-    for path in (files.html, files.text, files.markdown):
+    for path in (files.html, files.text, files.markdown, files.web):
         console.print(str(path), highlight=False, soft_wrap=True)
     shed = ", ".join(rendered.shed) or "nothing"
-    err_console.print(f"HTML {rendered.html_bytes:,} bytes (budget {budget:,}; shed: {shed})", highlight=False)
+    err_console.print(f"HTML {rendered.html_bytes:,} bytes (as sent at most {budget:,}; shed: {shed})", highlight=False)
     if open_:
         webbrowser.open(files.html.resolve().as_uri())
     if port is not None:

@@ -1,65 +1,49 @@
-"""The email: Jinja2 → MJML → HTML (mjml-python), minified and kept under a size budget; plus its twins.
+"""The email and its web version: Jinja2 → MJML → HTML (mjml-python), light styles inlined (css-inline).
 
-Gmail clips a message whose HTML passes about 102 KB and hides the rest, the unsubscribe footer with it.
-So after each render the HTML is measured, and while it is over budget detail is shed in a fixed order
-(low lines → medium cards → high insights → high risks/recommendations → high cards → commit titles →
-commit rows).
-The footer is never shed, and every commit keeps its SHA link in the commit table unless the last step has
-to cut rows, which the email then says in words with a link to the full issue on the web.
+MJML compiles the frame (header, glance, section headings, footer) once per render; each item (a card or
+one line, see templates/email/_items.html.j2) and each commit table is a fragment rendered, inlined and
+measured once, then spliced into the frame. So the size budget (render.budget) chooses from known sizes, and
+one more compile of the frame with the chosen plan is the confirming pass. The web version is the same frame
+with every item whole and never shed; the email links to its anchors for whatever it leaves out.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+import secrets
+from collections.abc import Iterable
 from functools import cache
 
-from jinja2 import Environment, StrictUndefined, Template
+import css_inline
+from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from newsletter import template_files
 from newsletter.models import Issue, RenderedIssue
+from newsletter.render import budget
+from newsletter.render.budget import DEFAULT_BUDGET, Plan
 from newsletter.render.markdown import render_markdown
 from newsletter.render.text import render_text
-from newsletter.render.view import IssueView, build_view
+from newsletter.render.view import Catalogue, CommitView, IssueView, build_view
 
-DEFAULT_BUDGET = 100_000
-
-
-@dataclass(frozen=True)
-class Detail:
-    """What the size budget still allows; each shedding step turns one thing off."""
-
-    low_lines: bool = True
-    medium_cards: bool = True
-    insights: bool = True
-    high_extras: bool = True
-    high_cards: bool = True
-    table_titles: bool = True
-    table_limit: int | None = None
-
-
-# (name reported in RenderedIssue.shed, the change it makes), in the order they are applied.
-_STEPS: tuple[tuple[str, dict[str, bool]], ...] = (
-    ("low-lines", {"low_lines": False}),
-    ("medium-cards", {"medium_cards": False}),
-    ("high-insights", {"insights": False}),
-    ("high-risks-recommendations", {"high_extras": False}),
-    ("high-cards", {"high_cards": False}),
-    ("commit-titles", {"table_titles": False}),
-)
+__all__ = ["DEFAULT_BUDGET", "minify", "render_issue"]
 
 _CODE = re.compile(r"`([^`\n]{1,200})`")
 
 
 def _code(text: str) -> Markup:
     """Escape, then show `backticked` spans as code: safe because the escaped text holds no markup."""
-    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
+    escaped = escape(text)
+    return Markup(_CODE.sub(_as_code, str(escaped))) if "`" in escaped else escaped
+
+
+def _as_code(match: re.Match[str]) -> str:
+    return f"<code>{match.group(1)}</code>"
 
 
 @cache
-def _template() -> Template:
+def _env() -> Environment:
     # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
     env = Environment(
         loader=template_files.loader("email"),
@@ -70,8 +54,27 @@ def _template() -> Template:
     )
     env.filters["code"] = _code
     env.filters["num"] = "{:,}".format
-    return env.get_template("issue.mjml.j2")
+    return env
 
+
+@cache
+def _light() -> str:
+    return template_files.path("email", "_light.css").read_text("utf-8")
+
+
+@cache
+def _frame_inliner() -> css_inline.CSSInliner:
+    # The frame keeps its <style> (dark scheme, phone layout: media queries, which no inline style can say)
+    # and MJML's own resets uninlined; the light scheme is added to every element from _light.css.
+    return css_inline.CSSInliner(inline_style_tags=False, keep_style_tags=True, extra_css=_light(), minify_css=True)
+
+
+_FRAGMENT_INLINER = css_inline.CSSInliner(minify_css=True)
+_CUT = "<!--✂-->"  # between fragments inlined in one call (one parse instead of one per item)
+# Where an item goes in the frame: random per process and never in any output, so no title or model answer
+# can spell a slot.
+_NONCE = secrets.token_hex(8)
+_SLOTS = re.compile(f"@@{_NONCE}:([A-Za-z0-9_-]+)@@")
 
 # Runs of whitespace other than a lone space (never \s, which would also eat no-break and ideographic spaces).
 _WS = re.compile(r"[\t\r\n\f][ \t\r\n\f]*| [ \t\r\n\f]+")
@@ -91,52 +94,120 @@ def minify(html: str) -> str:
     return _WS_AFTER_BLOCK.sub(r"\1", html).strip()
 
 
-def compile_html(view: IssueView, t: object, detail: Detail) -> str:
-    mjml = _template().render(v=view, t=t, d=detail)
-    return minify(mjml2html(mjml, disable_comments=True, fonts={}))
-
-
 def _size(html: str) -> int:
     return len(html.encode("utf-8"))
 
 
-def _fit(view: IssueView, t: object, budget: int) -> tuple[str, list[str]]:
-    detail = Detail()
-    html = compile_html(view, t, detail)
-    shed: list[str] = []
-    for name, change in _STEPS:
-        if _size(html) <= budget:
-            return html, shed
-        detail = replace(detail, **change)
-        html = compile_html(view, t, detail)
-        shed.append(name)
-    if _size(html) <= budget:
-        return html, shed
-    # Last resort: fewer rows in the commit tables (said in words, with the web link): the most that fit.
-    low, high = 1, max((len(r.commits) for r in view.repos), default=0) - 1
-    best: str | None = None
-    while low <= high:
-        rows = (low + high) // 2
-        candidate = compile_html(view, t, replace(detail, table_limit=rows))
-        if _size(candidate) <= budget:
-            best, low = candidate, rows + 1
-        else:
-            high = rows - 1
-    if best is None:  # not even one row a repository fits: keep them all and say the budget was missed
-        return html, [*shed, "over-budget"]
-    return best, [*shed, f"commit-rows:{high}"]
+@cache
+def _macros(language: str) -> object:
+    """The item macros with the catalogue of one language in their context."""
+    return _env().get_template("_items.html.j2").make_module({"t": Catalogue(language)})
+
+
+def _inline(fragments: list[str]) -> list[str]:
+    """Each fragment with the light styles inlined, in one parse."""
+    if not fragments:
+        return []
+    # The item templates break lines only between tags and every value is one line (view.clip), so dropping
+    # newlines is all the minifying a fragment needs (and a tenth of minify's cost).
+    joined = _FRAGMENT_INLINER.inline_fragment(_CUT.join(f.replace("\n", "") for f in fragments), _light())
+    out = joined.split(_CUT)
+    if len(out) != len(fragments):  # a fragment that is not well-formed HTML swallowed a separator
+        raise AssertionError("an item template produced unbalanced HTML")
+    return out
+
+
+class _Fragments:
+    """Inlined HTML of each item at each level and of each commit table, rendered when first asked for: all
+    items of one importance at one level in one batch."""
+
+    def __init__(self, view: IssueView) -> None:
+        self.macros = _macros(view.language)
+        self.by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
+        self.html: dict[tuple[str, int], str] = {}
+        self.tables = dict(zip((r.anchor for r in view.repos), self._render_tables(view), strict=True))
+
+    def _render_tables(self, view: IssueView) -> list[str]:
+        return _inline([str(self.macros.table(r)) for r in view.repos])  # type: ignore[attr-defined]
+
+    def _batch(self, commits: Iterable[CommitView], level: int) -> None:
+        todo = [c for c in commits if (c.anchor, level) not in self.html]
+        rendered = _inline([str(self.macros.item(c, level)) for c in todo])  # type: ignore[attr-defined]
+        self.html.update({(c.anchor, level): h for c, h in zip(todo, rendered, strict=True)})
+
+    def get(self, key: str, level: int) -> str:
+        if level == 0:
+            return ""
+        if (key, level) not in self.html:
+            importance = self.by_key[key].importance
+            self._batch((c for c in self.by_key.values() if c.importance == importance), level)
+        return self.html[(key, level)]
+
+    def size(self, key: str, level: int) -> int:
+        return _size(self.get(key, level))
+
+
+def _document(view: IssueView, t: Catalogue, plan: Plan) -> str:
+    """The frame for ``plan``, compiled and inlined, items and tables still as slots."""
+    mjml = (
+        _env()
+        .get_template("issue.mjml.j2")
+        .render(v=view, t=t, plan=plan, slot=lambda key: Markup(f"@@{_NONCE}:{key}@@"))
+    )
+    return _frame_inliner().inline(minify(mjml2html(mjml, disable_comments=True, fonts={})))
+
+
+def _fill(document: str, fragments: _Fragments, plan: Plan) -> str:
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key in fragments.tables:
+            return fragments.tables[key]
+        return fragments.get(key, plan.levels[key])
+
+    return _SLOTS.sub(one, document)
+
+
+def _fit(view: IssueView, t: Catalogue, fragments: _Fragments, limit: int, list_id: str) -> tuple[str, str, Plan]:
+    """(email HTML, web HTML, the email's plan): sizes first, then at most two passes over the frame."""
+    whole = budget.whole(view)
+    web_frame = _document(view, t, whole)
+    web = _fill(web_frame, fragments, whole)
+    frame = _size(_SLOTS.sub("", web_frame)) + budget.growth(web_frame, list_id)
+    link = 400 + budget.growth(view.web_url, list_id)
+    target = limit
+    for _ in range(2):
+        plan = budget.choose(
+            view,
+            fragments.size,
+            {k: _size(v) for k, v in fragments.tables.items()},
+            frame=frame,
+            link=link,
+            budget=target,
+        )
+        if plan.whole:
+            return web, web, plan
+        html = _fill(_document(view, t, plan), fragments, plan)
+        over = _size(html) + budget.growth(html, list_id) - limit
+        if over <= 0:
+            return html, web, plan
+        target -= over + 1_000  # the estimate of the sentences was short: shed a little more, once
+    plan.shed.append("over-budget")
+    return html, web, plan
 
 
 def render_issue(issue: Issue, *, budget_bytes: int = DEFAULT_BUDGET) -> RenderedIssue:
-    """One render of ``issue``: the HTML (with per-recipient placeholders), text and Markdown parts."""
+    """One render of ``issue``: the email's HTML (with per-recipient placeholders) within ``budget_bytes`` as
+    sent, the text part that follows it item for item, the Markdown, and the whole web version."""
     view, t = build_view(issue)
-    html, shed = _fit(view, t, budget_bytes)
+    fragments = _Fragments(view)
+    html, web, plan = _fit(view, t, fragments, budget_bytes, issue.list_id or "")
     return RenderedIssue(
         subject=view.subject,
         preheader=view.preheader,
         html=html,
-        text=render_text(view, t),
+        web_html=web,
+        text=render_text(view, t, plan),
         markdown=render_markdown(issue),
         html_bytes=_size(html),
-        shed=shed,
+        shed=plan.shed,
     )

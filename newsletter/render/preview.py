@@ -18,16 +18,19 @@ class PreviewFiles:
     html: Path
     text: Path
     markdown: Path
+    web: Path
 
 
 def write_preview(rendered: RenderedIssue, folder: Path) -> PreviewFiles:
-    """issue.html, issue.txt and issue.md in ``folder`` (created), exactly as rendered: placeholders and all."""
+    """The email's issue.html and issue.txt, issue.md, and the web version web.html (the whole issue, as the
+    archive publishes it) in ``folder`` (created), exactly as rendered: placeholders and all."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        files = PreviewFiles(folder / "issue.html", folder / "issue.txt", folder / "issue.md")
+        files = PreviewFiles(folder / "issue.html", folder / "issue.txt", folder / "issue.md", folder / "web.html")
         files.html.write_text(rendered.html, encoding="utf-8")
         files.text.write_text(rendered.text, encoding="utf-8")
         files.markdown.write_text(rendered.markdown, encoding="utf-8")
+        files.web.write_text(rendered.web_html or rendered.html, encoding="utf-8")
     except OSError as err:
         raise InputError(f"cannot write the preview to {folder}: {err.strerror}", hint="choose another --out") from err
     return files

@@ -8,6 +8,7 @@ so a title like ``<img src=x onerror=alert(1)>`` arrives there as text and leave
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
@@ -76,6 +77,7 @@ def _clip_list(items: list[str], limit: int = LINE_MAX) -> list[str]:
 @dataclass
 class CommitView:
     sha: str
+    anchor: str  # its id in the web version (and the key of its fragments): c-<12 hex digits>
     short: str
     url: str | None
     title: str
@@ -168,6 +170,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
     headline = clip(a.headline, LINE_MAX)
     return CommitView(
         sha=c.sha,
+        anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
         short=c.short_sha,
         url=safe_url(c.url),
         title=title,
@@ -201,15 +204,28 @@ def _repo_url(digest: RepoDigest) -> str | None:
     return None
 
 
+_HEX = re.compile(r"[^0-9A-Za-z]+")
+
+
+def _unique(anchor: str, seen: set[str]) -> str:
+    """``anchor``, or with a suffix when taken (one commit on two branches is two items)."""
+    candidate, n = anchor, 1
+    while candidate in seen:
+        n += 1
+        candidate = f"{anchor}-{n}"
+    seen.add(candidate)
+    return candidate
+
+
 def _anchor(name: str) -> str:
     return "r-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower()
 
 
-def _repo_view(digest: RepoDigest, tz: str, t: Catalogue) -> RepoView:
+def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
     commits = [_commit_view(item, tz, t) for item in digest.commits]
     return RepoView(
         name=digest.repo,
-        anchor=_anchor(digest.repo),
+        anchor=_unique(_anchor(digest.repo), anchors),
         url=_repo_url(digest),
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
@@ -225,10 +241,73 @@ def _top_items(repos: list[RepoView], limit: int = 3) -> list[str]:
     return [clip(c.headline or c.title, 70) for c in ranked[:limit]]
 
 
+SUBJECT_MAX = 78  # display columns (a CJK character is two): what a phone shows of a subject line
+_TITLE_MIN = 16
+# "[CI/NPU] Fix …", "[router][perf] …", "feat(router)!: …", "fix: …" → the scope, if any, and the rest.
+_BRACKETS = re.compile(r"^\s*((?:\[[^\]]{1,30}\]\s*)+)")
+_CONVENTIONAL = re.compile(r"^\s*[A-Za-z]+(?:\(([^)]{1,30})\))?!?:\s*")
+
+
+def columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` columns: cut at a word boundary when there is one near, with an ellipsis."""
+    if columns(text) <= limit:
+        return text
+    out, used = "", 0
+    for ch in text:
+        used += columns(ch)
+        if used > limit - 1:
+            break
+        out += ch
+    space = out.rfind(" ")
+    if space >= len(out) // 2:
+        out = out[:space]
+    return out.rstrip(" ,;:·-—") + "…"
+
+
+def _scope(title: str) -> str:
+    """The area a commit title names: "[CI/NPU]" → "CI/NPU", "feat(router):" → "router"; else ""."""
+    brackets = _BRACKETS.match(title)
+    if brackets:
+        return "/".join(re.findall(r"\[([^\]]+)\]", brackets.group(1))).strip()
+    conventional = _CONVENTIONAL.match(title)
+    return (conventional.group(1) or "").strip() if conventional else ""
+
+
+def _top_change(c: CommitView, colon: str) -> str:
+    """The top item as the subject names it: its headline (or its title without tags), with its scope."""
+    plain = _TAGS.sub("", c.title).strip() or c.title
+    change = c.headline or plain
+    scope = _scope(c.title)
+    return f"{scope}{colon}{change}" if scope and scope.lower() not in change.lower() else change
+
+
+def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None) -> str:
+    """ "{title} · {date}: {top change}" in at most SUBJECT_MAX columns: the short date, then the list title
+    cut to about a third of the room when both do not fit (never under _TITLE_MIN columns), then the change
+    cut at a word."""
+    short = t("subject_date").format(day=day.day, month=t("subject_months").split(",")[day.month - 1])
+    if top is None:
+        return shorten(t("subject_empty", title=title, date=short), SUBJECT_MAX)
+    change = _top_change(top, t("colon"))
+    frame = columns(t("subject", title="", date=short, top=""))
+    room = SUBJECT_MAX - frame
+    title_room = max(_TITLE_MIN, room - columns(change), room // 3)
+    name = shorten(title, title_room)
+    return t("subject", title=name, date=short, top=shorten(change, room - columns(name)))
+
+
 def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     """The issue as the templates see it, and the catalogue of its language."""
     t = Catalogue(issue.language)
-    repos = [_repo_view(d, issue.timezone, t) for d in issue.repos]
+    anchors: set[str] = set()
+    repos = [_repo_view(d, issue.timezone, t, anchors) for d in issue.repos]
+    for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
+        for item in (c for imp in IMPORTANCES for c in r.groups[imp.value]):
+            item.anchor = _unique(item.anchor, anchors)
     every = [item for d in issue.repos for item in d.commits]
     counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
     top = max(counts.values(), default=0) or 1
@@ -241,15 +320,14 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     total = len(every)
     if total:
         items = _top_items(repos)
-        # The top headline, not counts: it is what makes someone open today's issue (counts are in the preheader).
-        subject = (
-            t("subject", title=title, date=day, top=items[0]) if items else t("subject_empty", title=title, date=day)
-        )
+        ranked = [c for imp in IMPORTANCES for r in repos for c in r.groups[imp.value]]
+        # The top change, not counts: it is what makes someone open today's issue (counts are in the preheader).
+        subject = subject_line(t, title, issue.date, ranked[0] if ranked else None)
         preheader = t("preheader", commits=total, **counts)
         if items:
             preheader += " · " + t("preheader_top", items="; ".join(items))
     else:
-        subject = t("subject_empty", title=title, date=day)
+        subject = subject_line(t, title, issue.date, None)
         preheader = t("no_commits")
     usage = issue.usage
     model = clip(usage.model, 80)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from newsletter.analyze.checks.consistency import breaking_facts, reconcile
 from newsletter.analyze.checks.grounding import Sources, clean, clean_items, figures, ungrounded
 from newsletter.analyze.checks.language import in_language
 from newsletter.analyze.paths import kind_of
@@ -17,12 +18,14 @@ from newsletter.models import Analysis, Commit, Insights
 
 __all__ = [
     "Sources",
+    "breaking_facts",
     "clean",
     "commit_sources",
     "figures",
     "ground",
     "in_language",
     "prose",
+    "reconcile",
     "ungrounded",
 ]
 

@@ -35,7 +35,7 @@ _PERCENT = re.compile(r"\s?(?:[%％]|percent\b|pct\b)", re.I)
 _MEASURE = re.compile(r"\s?(?:[mun]?s|sec|min|[kmgt]i?b|tokens?/s|tok/s|qps|rps|tps|fps|[kmg]?hz)\b", re.I)
 _HUNK = re.compile(r"^@@ [^@\n]* @@", re.M)  # positions in a file, not figures anyone stated
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
-_LONG_DIGITS = 7  # a number this long may be part of a SHA the sources spell in full
+_LONG_DIGITS = 7  # a figure this long may be part of a SHA the sources spell in full
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ class Sources:
             return (figure.core, figure.kind) in kinds
         if figure.core in cores:
             return True
-        return len(figure.core) >= _LONG_DIGITS and figure.core in self._lowered
+        # A short SHA ("232181b") reads as a number with a unit; the sources spell it in full.
+        return len(figure.text) >= _LONG_DIGITS and figure.text.lower() in self._lowered
 
     def knows(self, identifier: str) -> bool:
         """An identifier from a code span: the whole of it, or each of its words, occurs in the sources."""
