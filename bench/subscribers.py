@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from newsletter.models import MailingList, RepoSpec
 from newsletter.roster import import_csv
 from newsletter.store.base import MemberStatus
 from newsletter.store.dynamodb import DynamoStore
@@ -84,6 +85,15 @@ def drain(items: Iterator[Any], limit: int | None = None) -> int:
     return n
 
 
+BENCH_LIST = MailingList(
+    id="bench",
+    title="Bench",
+    repos=[RepoSpec.parse("acme/widgets")],
+    sender="Bench <bench@example.com>",
+    postal_address="1 Bench Street",
+)
+
+
 def bench(store: Any, label: str, folder: Path, rows: int) -> bool:
     csv_path = folder / f"{label}.csv"
     invalid_lines, duplicates = make_csv(csv_path, rows)
@@ -91,7 +101,7 @@ def bench(store: Any, label: str, folder: Path, rows: int) -> bool:
     print(f"\n== {label}: {rows:,} rows ({size:.1f} MiB), {len(invalid_lines):,} invalid, {duplicates:,} duplicates")
 
     started = time.perf_counter()
-    first = import_csv(store, csv_path, "bench", status=MemberStatus.ACTIVE, source="import:bench.csv")
+    first = import_csv(store, csv_path, BENCH_LIST, status=MemberStatus.ACTIVE, source="import:bench.csv")
     seconds = time.perf_counter() - started
     expected_added = rows - len(invalid_lines) - duplicates
     lines_exact = [line for line, _, _ in first.invalid] == invalid_lines
@@ -105,7 +115,7 @@ def bench(store: Any, label: str, folder: Path, rows: int) -> bool:
 
     counts = store.count_members("bench")
     started = time.perf_counter()
-    second = import_csv(store, csv_path, "bench", status=MemberStatus.ACTIVE, source="import:bench.csv")
+    second = import_csv(store, csv_path, BENCH_LIST, status=MemberStatus.ACTIVE, source="import:bench.csv")
     seconds2 = time.perf_counter() - started
     unchanged = second.added == 0 and store.count_members("bench") == counts
     ok = ok and unchanged and second.present == rows - len(invalid_lines)

@@ -14,7 +14,8 @@ from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.service import deliver
 from newsletter.errors import NewsletterError
-from newsletter.models import MailingList
+from newsletter.models import Issue, MailingList
+from newsletter.segments import segment_messages
 from newsletter.store.base import IssueStatus, Recipient
 
 
@@ -60,6 +61,24 @@ def deliver_batch(
     if sendable is None:
         raise NewsletterError(f"issue {issue_id} is not in the store", hint="was the store reset?")
     mailing_list = ctx.mailing_list(list_id)
+    day = date.fromisoformat(issue_id.rsplit("/", 1)[-1])
+
+    def base(language: str) -> Issue:
+        from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
+
+        return base_issue(mailing_list, day, language, ctx)
+
+    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
+    choices = ((r.email, ctx.store.preferences(r.email, list_id)) for r in recipients)
+    messages, _ = segment_messages(
+        mailing_list,
+        sendable,
+        settings=ctx.settings,
+        tokens=ctx.tokens,
+        store=ctx.store,
+        choices=choices,
+        base=base,
+    )
     result = deliver(
         mailing_list,
         sendable,
@@ -69,6 +88,7 @@ def deliver_batch(
         tokens=ctx.tokens,
         recipients=recipients,
         share=share,
+        messages=messages,
     )
     if number is not None and not result.deferred and not result.ambiguous:
         lifecycle.finish_batch(ctx.store, issue_id, number)

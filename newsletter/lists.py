@@ -90,6 +90,11 @@ def parse_list(data: dict[str, Any], *, list_id: str, source: str) -> MailingLis
             raise bad("timezone", str(err)) from None
     if "language" in data and data["language"] not in LANGUAGES:
         raise bad("language", f"{data['language']!r} is not one of {', '.join(LANGUAGES)}")
+    offered = data.get("languages", [])
+    if not isinstance(offered, list) or any(lang not in LANGUAGES for lang in offered):
+        raise bad("languages", f"expected a list of {', '.join(LANGUAGES)}, got {offered!r}")
+    if offered and "language" not in data:
+        data["language"] = offered[0]  # the first language offered is the default
     for key in ("sender", "reply_to"):
         if isinstance(data.get(key), str):
             _check_address(data[key], bad, key)

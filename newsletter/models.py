@@ -271,6 +271,15 @@ class Usage(Model):
     corrections: int = 0
 
 
+class Focus(Model):
+    """What a reader who follows areas of the code is told: how much of the day touched them."""
+
+    areas: list[str]
+    commits: int  # commits touching the areas
+    total: int  # commits of the day
+    whole_url: str | None = None  # the whole issue on the web
+
+
 class Issue(Model):
     """One day's digest for one list: the only input of every renderer."""
 
@@ -286,6 +295,7 @@ class Issue(Model):
     web_url: str | None = None  # where the full issue lives on the web archive
     # From the list (MailingList.postal_address): CAN-SPAM wants the sender's address in every footer.
     postal_address: str | None = None
+    focus: Focus | None = None  # a reader's issue narrowed to their areas (newsletter/segments.py)
 
     @property
     def commit_count(self) -> int:
@@ -293,6 +303,27 @@ class Issue(Model):
 
 
 # --------------------------------------------------------------------------------------------- lists
+
+
+class Cadence(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class ReaderPreferences(Model):
+    """What one reader chose for one list; None (or no areas) means the list's default. Areas are path
+    prefixes ("python/sglang/srt/"): a commit matches when it touches a file under one of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_importance: Importance | None = None
+    areas: tuple[str, ...] = ()
+    language: str | None = None
+    cadence: Cadence | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self == ReaderPreferences()
 
 
 class MailingList(Model):
@@ -311,11 +342,17 @@ class MailingList(Model):
     postal_address: str  # CAN-SPAM: the sender's physical address, shown in every footer
     skip_empty_days: bool = True
     min_importance: Importance = Importance.LOW
+    # The languages a reader may choose (``language`` is the default and always offered).
+    languages: list[str] = Field(default_factory=list)
     exclude_bots: bool = True
     exclude_merges: bool = False
     analyzer: str | None = None  # overrides: "auto" | "llm" | "heuristic"
     model: str | None = None
     delivery: str | None = None  # overrides NEWSLETTER_DELIVERY: "ses" | "smtp" | "outbox"
+
+    @property
+    def offered_languages(self) -> list[str]:
+        return [self.language, *(lang for lang in self.languages if lang != self.language)]
 
 
 # --------------------------------------------------------------------------------------------- render

@@ -36,6 +36,7 @@ from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
+from newsletter.segments import keep_base, list_segment, load_base, narrow, segment_messages
 from newsletter.store.base import Cache, IssueStatus, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
 
@@ -162,6 +163,64 @@ def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
     return report
 
 
+def _collect(mailing_list: MailingList, day: date, ctx: Context, *, progress: Progress | None) -> list[RepoCommits]:
+    options = CollectOptions(
+        exclude_merges=mailing_list.exclude_merges,
+        exclude_bots=mailing_list.exclude_bots,
+        bot_logins=ctx.settings.github_bot_logins,
+    )
+    window = Window.for_day(day, mailing_list.timezone)
+    return ctx.collect(list(mailing_list.repos), window, options=options, progress=progress)
+
+
+def _base(
+    mailing_list: MailingList,
+    day: date,
+    repos: Sequence[RepoCommits],
+    language: str,
+    ctx: Context,
+    *,
+    progress: Progress | None = None,
+) -> Issue:
+    """The day's issue in ``language`` with every commit, kept: what every segment of readers is narrowed from."""
+    base = build_day(
+        ctx,
+        list(mailing_list.repos),
+        repos[0].window if repos else Window.for_day(day, mailing_list.timezone),
+        language=language,
+        analyzer=ctx.analyzer_for(mailing_list),
+        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
+        list_id=mailing_list.id,
+        min_importance=Importance.LOW,
+        # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
+        postal_address=mailing_list.postal_address,
+        web_url=ctx.archive.url_for(mailing_list.id, day),
+        repos=repos,
+        progress=progress,
+    )
+    return keep_base(ctx.store, issue_id(mailing_list.id, day), base)
+
+
+def base_issue(
+    mailing_list: MailingList,
+    day: date,
+    language: str,
+    ctx: Context,
+    *,
+    repos: Sequence[RepoCommits] | None = None,
+    progress: Progress | None = None,
+) -> Issue:
+    """The kept base issue of ``language``; the first reader of a second language has it collected (commit
+    details come from the store's cache) and analysed in that language (analyses cached per language).
+    ``repos``: the day's commits when already known."""
+    kept = load_base(ctx.store, issue_id(mailing_list.id, day), language)
+    if kept is not None:
+        return kept
+    if repos is None:
+        repos = _collect(mailing_list, day, ctx, progress=progress)
+    return _base(mailing_list, day, repos, language, ctx, progress=progress)
+
+
 def build_sendable(
     mailing_list: MailingList,
     day: date,
@@ -173,30 +232,12 @@ def build_sendable(
     """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
     which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
-    window = repos[0].window if repos else Window.for_day(day, mailing_list.timezone)
-    options = CollectOptions(
-        exclude_merges=mailing_list.exclude_merges,
-        exclude_bots=mailing_list.exclude_bots,
-        bot_logins=ctx.settings.github_bot_logins,
-    )
-    issue = build_day(
-        ctx,
-        list(mailing_list.repos),
-        window,
-        language=mailing_list.language,
-        analyzer=ctx.analyzer_for(mailing_list),
-        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
-        list_id=mailing_list.id,
-        options=options,
-        min_importance=mailing_list.min_importance,
-        # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
-        postal_address=mailing_list.postal_address,
-        web_url=ctx.archive.url_for(mailing_list.id, day),
-        repos=repos,
-        progress=progress,
-    )
-    if mailing_list.skip_empty_days and issue.stats.commits == 0:
+    if repos is None:
+        repos = _collect(mailing_list, day, ctx, progress=progress)
+    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
         return None
+    base = _base(mailing_list, day, repos, mailing_list.language, ctx, progress=progress)
+    issue = narrow(base, list_segment(mailing_list))
     rendered = render_issue(issue)
     view_url = ctx.archive.publish(issue, rendered)
     return SendableIssue(
@@ -235,7 +276,21 @@ def deliver_issue(
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
+    day: date | None = None,
+    repos: Sequence[RepoCommits] | None = None,
 ) -> CampaignResult:
+    """Send the list's issue to every active reader, each the issue of their segment. ``day`` defaults to the
+    one in the issue id; ``repos``: the day's commits when already known."""
+    day = day or date.fromisoformat(sendable.issue_id.rsplit("/", 1)[-1])
+    messages, counts = segment_messages(
+        mailing_list,
+        sendable,
+        settings=ctx.settings,
+        tokens=ctx.tokens,
+        store=ctx.store,
+        choices=ctx.store.list_preferences(mailing_list.id),
+        base=lambda language: base_issue(mailing_list, day, language, ctx, repos=repos),
+    )
     if not dry_run:
         lifecycle.start_sending(ctx.store, sendable.issue_id)
     result = deliver(
@@ -248,7 +303,9 @@ def deliver_issue(
         dry_run=dry_run,
         resend_ambiguous=resend_ambiguous,
         progress=progress,
+        messages=messages,
     )
+    result.segments, result.rendered = counts.segments, counts.rendered
     if not dry_run and not result.deferred and not result.ambiguous:
         lifecycle.settle(ctx.store, sendable.issue_id)
     return result
@@ -361,7 +418,13 @@ def run_list(
             done.outcome = "already-sent"
             return done
         done.campaign = deliver_issue(
-            mailing_list, prepared.sendable, ctx, dry_run=dry_run, progress=_sending(progress, ctx, mailing_list, key)
+            mailing_list,
+            prepared.sendable,
+            ctx,
+            dry_run=dry_run,
+            progress=_sending(progress, ctx, mailing_list, key),
+            day=day,
+            repos=repos,
         )
         return done
     except NewsletterError as err:

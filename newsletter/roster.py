@@ -12,15 +12,19 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from newsletter.errors import InputError
+from newsletter.models import MailingList, ReaderPreferences
+from newsletter.preferences import choose
 from newsletter.progress import NoProgress, Progress
-from newsletter.store.base import MemberStatus, Subscribers
+from newsletter.store.base import MemberStatus, PreferenceStore, Subscribers
 from newsletter.subscriptions import normalise_email
 
+# The reader's own choices (newsletter/preferences.py); an empty cell means the list's default.
+PREFERENCE_COLUMNS = ("min_importance", "areas", "language", "cadence")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
-EXPORT_COLUMNS = ("email", "name", "status", "source", "created_at", "updated_at")
+EXPORT_COLUMNS = ("email", "name", "status", "source", "created_at", "updated_at", *PREFERENCE_COLUMNS)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class _Layout:
     email: int
     name: int | None
     rows: int
+    choices: dict[str, int] = field(default_factory=dict)  # preference column → its index
 
 
 def _open(path: Path) -> TextIO:
@@ -75,20 +80,27 @@ def check_csv(path: Path) -> _Layout:
                 hint="the first line must be the header email[,name]",
             )
         count = sum(1 for _, row in rows if row)
-    return _Layout(columns.index("email"), columns.index("name") if "name" in columns else None, count)
+    choices = {c: columns.index(c) for c in PREFERENCE_COLUMNS if c in columns}
+    return _Layout(columns.index("email"), columns.index("name") if "name" in columns else None, count, choices)
+
+
+class RosterStore(Subscribers, PreferenceStore, Protocol):
+    """What import and export need from a store."""
 
 
 def import_csv(
-    store: Subscribers,
+    store: RosterStore,
     path: Path,
-    list_id: str,
+    mailing_list: MailingList,
     *,
     status: MemberStatus,
     source: str,
     batch_size: int = 1000,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Add every valid address of ``path`` to ``list_id`` as ``status``, reporting rows done to ``progress``."""
+    """Add every valid address of ``path`` to the list as ``status``, reporting rows done to ``progress``.
+    Preference columns are checked like the rest of a row and applied to the people the import adds."""
+    list_id = mailing_list.id
     layout = check_csv(path)
     bar: Progress = progress or NoProgress()
     bar.start("importing", layout.rows)
@@ -96,6 +108,7 @@ def import_csv(
     reported = 0
     batch: list[tuple[str, str | None]] = []
     lines: dict[str, int] = {}  # first line of each address in the current batch, for the report
+    chosen: dict[str, ReaderPreferences] = {}  # the preferences of the current batch's rows that have some
 
     def flush() -> None:
         nonlocal reported
@@ -103,8 +116,12 @@ def import_csv(
         report.added += len(outcome.added)
         report.present += len(outcome.present)
         report.suppressed.extend(lines[e] for e in outcome.suppressed)
+        for email in outcome.added:
+            if email in chosen:
+                store.set_preferences(email, list_id, chosen[email], source=source)
         batch.clear()
         lines.clear()
+        chosen.clear()
         bar.advance(report.rows - reported)
         reported = report.rows
 
@@ -118,9 +135,13 @@ def import_csv(
             cell = row[layout.email] if layout.email < len(row) else ""
             try:
                 email = normalise_email(_unneutralise(cell))
+                cells = {c: _unneutralise(row[i]) if i < len(row) else "" for c, i in layout.choices.items()}
+                prefs = choose(mailing_list, **cells)
             except InputError as err:
                 report.invalid.append((line, cell, str(err).split(": ", 1)[-1]))
                 continue
+            if not prefs.is_default:
+                chosen.setdefault(email, prefs)
             name = row[layout.name].strip() if layout.name is not None and layout.name < len(row) else ""
             batch.append((email, name or None))
             lines.setdefault(email, line)
@@ -131,16 +152,31 @@ def import_csv(
     return report
 
 
-def export_csv(store: Subscribers, list_id: str, out: TextIO, *, status: MemberStatus | None = None) -> int:
+def export_csv(store: RosterStore, list_id: str, out: TextIO, *, status: MemberStatus | None = None) -> int:
     """Write the list's members as CSV, streamed; returns the number of rows."""
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
+    # Both streams come in email order: a merge join keeps memory at one page of each.
+    choices = store.list_preferences(list_id)
+    pending = next(choices, None)
     for m in store.members(list_id, status):
+        while pending is not None and pending[0] < m.email:
+            pending = next(choices, None)
+        prefs = pending[1] if pending is not None and pending[0] == m.email else ReaderPreferences()
         cells = (m.email, m.name or "", m.status.value, m.source, m.created_at.isoformat(), m.updated_at.isoformat())
-        writer.writerow([neutralise(c) for c in cells])
+        writer.writerow([neutralise(c) for c in (*cells, *preference_cells(prefs))])
         count += 1
     return count
+
+
+def preference_cells(prefs: ReaderPreferences) -> tuple[str, str, str, str]:
+    return (
+        prefs.min_importance.value if prefs.min_importance else "",
+        " ".join(prefs.areas),
+        prefs.language or "",
+        prefs.cadence.value if prefs.cadence else "",
+    )
 
 
 def neutralise(cell: str) -> str:

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from newsletter.web import pages
-from newsletter.web.pages import ListChoice
+from newsletter.web.pages import ListChoice, ReaderForm
 
 PUBLIC = "https://api.example.org/"
 NASTY = '"><script>alert(1)</script>'
@@ -48,7 +48,13 @@ def test_every_page_renders_in_both_languages(lang: str) -> None:
         pages.confirmed(lang, list_title="SGLang daily", already=True),
         pages.unsubscribed(lang, list_title="SGLang daily", public_url=PUBLIC, token="tok"),
         pages.resubscribed(lang, list_title="SGLang daily"),
-        pages.preferences_form(lang, choices=[ListChoice("a", "A", True)], public_url=PUBLIC, token="tok"),
+        pages.preferences_form(
+            lang,
+            choices=[ListChoice("a", "A", True)],
+            public_url=PUBLIC,
+            token="tok",
+            reader=ReaderForm("A", "medium", [("docs/", False), ("python/", True)], ["zh-CN", "en"], "en"),
+        ),
         pages.preferences_saved(lang, subscribed_titles=["A"]),
         pages.bad_token(lang),
         pages.bad_request(lang),
@@ -92,7 +98,13 @@ def test_nothing_is_reflected_raw() -> None:
         pages.subscribe_form("en", public_url=PUBLIC, list_id=NASTY, list_title=NASTY, email=NASTY, invalid=True),
         pages.confirmed("en", list_title=NASTY),
         pages.unsubscribed("en", list_title=NASTY, public_url=PUBLIC, token=NASTY),
-        pages.preferences_form("en", choices=[ListChoice(NASTY, NASTY, False)], public_url=PUBLIC, token=NASTY),
+        pages.preferences_form(
+            "en",
+            choices=[ListChoice(NASTY, NASTY, False)],
+            public_url=PUBLIC,
+            token=NASTY,
+            reader=ReaderForm(NASTY, "low", [(NASTY, True)], ["en"], "en"),
+        ),
         pages.preferences_saved("en", subscribed_titles=[NASTY]),
     ]
     for page in shown:

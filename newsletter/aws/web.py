@@ -13,14 +13,16 @@ import binascii
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from newsletter import subscriptions
+from newsletter import preferences, subscriptions
 from newsletter.errors import InputError, NewsletterError, TokenError
-from newsletter.models import MailingList
+from newsletter.models import MailingList, zone
+from newsletter.segments import recent_areas
 from newsletter.web import pages
-from newsletter.web.pages import HEADERS, ListChoice, Page
+from newsletter.web.pages import HEADERS, ListChoice, Page, ReaderForm
 
 if TYPE_CHECKING:
     from newsletter.aws.runtime import Runtime
@@ -278,6 +280,20 @@ def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
         return _response(pages.bad_token(p.language, archive_url=p.archive_url))
     wanted = request.form.get("lists", []) if request.method == "POST" else None
     current = subscriptions.preferences(rt.store, claims.email, list(lists), wanted=wanted, source=_SOURCE)
+    mine = lists.get(claims.list_id) if current.get(claims.list_id) else None  # the link's list, if still on it
+    if request.method == "POST" and mine is not None and request.form.get("reader"):
+        try:
+            preferences.update(
+                rt.store,
+                mine,
+                claims.email,
+                source=_SOURCE,
+                min_importance=request.one("min_importance", where="form") or "",
+                areas=request.form.get("areas", []),
+                language=request.one("language", where="form") or "",
+            )
+        except InputError:
+            return _response(pages.bad_request(p.language))
     if request.method == "POST":
         titles = [lists[i].title for i in lists if current[i]]
         return _response(pages.preferences_saved(p.language, subscribed_titles=titles, archive_url=p.archive_url))
@@ -289,7 +305,22 @@ def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
             public_url=p.public_url,
             token=request.one("token", where="query"),
             archive_url=p.archive_url,
+            reader=_reader_form(rt, mine, claims.email) if mine is not None else None,
         )
+    )
+
+
+def _reader_form(rt: Runtime, mailing_list: MailingList, email: str) -> ReaderForm:
+    chosen = rt.store.preferences(email, mailing_list.id)
+    today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
+    # A checkbox per top-level folder the recent issues touched, and any area chosen before (kept checked).
+    offered = sorted({*recent_areas(rt.store, mailing_list, today), *chosen.areas})
+    return ReaderForm(
+        title=mailing_list.title,
+        importance=(chosen.min_importance or mailing_list.min_importance).value,
+        areas=[(area, area in chosen.areas) for area in offered],
+        languages=mailing_list.offered_languages,
+        language=chosen.language or mailing_list.language,
     )
 
 

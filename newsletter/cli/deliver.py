@@ -47,6 +47,12 @@ def summary_table(result: CampaignResult, where: str, *, dry_run: bool = False) 
 
 
 def explain(result: CampaignResult) -> None:
+    if result.segments:
+        err_console.print(
+            f"{result.segments} segments of readers with their own preferences ({result.rendered} rendered by this"
+            f" run); {result.empty} readers had nothing matching today (no mail, recorded in the ledger)",
+            highlight=False,
+        )
     for email, reason in result.failures[:10]:
         err_console.print(f"failed: {email}: {reason}", highlight=False)
     if result.deferred:

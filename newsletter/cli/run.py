@@ -38,6 +38,8 @@ def _report(run: object, *, dry_run: bool = False) -> None:
         counts = f"{'would send' if dry_run else 'sent'} {c.sent}, skipped {c.skipped}, failed {c.failed}"
         if c.deferred or c.ambiguous:
             counts += f", deferred {c.deferred}, ambiguous {c.ambiguous}"
+        if c.segments:
+            counts += f"; {c.segments} reader segments ({c.rendered} rendered now), {c.empty} with nothing today"
         note = " (the ledger already had everyone: nothing sent twice)" if not c.sent and c.skipped else ""
         _say(f"{head} {issue}; {counts} in {c.duration:.1f}s{note}")
     _say(f"  archived page: {run.archived}")

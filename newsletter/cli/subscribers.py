@@ -9,18 +9,34 @@ from typing import Annotated, TextIO
 import typer
 from rich.table import Table
 
-from newsletter import roster, subscriptions
-from newsletter.cli.app import app, console, context, err_console
+from newsletter import preferences, roster, subscriptions
+from newsletter.backends import open_store
+from newsletter.cli.app import app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
-from newsletter.lists import check_list_id
+from newsletter.lists import check_list_id, load_list
 from newsletter.store.base import MemberStatus, SuppressionReason
+from newsletter.subscriptions import Tokens
 
 subscribers = typer.Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
 app.add_typer(subscribers, name="subscribers")
 
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
 EmailArg = Annotated[str, typer.Argument(help="The email address.")]
+ImportanceOpt = Annotated[
+    str | None, typer.Option("--min-importance", help="Lowest importance mailed: high, medium or low ('' = list's).")
+]
+AreasOpt = Annotated[
+    str | None,
+    typer.Option("--areas", help="Only changes touching these paths, comma-separated, e.g. src/core/ ('' = all)."),
+]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="One of the languages the list offers ('' = list's).")]
+CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily ('' = list's).")]
+
+
+def _known_list(list_id: str) -> str:
+    load_list(settings().lists_dir, list_id)
+    return list_id
 
 
 def _writer(out: Path | None) -> TextIO:
@@ -43,14 +59,24 @@ def add(
     override: Annotated[
         bool, typer.Option("--override", help="Subscribe even a suppressed or unsubscribed address (they asked).")
     ] = False,
+    min_importance: ImportanceOpt = None,
+    areas: AreasOpt = None,
+    lang: LangOpt = None,
+    cadence: CadenceOpt = None,
 ) -> None:
     """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
-    with context() as ctx:
-        ctx.mailing_list(list_id)
-        tokens = None if confirmed else ctx.tokens
-        done = subscriptions.subscribe(
-            ctx.store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
-        )
+    conf = settings()
+    mailing_list = load_list(conf.lists_dir, list_id)
+    choices = {"min_importance": min_importance, "areas": areas, "language": lang, "cadence": cadence}
+    preferences.choose(mailing_list, **choices)  # checked before anyone is added
+    tokens = None if confirmed else Tokens(conf.require_secret())
+    store = open_store(conf)
+    done = subscriptions.subscribe(
+        store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
+    )
+    if any(value is not None for value in choices.values()):
+        chosen = preferences.update(store, mailing_list, done.email, source="cli", **choices)
+        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
@@ -58,13 +84,37 @@ def add(
         console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
 
 
+@subscribers.command("set")
+def set_(
+    email: EmailArg,
+    list_id: ListOpt,
+    min_importance: ImportanceOpt = None,
+    areas: AreasOpt = None,
+    lang: LangOpt = None,
+    cadence: CadenceOpt = None,
+) -> None:
+    """Change a member's preferences (logged; they hold from the next issue). '' resets one to the list's."""
+    conf = settings()
+    mailing_list = load_list(conf.lists_dir, list_id)
+    address = subscriptions.normalise_email(email)
+    chosen = preferences.update(
+        open_store(conf),
+        mailing_list,
+        address,
+        source="cli",
+        min_importance=min_importance,
+        areas=areas,
+        language=lang,
+        cadence=cadence,
+    )
+    console.print(f"{address} on {list_id}: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
+
+
 @subscribers.command("remove")
 def remove(email: EmailArg, list_id: ListOpt) -> None:
     """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
     email = subscriptions.normalise_email(email)
-    with context() as ctx:
-        removed = ctx.store.remove_member(email, check_list_id(list_id), source="cli")
-    if removed:
+    if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
         console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
     else:
         console.print(f"{email} was not on {list_id}", highlight=False, soft_wrap=True)
@@ -77,17 +127,16 @@ def ls(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many (0: all).", min=0)] = 100,
 ) -> None:
     """List the members of a list, by email, with status and the source of the last change."""
+    _known_list(list_id)
     table = Table(title=f"{list_id}" + (f" ({status.value})" if status else ""))
     for column in ("email", "name", "status", "since", "source"):
         table.add_column(column)
     more = False
-    with context() as ctx:
-        ctx.mailing_list(list_id)
-        for shown, m in enumerate(ctx.store.members(list_id, status)):
-            if limit and shown >= limit:
-                more = True
-                break
-            table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
+    for shown, m in enumerate(open_store(settings()).members(list_id, status)):
+        if limit and shown >= limit:
+            more = True
+            break
+        table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
     console.print(table)
     if more:
         console.print(f"showing the first {limit}: use --limit 0 for all, or `newsletter subscribers export`")
@@ -95,20 +144,24 @@ def ls(
 
 @subscribers.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with a header line email[,name]; UTF-8, with or without BOM.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header line email[,name][,min_importance,areas,language,cadence]; UTF-8, BOM or not."
+        ),
+    ],
     list_id: ListOpt,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Import as active: consent was given elsewhere.")
     ] = False,
 ) -> None:
     """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
+    conf = settings()
+    mailing_list = load_list(conf.lists_dir, list_id)
+    store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
-    with context() as ctx:
-        ctx.mailing_list(list_id)
-        with RichProgress() as bar:
-            report = roster.import_csv(
-                ctx.store, file, list_id, status=status, source=f"import:{file.name}", progress=bar
-            )
+    with RichProgress() as bar:
+        report = roster.import_csv(store, file, mailing_list, status=status, source=f"import:{file.name}", progress=bar)
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
     for line in report.suppressed:
@@ -128,14 +181,14 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Export a list's members as CSV (cells that a spreadsheet would run as formulas are neutralised)."""
-    with context() as ctx:
-        ctx.mailing_list(list_id)
-        handle = _writer(out)
-        try:
-            count = roster.export_csv(ctx.store, list_id, handle, status=status)
-        finally:
-            if out is not None:
-                handle.close()
+    _known_list(list_id)
+    store = open_store(settings())
+    handle = _writer(out)
+    try:
+        count = roster.export_csv(store, list_id, handle, status=status)
+    finally:
+        if out is not None:
+            handle.close()
     err_console.print(
         f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False, soft_wrap=True
     )
@@ -144,8 +197,8 @@ def export(
 @subscribers.command("confirm")
 def confirm(token: Annotated[str, typer.Argument(help="The token from the confirmation link.")]) -> None:
     """Confirm a subscription (double opt-in): pending → active."""
-    with context() as ctx:
-        done = subscriptions.confirm(ctx.store, ctx.tokens, token, source="cli")
+    conf = settings()
+    done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
     verb = "confirmed" if done.transition.changed else "was already confirmed"
     console.print(f"{done.email} {verb} on {done.list_id}", highlight=False, soft_wrap=True)
 
@@ -153,8 +206,7 @@ def confirm(token: Annotated[str, typer.Argument(help="The token from the confir
 @subscribers.command("unsubscribe")
 def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
     """Unsubscribe a person from a list, at once (idempotent)."""
-    with context() as ctx:
-        change = subscriptions.unsubscribe(ctx.store, email, check_list_id(list_id), source="cli")
+    change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
     email = subscriptions.normalise_email(email)
     if change.changed:
         console.print(f"unsubscribed {email} from {list_id}", highlight=False, soft_wrap=True)
@@ -172,8 +224,7 @@ def suppress(
     ] = SuppressionReason.MANUAL.value,
 ) -> None:
     """Never mail an address again, on any list (bounced, complained or manual)."""
-    with context() as ctx:
-        email = subscriptions.suppress(ctx.store, email, reason, source="cli")
+    email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
     console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
 
 
@@ -183,6 +234,7 @@ def forget(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the export here (JSON).")] = None,
 ) -> None:
     """Export everything held about a person (JSON), then erase it; a suppression stays, as a hash only."""
+    store = open_store(settings())
 
     def write(text: str) -> None:
         handle = _writer(out)
@@ -192,8 +244,7 @@ def forget(
             if out is not None:
                 handle.close()
 
-    with context() as ctx:
-        deleted = subscriptions.forget(ctx.store, email, write)
+    deleted = subscriptions.forget(store, email, write)
     err_console.print(
         f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False, soft_wrap=True
     )

@@ -25,13 +25,24 @@ from typing import Protocol
 from newsletter.deliver.base import Sender
 from newsletter.deliver.message import MessageFactory
 from newsletter.errors import ConflictError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from newsletter.models import MailingList
 from newsletter.store.base import LedgerEntry, LedgerState, Recipient, Recipients, SendLedger
 
-Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous"
+Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous" | "empty"
 
 
 class CampaignStore(Recipients, SendLedger, Protocol):
     """The part of the store a campaign needs."""
+
+
+class Messages(Protocol):
+    """Where a campaign's messages come from: one issue's MessageFactory, or one per segment of readers
+    (newsletter/segments.py). None: nothing today matches what this reader asked for."""
+
+    @property
+    def list(self) -> MailingList: ...
+
+    def build_for(self, recipient: Recipient) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,9 @@ class CampaignResult:
     failed: int = 0  # permanently rejected in this run
     deferred: int = 0  # transient failures past the retry budget, or still held by another runner: a later run
     ambiguous: int = 0  # SENDING entries of a runner that died; see send-status
+    empty: int = 0  # readers whose preferences left nothing today: no mail, recorded in the ledger
+    segments: int = 0  # segments of readers with their own preferences (besides the list's own)
+    rendered: int = 0  # segment issues rendered by this run (the others were rendered by an earlier one)
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
     duration: float = 0.0
@@ -100,7 +114,7 @@ class Campaign:
         issue_id: str,
         store: CampaignStore,
         sender: Sender,
-        factory: MessageFactory,
+        factory: Messages,
         options: CampaignOptions,
         progress: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -200,7 +214,10 @@ class Campaign:
         if refused is not None:
             return refused
         try:
-            raw = self.factory.build(email, recipient.name)
+            raw = self.factory.build_for(recipient)
+            if raw is None:
+                self.store.mark(self.issue_id, email, self.runner, LedgerState.EMPTY)
+                return "empty"
             for attempt in range(1, self.options.max_attempts + 1):
                 if self._stop.is_set():
                     break
@@ -288,7 +305,7 @@ def send_issue(
     *,
     store: CampaignStore,
     sender: Sender,
-    factory: MessageFactory,
+    factory: Messages,
     options: CampaignOptions,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
@@ -303,7 +320,7 @@ def dry_run(
     recipients: Iterator[Recipient],
     *,
     store: CampaignStore,
-    factory: MessageFactory,
+    factory: Messages,
     progress: Callable[[Outcome], None] | None = None,
 ) -> CampaignResult:
     """What a real run would do, without sending or writing: each message is still built (and so checked)."""
@@ -312,8 +329,7 @@ def dry_run(
     for recipient in recipients:
         state = done.get(recipient.email)
         if state is None or state == LedgerState.RESERVED:
-            factory.build(recipient.email, recipient.name)
-            outcome = "sent"
+            outcome = "sent" if factory.build_for(recipient) is not None else "empty"
         else:
             outcome = "ambiguous" if state == LedgerState.SENDING else "skipped"
         result.count(outcome)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from newsletter.errors import ConfigError
 from newsletter.models import MailingList, Placeholder, RenderedIssue
+from newsletter.store.base import Recipient
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p.value) for p in Placeholder))
 _CRLF = b"\r\n"
@@ -206,6 +207,9 @@ class MessageFactory:
             view_url=self.view_url,
             email=email,
         )
+
+    def build_for(self, recipient: Recipient) -> bytes:
+        return self.build(recipient.email, recipient.name)
 
     def build(self, email: str, name: str | None = None) -> bytes:
         """The raw RFC 5322 message (CRLF line ends) for one recipient."""

@@ -13,7 +13,14 @@ from pydantic import BaseModel
 
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
-from newsletter.deliver.campaign import CampaignOptions, CampaignResult, CampaignStore, Outcome, send_issue
+from newsletter.deliver.campaign import (
+    CampaignOptions,
+    CampaignResult,
+    CampaignStore,
+    Messages,
+    Outcome,
+    send_issue,
+)
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Recipient, Recipients
@@ -77,11 +84,13 @@ def deliver(
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
+    messages: Messages | None = None,
 ) -> CampaignResult:
     """Send one stored issue to the list's active recipients, or to one batch of them (``recipients``, read
-    earlier: each is checked again, and those no longer current count as skipped). ``share``: how many senders
-    run at once on the account's rate (the AWS sender Lambdas)."""
-    factory = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
+    earlier: each is checked again, and those no longer current count as skipped). ``messages``: where each
+    reader's message comes from when readers chose differently (newsletter/segments.py), else every reader gets
+    ``sendable``. ``share``: how many senders run at once on the account's rate (the AWS sender Lambdas)."""
+    factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
     if share > 1 and options.rate:
         options = dataclasses.replace(options, rate=options.rate / share)

@@ -143,6 +143,7 @@ class IssueView:
     postal_address: str
     analyzed_note: str
     placeholders: dict[str, str] = field(default_factory=dict)
+    focus: str = ""  # "6 of today's 41 commits touch your areas (…)": a reader's issue narrowed to their areas
 
 
 _TAGS = re.compile(r"^(?:\s*\[[^\]]*\])*\s*(?:[\w/-]+(?:\([^)]*\))?!?:\s*)?")
@@ -352,5 +353,15 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         postal_address=clip(issue.postal_address, 300),
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},
+        focus=_focus(issue, t),
     )
     return view, t
+
+
+def _focus(issue: Issue, t: Catalogue) -> str:
+    if issue.focus is None:
+        return ""
+    areas = ", ".join(clip(area, 80) for area in issue.focus.areas[:5])
+    if len(issue.focus.areas) > 5:
+        areas += ", …"
+    return t("focus", count=issue.focus.commits, total=issue.focus.total, areas=areas)

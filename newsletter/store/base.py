@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
+from newsletter.models import ReaderPreferences
+
 
 class Cache(Protocol):
     """Immutable JSON documents by (kind, key): commit details by SHA, analyses by (sha, model, prompt, lang).
@@ -61,6 +63,7 @@ class LedgerState(StrEnum):
     SENDING = "sending"  # handed to the provider, no answer recorded: ambiguous if the runner died
     SENT = "sent"
     FAILED = "failed"  # permanently rejected, with a reason
+    EMPTY = "empty"  # nothing today matched the reader's preferences: no mail, and not a failure
 
 
 class LedgerEntry(BaseModel):
@@ -232,6 +235,24 @@ class BatchOutcome(BaseModel):
     added: list[str] = Field(default_factory=list)
     present: list[str] = Field(default_factory=list)
     suppressed: list[str] = Field(default_factory=list)
+
+
+class PreferenceStore(Protocol):
+    """A reader's own choices per list (newsletter/preferences.py checks them). Only a member has them; they
+    go with the membership (removed, exported and forgotten with it)."""
+
+    def set_preferences(self, email: str, list_id: str, prefs: ReaderPreferences, *, source: str) -> bool:
+        """Replace the member's preferences (the list's defaults when ``prefs`` is empty) and log a
+        ``preferences`` ConsentEvent with what they are now; false when ``email`` is not a member."""
+        ...
+
+    def preferences(self, email: str, list_id: str) -> ReaderPreferences:
+        """The member's choices; empty (the list's defaults) when none were made."""
+        ...
+
+    def list_preferences(self, list_id: str) -> Iterator[tuple[str, ReaderPreferences]]:
+        """(email, preferences) of every member of the list who made a choice, streamed."""
+        ...
 
 
 class Subscribers(Protocol):

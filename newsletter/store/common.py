@@ -72,6 +72,7 @@ def person_export(
     consent_log: list[dict[str, Any]],
     soft_bounces: list[str],
     send_ledger: list[dict[str, Any]],
+    preferences: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The shape of ``Store.person`` (a subject-access export), the same for every backend."""
     return {
@@ -82,4 +83,5 @@ def person_export(
         "consent_log": consent_log,
         "soft_bounces": soft_bounces,
         "send_ledger": send_ledger,
+        "preferences": preferences or {},  # list id → the reader's own choices
     }

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from newsletter.i18n import language_of
+from newsletter import i18n
+from newsletter.i18n import LANGUAGES, language_of
 from newsletter.web.templating import render, t
 
 # For the handler to send with every page: no caching of personal pages, no framing, no third-party anything.
@@ -164,10 +165,29 @@ def resubscribed(language: str, *, list_title: str, archive_url: str | None = No
 # ------------------------------------------------------------------------------------------------ preferences
 
 
+@dataclass(frozen=True)
+class ReaderForm:
+    """What a reader of one list chose (newsletter/preferences.py), as the preferences form shows it."""
+
+    title: str  # the list's
+    importance: str  # high | medium | low
+    areas: Sequence[tuple[str, bool]]  # (top-level area seen in recent issues, or one chosen before; checked)
+    languages: Sequence[str]  # what the list offers
+    language: str
+
+
 def preferences_form(
-    language: str, *, choices: Sequence[ListChoice], public_url: str, token: str, archive_url: str | None = None
+    language: str,
+    *,
+    choices: Sequence[ListChoice],
+    public_url: str,
+    token: str,
+    archive_url: str | None = None,
+    reader: ReaderForm | None = None,
 ) -> Page:
-    """GET /preferences?token=: a checkbox per list the address may receive."""
+    """GET /preferences?token=: a checkbox per list the address may receive and, for the list of the link, the
+    reader's own choices (lowest importance, areas of the code, language)."""
+    names = dict(zip(LANGUAGES, t(language, "reader.language_names").split(","), strict=True))
     html = render(
         "preferences.html.j2",
         language,
@@ -175,6 +195,9 @@ def preferences_form(
         choices=list(choices),
         action=_endpoint(public_url, "/preferences", token=token),
         archive_url=archive_url,
+        reader=reader,
+        levels=[(level, i18n.t(language_of(language), f"importance.{level}")) for level in ("high", "medium", "low")],
+        language_names=names,
     )
     return Page(200, html)
 

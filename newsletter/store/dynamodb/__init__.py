@@ -11,6 +11,7 @@ membership         ``P#<email>``        ``M#<list>``            ``L#<list>#<stat
 consent event      ``P#<email>``        ``E#<at>#<ns><random>``
 soft bounce        ``P#<email>``        ``B#<at>``
 send ledger        ``P#<email>``        ``S#<issue>``           ``S#<issue>``            email
+preferences        ``P#<email>``        ``R#<list>``            ``R#<list>``             email
 suppression        ``X#<sha256(email)>`` ``X``
 issue record       ``I#<issue>``        ``I``
 batches done       ``I#<issue>``        ``B``   (attribute ``done``: the set of finished batch numbers)
@@ -27,11 +28,13 @@ the milliseconds before the batch is written would be overwritten; imports are a
 """
 
 from newsletter.store.dynamodb.people import People
+from newsletter.store.dynamodb.preferences import Preferences
 from newsletter.store.dynamodb.sending import Sending
 
 __all__ = ["DynamoStore"]
 
 
-class DynamoStore(People, Sending):
-    """The whole store: subscribers, consent and suppressions (``people``); the cache, the send ledger, issue
+class DynamoStore(People, Preferences, Sending):
+    """The whole store: subscribers, consent and suppressions (``people``); readers' own choices
+    (``preferences``); the cache, the send ledger, issue
     records and bounce events (``sending``); one connection and its helpers (``connection``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -105,6 +106,7 @@ class People(DynamoStoreBase):
                     }
                 },
                 {"Put": {"TableName": self.table, "Item": self._event(email, list_id, "removed", None, source, now)}},
+                {"Delete": {"TableName": self.table, "Key": _av(pk=f"P#{email}", sk=f"R#{list_id}")}},
             ]
         )
 
@@ -235,6 +237,7 @@ class People(DynamoStoreBase):
     # A person --------------------------------------------------------------------------------------
     def person(self, email: str) -> dict[str, Any]:
         profile, memberships, events, bounces, ledger = None, [], [], [], []
+        preferences: dict[str, Any] = {}
         for item in self._query(
             KeyConditionExpression="pk = :p", ExpressionAttributeValues=_av(**{":p": f"P#{email}"}), ConsistentRead=True
         ):
@@ -253,6 +256,8 @@ class People(DynamoStoreBase):
                 bounces.append(item["at"])
             elif kind == "S":
                 ledger.append({k: item.get(k) for k in LEDGER_FIELDS})
+            elif kind == "R":
+                preferences[item["sk"][2:]] = json.loads(item["doc"])
         return person_export(
             email,
             profile=profile,
@@ -261,6 +266,7 @@ class People(DynamoStoreBase):
             consent_log=events,
             soft_bounces=bounces,
             send_ledger=ledger,
+            preferences=preferences,
         )
 
     def erase_person(self, email: str) -> int:

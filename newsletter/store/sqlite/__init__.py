@@ -6,11 +6,13 @@ conditional writes (``INSERT … ON CONFLICT … DO UPDATE … WHERE``) for the 
 """
 
 from newsletter.store.sqlite.people import People
+from newsletter.store.sqlite.preferences import Preferences
 from newsletter.store.sqlite.sending import Sending
 
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(People, Sending):
-    """The whole store: subscribers, consent and suppressions (``people``); the cache, the send ledger, issue
+class SqliteStore(People, Preferences, Sending):
+    """The whole store: subscribers, consent and suppressions (``people``); readers' own choices
+    (``preferences``); the cache, the send ledger, issue
     records and bounce events (``sending``); one connection and its helpers (``connection``)."""

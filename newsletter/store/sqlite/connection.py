@@ -86,17 +86,18 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
     at    TEXT NOT NULL,
     PRIMARY KEY (email, at)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS preferences (
+    list_id    TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    doc        TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (list_id, email)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS preferences_email ON preferences (email);
 """
 _TABLES = (
-    "cache",
-    "subscribers",
-    "members",
-    "suppressions",
-    "consent_log",
-    "ledger",
-    "issues",
-    "issue_batches",
-    "notifications",
+    *("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "issue_batches"),
+    *("notifications", "preferences"),
 )
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 

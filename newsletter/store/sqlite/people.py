@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -76,6 +77,7 @@ class People(SqliteStoreBase):
         now = iso(self.clock())
         with self._tx() as db:
             gone = db.execute("DELETE FROM members WHERE list_id = ? AND email = ?", (list_id, email)).rowcount
+            db.execute("DELETE FROM preferences WHERE list_id = ? AND email = ?", (list_id, email))
             if gone:
                 self._log(db, email, list_id, "removed", None, source, now)
         return bool(gone)
@@ -221,6 +223,8 @@ class People(SqliteStoreBase):
                 (email,),
             ).fetchall()
             bounces = db.execute("SELECT at FROM soft_bounces WHERE email = ? ORDER BY at", (email,)).fetchall()
+            choices = db.execute("SELECT list_id, doc FROM preferences WHERE email = ? ORDER BY list_id", (email,))
+            preferences = {list_id: json.loads(doc) for list_id, doc in choices.fetchall()}
             ledger = db.execute(
                 "SELECT issue_id, state, runner, updated_at, message_id, reason FROM ledger WHERE email = ?"
                 " ORDER BY issue_id",
@@ -239,12 +243,13 @@ class People(SqliteStoreBase):
             ],
             soft_bounces=[b[0] for b in bounces],
             send_ledger=[dict(zip(LEDGER_FIELDS, r, strict=True)) for r in ledger],
+            preferences=preferences,
         )
 
     def erase_person(self, email: str) -> int:
         deleted = 0
         with self._tx() as db:
-            for table in ("members", "consent_log", "soft_bounces", "ledger", "subscribers"):
+            for table in ("members", "preferences", "consent_log", "soft_bounces", "ledger", "subscribers"):
                 deleted += db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
         return deleted
 

@@ -1,0 +1,204 @@
+"""Segments: readers of one list who chose the same (language, lowest importance, areas, cadence) get the same
+issue, so each segment is narrowed and rendered once and delivery only fills in each reader's links.
+
+The day's issue is composed once per language with every commit (the *base*); a segment's issue is the base
+narrowed to what it asked for (``narrow``), with its own statistics and a line saying how much of the day
+touched the reader's areas. A segment whose filters leave nothing gets no mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from newsletter.compose import stats
+from newsletter.config import Settings
+from newsletter.deliver.campaign import CampaignResult
+from newsletter.deliver.message import MessageFactory, TokenMaker
+from newsletter.deliver.service import SendableIssue, factory_for, issue_id, keep_sendable, load_sendable
+from newsletter.models import Cadence, Focus, Importance, Issue, MailingList, ReaderPreferences
+from newsletter.preferences import touches
+from newsletter.store.base import Cache, Recipient
+
+
+@dataclass(frozen=True)
+class Segment:
+    language: str
+    min_importance: Importance
+    areas: tuple[str, ...] = ()
+    cadence: Cadence = Cadence.DAILY
+
+    @property
+    def key(self) -> str:
+        """Stable and short, for store keys: the areas by hash (a reader may choose many long paths)."""
+        areas = hashlib.sha256("\n".join(self.areas).encode("utf-8")).hexdigest()[:12] if self.areas else "all"
+        return f"{self.language}.{self.min_importance.value}.{self.cadence.value}.{areas}"
+
+
+def list_segment(mailing_list: MailingList) -> Segment:
+    """The segment of every reader who chose nothing: the list file's defaults."""
+    return Segment(mailing_list.language, mailing_list.min_importance)
+
+
+def segment_of(prefs: ReaderPreferences, mailing_list: MailingList) -> Segment:
+    language = prefs.language if prefs.language in mailing_list.offered_languages else mailing_list.language
+    return Segment(
+        language=language,
+        min_importance=prefs.min_importance or mailing_list.min_importance,
+        areas=prefs.areas,
+        cadence=prefs.cadence or Cadence.DAILY,
+    )
+
+
+def segments_of(choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: MailingList) -> dict[str, Segment]:
+    """Email → segment of every reader whose choices put them outside the list's own segment."""
+    default = list_segment(mailing_list)
+    found: dict[Segment, Segment] = {}  # one object per segment, however many readers share it
+    segments = {}
+    for email, prefs in choices:
+        segment = segment_of(prefs, mailing_list)
+        if segment != default:
+            segments[email] = found.setdefault(segment, segment)
+    return segments
+
+
+def narrow(base: Issue, segment: Segment, *, whole_url: str | None = None) -> Issue:
+    """The base issue (every commit, in the segment's language) as the segment reads it: the commits at or
+    above its lowest importance that touch its areas; statistics over every commit touching its areas."""
+    rank = segment.min_importance.rank
+    repos = []
+    touching_all = []
+    for digest in base.repos:
+        touching = [
+            c
+            for c in digest.commits
+            if not segment.areas or any(touches(f.path, segment.areas) for f in c.commit.files)
+        ]
+        shown = [c for c in touching if Importance(c.analysis.importance).rank <= rank]
+        update: dict[str, object] = {"commits": shown}
+        if segment.areas:
+            update["stats"] = stats(touching)
+        repos.append(digest.model_copy(update=update))
+        touching_all.extend(touching)
+    update = {"repos": repos}
+    if segment.areas:
+        update["stats"] = stats(touching_all)
+        update["focus"] = Focus(
+            areas=list(segment.areas), commits=len(touching_all), total=base.stats.commits, whole_url=whole_url
+        )
+    return base.model_copy(update=update)
+
+
+_BASE = "issue-base"
+
+
+def keep_base(store: Cache, issue_id: str, base: Issue) -> Issue:
+    """Keep the base issue of one language (without the diffs, which no renderer reads), unless one is kept
+    already: the first one wins, so that every segment is narrowed from the same analysis."""
+    kept = load_base(store, issue_id, base.language)
+    if kept is not None:
+        return kept
+    lean = base.model_dump(mode="json")
+    for repo in lean["repos"]:
+        for item in repo["commits"]:
+            for change in item["commit"]["files"]:
+                change["patch"] = None
+    store.put(_BASE, f"{issue_id}@{base.language}", lean)
+    return Issue.model_validate(lean)
+
+
+def load_base(store: Cache, issue_id: str, language: str) -> Issue | None:
+    value = store.get(_BASE, f"{issue_id}@{language}")
+    return Issue.model_validate(value) if value else None
+
+
+def recent_areas(store: Cache, mailing_list: MailingList, today: date, *, days: int = 14) -> list[str]:
+    """The top-level folders (``python/``) the list's issues of the last ``days`` days touched: what the
+    preferences page offers as areas, so that a reader picks among folders the repository actually has."""
+    seen: set[str] = set()
+    for back in range(1, days + 1):
+        base = load_base(store, issue_id(mailing_list.id, today - timedelta(days=back)), mailing_list.language)
+        for repo in base.repos if base else []:
+            seen.update(f"{f.path.split('/', 1)[0]}/" for c in repo.commits for f in c.commit.files if "/" in f.path)
+    return sorted(seen)
+
+
+def is_empty(issue: Issue) -> bool:
+    return not any(repo.commits for repo in issue.repos)
+
+
+@dataclass
+class SegmentedMessages:
+    """The message factory a campaign uses when readers chose differently: each reader's message comes from
+    their segment's factory, made (and its issue rendered) the first time a reader of that segment is reached.
+
+    ``make`` returns a segment's factory, or None when its filters leave nothing today (no mail).
+    """
+
+    default: MessageFactory
+    segments: Mapping[str, Segment]
+    make: Callable[[Segment], MessageFactory | None]
+    factories: dict[Segment, MessageFactory | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def list(self) -> MailingList:
+        return self.default.list
+
+    def build(self, email: str, name: str | None = None) -> bytes:
+        return self.default.build(email, name)
+
+    def build_for(self, recipient: Recipient) -> bytes | None:
+        segment = self.segments.get(recipient.email)
+        if segment is None:
+            return self.default.build(recipient.email, recipient.name)
+        factory = self.factory(segment)
+        return factory.build(recipient.email, recipient.name) if factory is not None else None
+
+    def factory(self, segment: Segment) -> MessageFactory | None:
+        with self._lock:  # the campaign's workers reach a new segment together: render it once
+            if segment not in self.factories:
+                self.factories[segment] = self.make(segment)
+            return self.factories[segment]
+
+
+def segment_messages(
+    mailing_list: MailingList,
+    sendable: SendableIssue,
+    *,
+    settings: Settings,
+    tokens: TokenMaker,
+    store: Cache,
+    choices: Iterable[tuple[str, ReaderPreferences]],
+    base: Callable[[str], Issue],
+) -> tuple[MessageFactory | SegmentedMessages, CampaignResult]:
+    """Where each reader's message comes from: the list's issue, or their segment's (``choices``: the readers'
+    preferences), narrowed from ``base`` (the day's base issue in a language), rendered once and kept, so that a
+    resumed run sends the same bytes. The result carries the segment counts for the campaign's summary."""
+    counts = CampaignResult(sendable.issue_id)
+    default = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
+    readers = segments_of(choices, mailing_list)
+    if not readers:
+        return default, counts
+    counts.segments = len(set(readers.values()))
+
+    def make(segment: Segment) -> MessageFactory | None:
+        key = f"{sendable.issue_id}#{segment.key}"
+        kept = load_sendable(store, key)
+        if kept is None:
+            # Imported here: a sender Lambda whose segments were rendered by an earlier batch never loads MJML.
+            from newsletter.render.email import render_issue
+
+            issue = narrow(base(segment.language), segment, whole_url=sendable.view_url)
+            if is_empty(issue):
+                return None
+            # The reader's "view in browser" and "read the whole issue" both lead to the list's archived issue.
+            rendered = render_issue(issue.model_copy(update={"web_url": sendable.view_url}))
+            kept = keep_sendable(store, SendableIssue(issue_id=key, rendered=rendered, view_url=sendable.view_url))
+            counts.rendered += 1
+        return factory_for(mailing_list, kept, settings=settings, tokens=tokens)
+
+    return SegmentedMessages(default, readers, make), counts

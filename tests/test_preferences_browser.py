@@ -1,0 +1,121 @@
+"""The preferences page driven in headless Chromium (the ``http`` handler behind the local adapter, SQLite store,
+file outbox): a reader checks an area and a threshold, and the next issue follows them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from newsletter.aws import handlers
+from newsletter.aws.local import serve
+from newsletter.config import Settings
+from newsletter.context import Context
+from newsletter.models import Importance, ReaderPreferences, zone
+from newsletter.pipeline import run_list
+from newsletter.store.base import MemberStatus
+from newsletter.subscriptions import Tokens
+from tests.browser import Browser, chromium_path, needs_chromium
+from tests.day import day_of_commits
+
+pytestmark = needs_chromium()
+SECRET = "browser-test-secret"
+ADDRESS = "ada@example.org"
+LIST_TOML = """\
+title = "SGLang daily"
+repos = ["sgl-project/sglang"]
+timezone = "Asia/Shanghai"
+languages = ["en", "zh-CN"]
+sender = "Commit Digest <digest@example.com>"
+postal_address = "1 Example Road, Springfield"
+analyzer = "heuristic"
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    lists = tmp_path / "subscribers"
+    lists.mkdir()
+    (lists / "sglang.toml").write_text(LIST_TOML, encoding="utf-8")
+    server = serve(handlers.http)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(lists))
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", url)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    b = Browser(str(chromium_path()), tmp_path / "chromium-profile")
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def _texts(settings: Settings, day: object) -> list[str]:
+    folder = settings.outbox_dir or settings.data_dir / "outbox"
+    found = []
+    for path in sorted(folder.glob("**/*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        if str(day) in str(message["Subject"]) or str(day) in text:
+            found.append(text)
+    return found
+
+
+def test_the_preferences_page_changes_areas_and_threshold_and_the_next_issue_follows(
+    site: str, browser: Browser, tmp_path: Path
+) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    settings = Settings.from_env()
+    ctx = Context(settings=settings)
+    store = ctx.store
+    mailing_list = ctx.mailing_list("sglang")
+    store.add_members([(ADDRESS, "Ada")], "sglang", status=MemberStatus.ACTIVE, source="test")
+    today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
+    yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
+    first = run_list(mailing_list, before, ctx, repos=[day_of_commits(40)])
+    assert first.ok and first.campaign is not None and first.campaign.sent == 1
+
+    token = Tokens(SECRET).make("preferences", ADDRESS, "sglang")
+    browser.goto(f"{site}/preferences?token={quote(token, safe='')}")
+    browser.screenshot(shots / "1-preferences.png")
+    offered = browser.eval("[...document.querySelectorAll('input[name=areas]')].map(e => e.value)")
+    assert {"sgl-model-gateway/", "sgl-kernel/", "python/", "docs/"} <= set(offered)  # the day's top-level folders
+    assert browser.eval("document.querySelector('#importance-low').checked")  # the list's default
+    browser.eval("document.querySelector('input[name=areas][value=\"sgl-model-gateway/\"]').click()")
+    browser.eval("document.querySelector('#importance-high').click()")
+    browser.screenshot(shots / "2-chosen.png")
+    browser.eval("document.querySelector('button[type=submit]').scrollIntoView()")
+    browser.click("button[type=submit]")
+    browser.screenshot(shots / "3-saved.png")
+    assert store.preferences(ADDRESS, "sglang") == ReaderPreferences(
+        min_importance=Importance.HIGH, areas=("sgl-model-gateway/",), language="en"
+    )
+    assert store.get_member(ADDRESS, "sglang").status == MemberStatus.ACTIVE  # still on the list
+
+    # The next issue follows them: only the high-importance gateway changes, with the reader's statistics line.
+    nxt = run_list(mailing_list, yesterday, ctx, repos=[day_of_commits(40)])
+    assert nxt.ok and nxt.campaign is not None and nxt.campaign.sent == 1 and nxt.campaign.rendered == 1
+    (text,) = _texts(settings, yesterday)
+    assert "11 of today's 40 commits touch your areas (sgl-model-gateway/)" in text
+    assert "Low-importance" not in text and "Medium-importance" not in text
+
+    # The page shows what was chosen.
+    browser.goto(f"{site}/preferences?token={quote(token, safe='')}")
+    browser.screenshot(shots / "4-again.png")
+    assert browser.eval("document.querySelector('#importance-high').checked")
+    checked = browser.eval("[...document.querySelectorAll('input[name=areas]:checked')].map(e => e.value)")
+    assert checked == ["sgl-model-gateway/"]
+    ctx.close()

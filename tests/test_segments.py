@@ -1,0 +1,151 @@
+"""Segments: readers who chose the same (language, lowest importance, areas, cadence) share one render; each
+reader gets exactly one message holding only what matches their choices, and a reader whose areas saw nothing
+today gets none (recorded in the ledger, not a failure). The whole daily job runs: the synthetic day of
+sgl-project/sglang (tests/day.py), the key-less analysis in both languages, the SQLite store, the outbox."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections import Counter
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Settings
+from newsletter.context import Context
+from newsletter.lists import parse_list
+from newsletter.models import Importance, Issue, ReaderPreferences
+from newsletter.pipeline import run_list
+from newsletter.preferences import touches
+from newsletter.segments import Segment, narrow
+from newsletter.store.base import LedgerState, MemberStatus
+from tests.day import DAY, day_of_commits
+
+GATEWAY = ("sgl-model-gateway/",)
+KERNELS = ("python/sglang/multimodal_gen/", "sgl-kernel/")
+NOTHING = ("docs/nowhere/",)
+LIST = parse_list(
+    {
+        "title": "SGLang daily",
+        "repos": ["sgl-project/sglang"],
+        "timezone": "Asia/Shanghai",
+        "languages": ["zh-CN", "en"],
+        "sender": "Digest <digest@example.com>",
+        "postal_address": "1 Example Road",
+        "analyzer": "heuristic",
+    },
+    list_id="sglang",
+    source="sglang.toml",
+)
+
+
+def _messages(outbox: Path) -> list[EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted(outbox.glob("*.eml"))
+    ]
+
+
+@pytest.fixture
+def ctx(isolated_env: Path) -> Context:
+    settings = Settings.from_env()
+    return Context(settings=settings)
+
+
+def test_a_thousand_readers_in_twelve_segments_are_rendered_twelve_times(ctx: Context, isolated_env: Path) -> None:
+    store = ctx.store
+    repos = [day_of_commits(40)]
+    choices = [
+        ReaderPreferences(language=language, min_importance=importance, areas=areas)
+        for language in ("zh-CN", "en")
+        for importance in Importance
+        for areas in (GATEWAY, KERNELS)
+    ]
+    readers = {f"r{i:04d}@example.com": choices[i % len(choices)] for i in range(1000)}
+    nobody = {f"n{i}@example.com": ReaderPreferences(areas=NOTHING) for i in range(3)}
+    everyone = {**readers, **nobody}
+    store.add_members([(e, None) for e in everyone], "sglang", status=MemberStatus.ACTIVE, source="test")
+    for address, prefs in everyone.items():
+        assert store.set_preferences(address, "sglang", prefs, source="test")
+
+    run = run_list(LIST, DAY, ctx, repos=repos)
+    assert run.ok and run.campaign is not None, run.error
+    assert run.campaign.segments == 13  # the twelve, and the one whose area saw nothing today
+    assert run.campaign.rendered == 12  # not 1,000: once per segment, and never for one with nothing to say
+    assert run.campaign.sent == 1000 and run.campaign.empty == 3 and run.campaign.failed == 0
+
+    mails = _messages(isolated_env / "outbox")
+    assert Counter(str(m["To"]) for m in mails) == Counter(list(readers))  # each reader once, nobody else
+    ledger = {e.email: e.state for e in store.entries(run.issue_id)}
+    assert {ledger[a] for a in nobody} == {LedgerState.EMPTY} and ledger["r0000@example.com"] == LedgerState.SENT
+
+    # Each message holds exactly the commits its reader's choices match, in the reader's language.
+    day = repos[0].commits
+    bases = {lang: Issue.model_validate(store.get("issue-base", f"sglang/{DAY}@{lang}")) for lang in ("zh-CN", "en")}
+    importance = {c.commit.sha: c.analysis.importance for c in bases["en"].repos[0].commits}
+    for mail in mails:
+        prefs = readers[str(mail["To"])]
+        text = mail.get_body(("plain",)).get_content()
+        expected = {
+            c.sha[:7]
+            for c in day
+            if importance[c.sha].rank <= prefs.min_importance.rank  # type: ignore[union-attr]
+            and any(touches(f.path, prefs.areas) for f in c.files)
+        }
+        found = {sha for sha in re.findall(r"\b([0-9a-f]{7})\b", text) if sha in {c.sha[:7] for c in day}}
+        assert found == expected, (mail["To"], prefs)
+        touching = sum(1 for c in day if any(touches(f.path, prefs.areas) for f in c.files))
+        if prefs.language == "en":
+            assert (
+                f"{touching} of today's 40 commits touch" in text or f"{touching} of today's 40 commits touches" in text
+            )
+        else:
+            assert f"今天的 40 个提交中有 {touching} 个涉及你关注的领域" in text
+        assert run.archived is not None and run.archived in text  # the whole issue on the web
+
+    again = run_list(LIST, DAY, ctx, repos=repos)
+    assert again.outcome == "already-sent" and len(_messages(isolated_env / "outbox")) == 1000
+
+
+def test_a_resumed_campaign_sends_what_was_rendered_and_renders_nothing_again(ctx: Context, isolated_env: Path) -> None:
+    from newsletter.pipeline import deliver_issue, prepare
+
+    store = ctx.store
+    repos = [day_of_commits(40)]
+    store.add_members(
+        [("a@example.com", None), ("b@example.com", None)], "sglang", status=MemberStatus.ACTIVE, source="t"
+    )
+    store.set_preferences("a@example.com", "sglang", ReaderPreferences(areas=GATEWAY, language="en"), source="t")
+    prepared = prepare(LIST, DAY, ctx, repos=repos)
+    assert prepared.sendable is not None
+    first = deliver_issue(LIST, prepared.sendable, ctx, repos=repos, dry_run=True)
+    assert (first.sent, first.rendered, first.segments) == (2, 1, 1)
+    second = deliver_issue(LIST, prepared.sendable, ctx, repos=repos)
+    assert (second.sent, second.rendered) == (2, 0)  # kept from the dry run: the same bytes
+    # A change of preferences holds from the next issue: today's mail is not sent again.
+    store.set_preferences("a@example.com", "sglang", ReaderPreferences(areas=KERNELS), source="t")
+    third = deliver_issue(LIST, prepared.sendable, ctx, repos=repos)
+    assert (third.sent, third.skipped) == (0, 2)
+
+
+def test_narrow_counts_what_touches_the_areas_and_keeps_what_is_important_enough() -> None:
+    from newsletter.pipeline import build_issue
+
+    repos = [day_of_commits(40)]
+    settings = Settings.from_env()
+    from newsletter.store.sqlite import SqliteStore
+
+    base = build_issue(
+        repos, language="en", settings=settings, store=SqliteStore(":memory:"), analyzer_choice="heuristic"
+    )
+    mine = narrow(base, Segment("en", Importance.HIGH, GATEWAY), whole_url="https://example.com/i")
+    assert mine.focus is not None and (mine.focus.commits, mine.focus.total) == (11, 40)
+    assert mine.stats.commits == 11 and base.stats.commits == 40
+    shown = mine.repos[0].commits
+    assert shown and all(c.analysis.importance == Importance.HIGH for c in shown)
+    assert all(any(f.path.startswith("sgl-model-gateway/") for f in c.commit.files) for c in shown)
+    everything = narrow(base, Segment("en", Importance.LOW))
+    assert everything.focus is None and len(everything.repos[0].commits) == 40
