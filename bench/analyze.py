@@ -9,7 +9,6 @@ Expect a ratio of at least 6x: requests are independent, so the pool hides the l
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
@@ -26,12 +25,14 @@ from tests.fakes.openai import FakeOpenAI
 
 
 def run(fake: FakeOpenAI, commits: int, concurrency: int, folder: Path) -> float:
-    settings = dataclasses.replace(
-        Settings.from_env({"NEWSLETTER_DATA_DIR": str(folder)}),
-        openai_api_key="test-key",
-        openai_base_url=fake.url,
-        analysis_concurrency=concurrency,
-        triage=False,  # every commit goes to the model
+    settings = Settings.from_env(
+        {
+            "NEWSLETTER_DATA_DIR": str(folder),
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": fake.url,
+            "NEWSLETTER_ANALYSIS_CONCURRENCY": str(concurrency),
+            "NEWSLETTER_TRIAGE": "0",  # every commit goes to the model
+        }
     )
     store = SqliteStore(folder / f"bench-{concurrency}.db")  # a fresh cache: every commit is a request
     analyzer = make_analyzer(settings, "llm", cache=store)

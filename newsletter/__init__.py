@@ -1,8 +1,5 @@
 """The daily commit digest: collect → analyse → compose → render → deliver → archive."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("daily-commit-digest")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (setuptools' dynamic version), so the
+# package never asks importlib.metadata at start-up.
+__version__ = "0.1.0"

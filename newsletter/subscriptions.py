@@ -7,8 +7,10 @@ one purpose, so that an unsubscribe link cannot confirm and a link for one perso
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -40,12 +42,36 @@ class SubscriberStore(Subscribers, Suppressions, Protocol):
     """What this module needs from a store (both backends provide it)."""
 
 
+# A plain ASCII local part (RFC 5322 dot-atom): valid as it is, and the same after normalisation.
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain(domain: str) -> tuple[str, str] | str:
+    """(normalised, ASCII) forms of a domain, or why it is not one. The domain check (UTS-46 mapping, IDNA)
+    is most of an address's validation, and a list's addresses share a few domains."""
+    try:
+        checked = validate_email(f"x@{domain}", check_deliverability=False)
+    except EmailNotValidError as err:
+        return str(err)
+    return checked.domain, checked.ascii_domain
+
+
 def normalise_email(text: str) -> str:
     """The address as the store keys it: validated (syntax only, no DNS), IDNA-normalised domain, and
     lower-cased as a whole — nobody runs a mailbox whose local part differs only in case, and treating
     Foo@ and foo@ as two people would let one unsubscribe leave the other one mailed."""
-    try:
-        return validate_email(text.strip(), check_deliverability=False).normalized.lower()
+    text = text.strip()
+    local, at, domain = text.rpartition("@")
+    if at and len(local) <= 64 and _PLAIN_LOCAL.fullmatch(local):
+        forms = _domain(domain)
+        if isinstance(forms, str):
+            raise InputError(f"invalid address {text!r}: {forms}")
+        # email-validator's limit: 254 bytes of UTF-8, as typed, normalised and with the ASCII domain
+        if max(len(text.encode()), len(local) + 1 + max(len(forms[0].encode()), len(forms[1]))) <= 254:
+            return f"{local}@{forms[0]}".lower()
+    try:  # anything else (quoted or non-ASCII local parts, lengths at the limits): the whole check
+        return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as err:
         raise InputError(f"invalid address {text!r}: {err}") from None
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build .build/lambda.zip, the one artifact serverless.yml deploys to every function: the project's code
-# (newsletter/, subscribers/*.toml) plus its Python dependencies as Lambda wheels (python3.11, arm64).
+# (newsletter/, subscribers/*.toml) plus its locked Python dependencies as Lambda wheels (python3.11, arm64).
 # Wheels only, for the Lambda platform, straight from the package index: no Docker, no compiler, the same
 # result on any machine. (A Lambda layer would be neater, but osls asks CloudFormation about a layer's last
 # version even when only packaging, and packaging must work with no AWS account.)
@@ -8,13 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 rm -rf .build/bundle .build/lambda.zip && mkdir -p .build/bundle
-"$PYTHON" - > .build/requirements.txt <<'PY'
-import tomllib
-print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
-PY
+# The locked versions (requirements.lock, refreshed by scripts/lock.sh): the same commit ships the same SDKs on
+# any day, and every wheel's sha256 is checked.
+# The python3.11 runtime is Amazon Linux 2 (glibc 2.26): a wheel built for any manylinux up to 2.26 runs there, and
+# pip takes only the platform tags it is given, so every one of them is named (css-inline ships manylinux_2_24).
+platforms=()
+for minor in $(seq 17 26); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-conflicts \
-  --root-user-action=ignore --target .build/bundle --requirement .build/requirements.txt \
-  --platform manylinux2014_aarch64 --implementation cp --python-version 3.11 --only-binary=:all:
+  --root-user-action=ignore --target .build/bundle --require-hashes --requirement requirements.lock \
+  --platform manylinux2014_aarch64 "${platforms[@]}" --implementation cp --python-version 3.11 --only-binary=:all:
 "$PYTHON" - <<'PY'
 import pathlib, zipfile
 

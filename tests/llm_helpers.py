@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from newsletter.config import Settings
@@ -19,4 +18,4 @@ def llm_settings(fake: FakeOpenAI, **overrides: Any) -> Settings:
         "llm_timeout": 10.0,
     }
     values.update(overrides)
-    return dataclasses.replace(base, **values)
+    return base.model_copy(update=values)

@@ -79,6 +79,11 @@ def test_a_short_sha_that_reads_as_a_number_is_grounded_by_the_full_one() -> Non
     assert checks.ungrounded("Commit 232181c.", sources) == ["232181c"]
 
 
+def test_figures_inside_links_and_code_of_the_sources_count() -> None:
+    sources = checks.Sources.of("Follow-up of https://github.com/acme/widgets/pull/1234\n+    retries = `8`")
+    assert checks.ungrounded("Follows up pull request #1234 and allows 8 retries.", sources) == []
+
+
 def test_only_the_sentence_with_an_invented_figure_is_dropped() -> None:
     dropped: list[str] = []
     text = "Fuses the rope kernel. It is about 3x faster. Decode is 2.5x faster."

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from email import policy
 from pathlib import Path
 
@@ -36,7 +35,9 @@ RATE = 500.0
 
 
 def _settings(**changes: object) -> Settings:
-    return replace(Settings.from_env(), send_rate=RATE, public_url="https://news.example.com", **changes)
+    return Settings.from_env().model_copy(
+        update={"send_rate": RATE, "public_url": "https://news.example.com", **changes}
+    )
 
 
 def _recipients(message: dict) -> set[str]:

@@ -7,7 +7,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from tests.deliver_support import SECRET, mailing_list, seed, sendable
 
 def _settings() -> Settings:
     # A short lease: a runner waits for another runner's unfinished entries until their lease runs out.
-    return replace(Settings.from_env(), send_rate=None, send_concurrency=4, send_lease_seconds=1.0)
+    return Settings.from_env().model_copy(update={"send_rate": None, "send_concurrency": 4, "send_lease_seconds": 1.0})
 
 
 def _recipients_of(outbox: Path) -> Counter[str]:
@@ -118,7 +117,7 @@ def test_a_reserved_entry_of_a_dead_runner_is_taken_after_its_lease(any_store, c
     result = deliver(
         mailing_list(),
         sendable(),
-        settings=replace(_settings(), send_lease_seconds=0.2),
+        settings=_settings().model_copy(update={"send_lease_seconds": 0.2}),
         store=any_store,
         sender=OutboxSender(tmp_path / "outbox"),
         tokens=Tokens(SECRET),
@@ -186,7 +185,7 @@ def test_a_full_run_waits_for_a_working_holder_and_takes_what_it_releases(make_s
     result = deliver(
         mailing_list(),
         sendable(),
-        settings=replace(_settings(), send_lease_seconds=0.3),
+        settings=_settings().model_copy(update={"send_lease_seconds": 0.3}),
         store=store,
         sender=OutboxSender(tmp_path / "outbox"),
         tokens=Tokens(SECRET),
@@ -220,7 +219,7 @@ def test_an_unsubscribe_during_the_campaign_is_honoured_before_that_recipient_is
     result = deliver(
         mailing_list(),
         sendable(),
-        settings=replace(_settings(), send_concurrency=1),
+        settings=_settings().model_copy(update={"send_concurrency": 1}),
         store=any_store,
         sender=OutboxSender(outbox),
         tokens=Tokens(SECRET),

@@ -8,6 +8,8 @@ SendMessageBatch call. A message sent twice (a retried tick) is harmless: the se
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,9 @@ from newsletter.store.base import Recipient
 BATCH = 50  # recipients per SQS message
 ENTRIES = 10  # messages per SendMessageBatch (the SQS maximum)
 _VERSION = 1
+ATTEMPTS = 5  # SendMessageBatch calls per group of messages before the tick gives up (it can be retried)
+RETRY_BASE = 0.1  # seconds before the first re-send; doubles with each attempt
+RETRY_CAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,15 +56,31 @@ class RecipientBatch:
             raise InputError(f"not a recipient batch: {err}") from err
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait before re-send ``attempt`` (1, 2, …): exponential, capped, with jitter (half of the
+    step fixed, half random), so that SQS gets time to recover and ticks retrying at once spread out."""
+    step = min(RETRY_CAP, RETRY_BASE * 2 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
+
 def enqueue(
-    sqs: Any, queue_url: str, issue_id: str, list_id: str, recipients: Iterable[Recipient], *, batch: int = BATCH
+    sqs: Any,
+    queue_url: str,
+    issue_id: str,
+    list_id: str,
+    recipients: Iterable[Recipient],
+    *,
+    batch: int = BATCH,
 ) -> int:
-    """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent."""
+    """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent.
+    Entries SQS failed on its side are sent again after ``backoff``."""
     sent = 0
     batches = (RecipientBatch(issue_id, list_id, chunk, n) for n, chunk in enumerate(chunks(recipients, batch)))
     for group in chunks(batches, ENTRIES):
         entries = {str(i): b.to_json() for i, b in enumerate(group)}
-        for _attempt in range(5):
+        for attempt in range(1, ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(backoff(attempt - 1))
             try:
                 answer = sqs.send_message_batch(
                     QueueUrl=queue_url, Entries=[{"Id": k, "MessageBody": v} for k, v in entries.items()]

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from newsletter.deliver.base import Sender
+from newsletter.deliver.memory import keep_message_memory
 from newsletter.deliver.message import MessageFactory
 from newsletter.errors import ConflictError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from newsletter.models import MailingList
@@ -133,13 +134,17 @@ class Campaign:
 
     # ------------------------------------------------------------------------------------------- run
     def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
-        held, ambiguous = self._scan_ledger() if self.options.scan_ledger else ({}, {})
+        keep_message_memory()
+        held, ambiguous, settled = self._scan_ledger() if self.options.scan_ledger else ({}, {}, set())
         deferred: list[tuple[datetime, Recipient]] = []
         slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
             for recipient in recipients:
                 if self._stop.is_set():
                     break
+                if recipient.email in settled:  # sent or failed for good: the scan said so, no query each
+                    self._done("skipped")
+                    continue
                 if recipient.email in held:
                     # Reserved by another runner (alive, or dead with a lease still running): retry at expiry.
                     deferred.append((held[recipient.email], recipient))
@@ -151,7 +156,7 @@ class Campaign:
                 wait = (max(expires for expires, _ in deferred) - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     self._stop.wait(wait)
-                _, ambiguous = self._scan_ledger()
+                _, ambiguous, _ = self._scan_ledger()
             for _, recipient in deferred:
                 if self._stop.is_set():
                     break
@@ -175,11 +180,13 @@ class Campaign:
         future = pool.submit(self._deliver, recipient, ambiguous)
         future.add_done_callback(lambda f: self._finished(f, slots))
 
-    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry]]:
+    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry], set[str]]:
         """Entries another runner may still be working on (RESERVED, or SENDING within its lease: wait for the
-        lease to run out) and entries left ambiguous (SENDING past the lease: the runner died mid-send)."""
+        lease to run out), entries left ambiguous (SENDING past the lease: the runner died mid-send), and the
+        settled ones (SENT, FAILED: final, so a re-run skips them without a claim and a read each)."""
         held: dict[str, datetime] = {}
         ambiguous: dict[str, LedgerEntry] = {}
+        settled: set[str] = set()
         now = datetime.now(UTC)
         for entry in self.store.entries(self.issue_id):
             expires = self._lease_end(entry)
@@ -187,7 +194,9 @@ class Campaign:
                 held[entry.email] = expires
             elif entry.state == LedgerState.SENDING:
                 ambiguous[entry.email] = entry
-        return held, ambiguous
+            else:
+                settled.add(entry.email)
+        return held, ambiguous, settled
 
     def _finished(self, future: Future[Outcome], slots: threading.BoundedSemaphore) -> None:
         slots.release()

@@ -49,9 +49,10 @@ def _normalise(text: str) -> str:
     return _THOUSANDS.sub("", text)
 
 
-def figures(text: str) -> list[Figure]:
-    """The figures of ``text`` outside code spans and URLs (those are identifiers, checked as such)."""
-    text = _normalise(_URL.sub(" ", _CODE.sub(" ", text)))
+def figures(text: str, *, prose: bool = True) -> list[Figure]:
+    """The figures of ``text``; in prose, outside code spans (identifiers, checked as such) and links. In
+    sources (``prose=False``) every figure counts, a PR number inside a link too."""
+    text = _normalise(_URL.sub(" ", _CODE.sub(" ", text)) if prose else text)
     found = []
     for match in _TOKEN.finditer(text):
         token = match[0]
@@ -91,7 +92,7 @@ class Sources:
 
     @cached_property
     def _figures(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-        found = figures(_HUNK.sub(" ", self.text.replace("`", " ")))
+        found = figures(_HUNK.sub(" ", self.text), prose=False)
         return frozenset(f.core for f in found), frozenset((f.core, f.kind) for f in found)
 
     @cached_property

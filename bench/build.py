@@ -1,0 +1,77 @@
+"""Benchmark (run by hand, not in CI): `newsletter build` of a real 47-commit day, end to end, with the model
+answering after 1 s, against the ideal schedule.
+
+    .venv/bin/python bench/build.py [--latency 1.0] [--case ../shared/fixtures/github/specforge-2026-07-14]
+
+The command runs as a user runs it (a fresh process: start, collect from the fake GitHub, analyse through
+the fake OpenAI-compatible server, compose, write Markdown) with an empty data folder, so every commit is a
+model request. The ideal schedule is what the model's latency alone costs at the analysis concurrency: the
+analysis requests in waves of NEWSLETTER_ANALYSIS_CONCURRENCY, then the overview (target: wall time
+<= 1.25 x ideal + 0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT.parent / "shared" / "fixtures" / "github" / "specforge-2026-07-14"
+CONCURRENCY = 8
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--case", type=Path, default=CASE)
+    args = parser.parse_args()
+    if not (args.case / "case.json").exists():
+        raise SystemExit(f"no GitHub case at {args.case} (pass --case DIR, e.g. ../shared/fixtures/github/…)")
+    with (
+        FakeGitHub(args.case) as github,
+        FakeOpenAI(latency=args.latency) as model,
+        tempfile.TemporaryDirectory() as data,
+    ):
+        env = {
+            **os.environ,
+            **github.env(),
+            "OPENAI_API_KEY": "bench-key",
+            "OPENAI_BASE_URL": model.url,
+            "NEWSLETTER_DATA_DIR": data,
+            "NEWSLETTER_ANALYSIS_CONCURRENCY": str(CONCURRENCY),
+        }
+        command = ["build", "sgl-project/SpecForge", "--date", "2026-07-14", "--tz", "America/Los_Angeles"]
+        command += ["--analyzer", "llm", "--out", str(Path(data) / "issue.md")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "newsletter", *command], cwd=ROOT, env=env, capture_output=True)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            raise SystemExit(f"build failed: {done.stderr.decode()[-500:]}")
+        analyses = len(model.completions("analysis"))
+        overviews = len(model.completions("overview"))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    ideal = (math.ceil(analyses / CONCURRENCY) + overviews) * args.latency
+    target = 1.25 * ideal + 0.5
+    print(
+        f"newsletter build, {args.case.name}: {analyses} analysis + {overviews} overview requests at {args.latency} s"
+    )
+    print(f"  wall {wall:6.2f} s (cpu {cpu:.2f} s), ideal schedule {ideal:.1f} s at concurrency {CONCURRENCY}")
+    print(f"  ratio {wall / ideal:.2f}x ideal; target <= {target:.2f} s: {'met' if wall <= target else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
