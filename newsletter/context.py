@@ -9,7 +9,6 @@ that never archives never touches S3.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +66,7 @@ class Context:
     def analyzer(self, choice: str = "auto", *, model: str | None = None) -> Analyzer:
         """A new analyzer (each counts its own usage, which goes into one issue): ``choice`` auto, llm or
         heuristic; ``model`` instead of NEWSLETTER_MODEL."""
-        settings = dataclasses.replace(self.settings, openai_model=model) if model else self.settings
+        settings = self.settings.model_copy(update={"openai_model": model}) if model else self.settings
         return make_analyzer(settings, choice, cache=self.store)
 
     def analyzer_for(self, mailing_list: MailingList) -> Analyzer:
