@@ -186,7 +186,7 @@ def _base(
     base = build_day(
         ctx,
         list(mailing_list.repos),
-        repos[0].window if repos else Window.for_day(day, mailing_list.timezone),
+        Window.for_day(day, mailing_list.timezone),  # the list's day, even for commits handed in (``repos``)
         language=language,
         analyzer=ctx.analyzer_for(mailing_list),
         title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
