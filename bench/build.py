@@ -47,7 +47,7 @@ def main() -> None:
         env = {
             **os.environ,
             **github.env(),
-            "OPENAI_API_KEY": "bench-key",
+            "OPENAI_API_KEY": "test-key",  # the key the fake accepts
             "OPENAI_BASE_URL": model.url,
             "NEWSLETTER_DATA_DIR": data,
             "NEWSLETTER_ANALYSIS_CONCURRENCY": str(CONCURRENCY),

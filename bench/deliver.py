@@ -1,6 +1,7 @@
 """Benchmark (run by hand, not in CI): the real campaign, as production runs it, with a null sender.
 
     .venv/bin/python bench/deliver.py [--sizes 10000,100000] [--concurrency 8] [--kb 90]
+    .venv/bin/python bench/deliver.py --sizes 100000 --segments 50   # readers in segments (bench/segments.py)
 
 For each size, in a fresh process: a SQLite store (the embedded default) with that many active members, a
 realistic rendered issue (~90 KB of HTML with every placeholder, real signed tokens), and ``send_issue`` with
@@ -137,7 +138,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--kb", type=int, default=90, help="size of the rendered HTML")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process of one size
+    parser.add_argument(
+        "--segments",
+        type=int,
+        help="readers with their own preferences in this many segments (bench/segments.py), per size",
+    )
     args = parser.parse_args()
+    if args.segments:
+        from segments import main as segmented  # bench/segments.py: the same campaign, readers in segments
+
+        for size in (int(s) for s in args.sizes.split(",")):
+            segmented(size, args.segments)
+        return
     if args.one:
         print(json.dumps(one(args.one, args.concurrency, args.kb)))
         return

@@ -7,6 +7,7 @@ or a backend name again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlparse
 
 from newsletter.analyze import Analyzer, HeuristicAnalyzer
@@ -17,10 +18,13 @@ from newsletter.deliver.outbox import OutboxSender
 from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import ConfigError
 from newsletter.store.base import Cache
-from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 
-Store = SqliteStore | DynamoStore
+if TYPE_CHECKING:
+    from newsletter.store.dynamodb import DynamoStore
+
+# Backends on AWS import boto3 only when configuration chooses them (it is most of a cold start otherwise).
+Store: TypeAlias = "SqliteStore | DynamoStore"
 
 
 def open_store(settings: Settings) -> Store:
@@ -44,6 +48,8 @@ def open_store(settings: Settings) -> Store:
                 f"NEWSLETTER_STORE={settings.store_url!r} needs a table prefix of letters, digits, '-', '_', '.'",
                 hint="e.g. dynamodb://newsletter",
             )
+        from newsletter.store.dynamodb import DynamoStore
+
         return DynamoStore(prefix, region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     raise ConfigError(
         f"NEWSLETTER_STORE={settings.store_url!r} has an unknown scheme",

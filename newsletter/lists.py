@@ -12,7 +12,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 
 from newsletter.errors import ConfigError, InputError
@@ -115,6 +114,8 @@ def parse_list(data: dict[str, Any], *, list_id: str, source: str) -> MailingLis
 
 
 def _check_address(text: str, bad: Any, key: str) -> None:
+    from email_validator import EmailNotValidError, validate_email  # slow to import: only when a list is read
+
     _, address = parseaddr(text)
     try:
         validate_email(address, check_deliverability=False)

@@ -145,6 +145,13 @@ class Commit(Model):
     def short_sha(self) -> str:
         return self.sha[:7]
 
+    @property
+    def speaking_title(self) -> str:
+        """A PR merge's PR title ("Add X (#12)") rather than "Merge pull request #12 from …"."""
+        if self.pr and self.pr.title and len(self.parents) > 1 and self.title.startswith("Merge pull request"):
+            return f"{self.pr.title} (#{self.pr.number})"
+        return self.title
+
 
 class RepoCommits(Model):
     """What collect returns for one repository: the branch's commits in the window, newest first."""
@@ -224,6 +231,27 @@ class AnalyzedCommit(Model):
     analysis: Analysis
 
 
+class ThreadKind(StrEnum):
+    PR = "pr"  # a pull request's merge commit and the commits it brings in
+    SERIES = "series"  # one author's run of commits, or commits under one scope ("qwen3.5/M1")
+    REVERT = "revert"  # a commit and its same-day revert
+    BRANCH = "branch"  # merges of the default branch into one feature branch
+
+
+class Thread(Model):
+    """One change made of several commits of the day. Found from the commits alone (compose.threads), so the
+    analysis can see the thread; ``importance`` and ``analysis`` are filled once the commits are analysed."""
+
+    id: str
+    kind: ThreadKind
+    title: str
+    shas: list[str]  # every commit of the thread, newest first
+    lead: str  # the commit that stands for the whole: the PR's merge, else the largest change
+    pr: int | None = None
+    importance: Importance | None = None
+    analysis: Analysis | None = None
+
+
 # --------------------------------------------------------------------------------------------- compose
 
 
@@ -244,12 +272,64 @@ class RepoDigest(Model):
     window: Window
     overview: str | None = None
     commits: list[AnalyzedCommit] = Field(default_factory=list)  # newest first
+    threads: list[Thread] = Field(default_factory=list)  # changes of several commits, most important first
+    shape: list[str] = Field(default_factory=list)  # what kind of day it was (bulk import, release …)
     stats: RepoStats = Field(default_factory=RepoStats)
     degraded: bool = False
     warnings: list[str] = Field(default_factory=list)
 
     def group(self, importance: Importance) -> list[AnalyzedCommit]:
         return [c for c in self.commits if c.analysis.importance == importance]
+
+    def cards(self, importance: Importance) -> list[Card]:
+        """What a reader sees at one importance: each thread once (its commits listed inside), then the
+        commits of no thread, newest first. Every shown commit is in exactly one card."""
+        by_sha = {c.commit.sha: c for c in self.commits}
+        cards: list[Card] = []
+        threaded: set[str] = set()
+        for thread in self.threads:
+            members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
+            threaded |= {m.commit.sha for m in members}
+            if thread.importance == importance and members and thread.analysis is not None:
+                lead = by_sha.get(thread.lead, members[0])
+                cards.append(
+                    Card(
+                        title=thread.title,
+                        anchor=thread.id,
+                        lead=lead,
+                        analysis=thread.analysis,
+                        thread=thread,
+                        members=members,
+                    )
+                )
+        for c in self.commits:
+            if c.commit.sha not in threaded and c.analysis.importance == importance:
+                cards.append(
+                    Card(title=c.commit.speaking_title, anchor=c.commit.short_sha, lead=c, analysis=c.analysis)
+                )
+        return cards
+
+    def card_of(self, sha: str) -> str:
+        """The anchor of the card a commit is shown in."""
+        for thread in self.threads:
+            if sha in thread.shas:
+                return thread.id
+        return sha[:7]
+
+
+class Card(Model):
+    """One change as a reader sees it: a thread (its analysis, its commits listed compactly) or one commit."""
+
+    title: str
+    anchor: str
+    lead: AnalyzedCommit
+    analysis: Analysis
+    thread: Thread | None = None
+    members: list[AnalyzedCommit] = Field(default_factory=list)
+
+    @property
+    def commit(self) -> Commit:
+        return self.lead.commit
 
 
 class Usage(Model):

@@ -12,7 +12,7 @@ from newsletter import lifecycle
 from newsletter.analyze import Analyzer, Job, ProgressFn
 from newsletter.backends import make_analyzer
 from newsletter.collect import CollectOptions
-from newsletter.compose import compose_issue
+from newsletter.compose import compose_issue, find_threads
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
@@ -86,12 +86,19 @@ def build_issue(
         timezone = timezone or repos[0].window.timezone
     started = time.monotonic()
     analyzer = analyzer or make_analyzer(settings, analyzer_choice, cache=store)
-    jobs = [Job(repo.repo, commit) for repo in repos for commit in repo.commits]
+    threads = {repo.repo: find_threads(repo.commits) for repo in repos}
+    thread_of = {sha: thread for found in threads.values() for thread in found for sha in thread.shas}
+    jobs = [Job(repo.repo, commit, thread_of.get(commit.sha)) for repo in repos for commit in repo.commits]
     analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
     analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
     for job, analysis in zip(jobs, analyses, strict=True):
         analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
-    overviews = {repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language) for repo in repos}
+    for repo in repos:
+        threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
+    overviews = {
+        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
+        for repo in repos
+    }
     usage = analyzer.usage.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
     return compose_issue(
         repos,
@@ -101,6 +108,7 @@ def build_issue(
         day=day,
         timezone=timezone,
         overviews=overviews,
+        threads=threads,
         usage=usage,
         list_id=list_id,
         min_importance=min_importance,

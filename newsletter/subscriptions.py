@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from newsletter.errors import InputError, TokenError
@@ -50,6 +49,10 @@ _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'
 def _domain(domain: str) -> tuple[str, str] | str:
     """(normalised, ASCII) forms of a domain, or why it is not one. The domain check (UTS-46 mapping, IDNA)
     is most of an address's validation, and a list's addresses share a few domains."""
+    # email-validator compiles its grammar on import: a start that validates no address (a Lambda cold start
+    # for a tick, the CLI's help) does not pay for it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(f"x@{domain}", check_deliverability=False)
     except EmailNotValidError as err:
@@ -70,6 +73,8 @@ def normalise_email(text: str) -> str:
         # email-validator's limit: 254 bytes of UTF-8, as typed, normalised and with the ASCII domain
         if max(len(text.encode()), len(local) + 1 + max(len(forms[0].encode()), len(forms[1]))) <= 254:
             return f"{local}@{forms[0]}".lower()
+    from email_validator import EmailNotValidError, validate_email
+
     try:  # anything else (quoted or non-ASCII local parts, lengths at the limits): the whole check
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as err:

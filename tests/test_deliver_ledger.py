@@ -25,8 +25,10 @@ from tests.deliver_support import SECRET, mailing_list, seed, sendable
 
 
 def _settings() -> Settings:
-    # A short lease: a runner waits for another runner's unfinished entries until their lease runs out.
-    return Settings.from_env().model_copy(update={"send_rate": None, "send_concurrency": 4, "send_lease_seconds": 1.0})
+    # A runner waits for another runner's unfinished entries until they settle or their lease runs out; a SENDING
+    # entry past its lease is taken for a dead runner's (ambiguous). 10 s: far longer than one hand-over to the
+    # outbox takes even on a loaded machine (1 s was not), while the entries settle in milliseconds.
+    return Settings.from_env().model_copy(update={"send_rate": None, "send_concurrency": 4, "send_lease_seconds": 10.0})
 
 
 def _recipients_of(outbox: Path) -> Counter[str]:

@@ -37,10 +37,11 @@ def test_parse_title(title: str, tags: list[str], word: str | None, bang: bool) 
     [
         ("[CI/NPU] Fix ascend CI issue (#16953)", ChangeType.BUILD_CI, Importance.LOW),
         ("[Refactor] Clean up JIT kernel utilites (#16884)", ChangeType.REFACTOR, Importance.HIGH),
+        # Size is not importance: 1,600 lines in three files with no new flag, option or module is medium.
         (
             "feat(workflow): add scheduled/delayed steps and conditional branching (#16980)",
             ChangeType.FEATURE,
-            Importance.HIGH,
+            Importance.MEDIUM,
         ),
         (
             "[diffusion] fix: fix not respecting dit_layerwise_offload server arg (#16252)",
@@ -80,9 +81,8 @@ def test_analysis_states_facts_in_the_list_language() -> None:
     zh = analyse(commit, "zh-CN")
     assert en.headline == "Feature: Add scheduled/delayed steps and conditional branching (#16980)"
     assert zh.headline.startswith("功能：")
-    assert en.summary[0] == "3 files changed (+1530/−92)"
-    assert en.impact == "Areas touched: sgl-model-gateway/src/, sgl-model-gateway/tests/"
-    assert "个文件" in zh.summary[0]
+    assert en.impact == "Code in `sgl-model-gateway/src/`"
+    assert zh.impact == "涉及代码：`sgl-model-gateway/src/`"
     assert en.analyzer == "heuristic" and en.fallback_reason is None
     assert analyse(commit, "en") == en  # deterministic
 
@@ -102,8 +102,8 @@ def test_author_note_quotes_the_first_paragraph_without_trailers() -> None:
         "The prefix cache was dropped on every reload, so the first request after a deploy paid the full prefill again."
     )
     analysis = analyse(commit, "en")
-    assert analysis.summary[0].startswith("In the author's words: The prefix cache was dropped")
-    assert analyse(commit, "zh-CN").summary[0].startswith("作者说明：The prefix cache")
+    assert any(line.startswith("In the author's words: The prefix cache was dropped") for line in analysis.summary)
+    assert any(line.startswith("作者说明：The prefix cache") for line in analyse(commit, "zh-CN").summary)
 
 
 def test_author_note_falls_back_to_the_pr_body_and_skips_template_noise() -> None:

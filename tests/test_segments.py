@@ -25,7 +25,7 @@ from newsletter.store.base import LedgerState, MemberStatus
 from tests.day import DAY, day_of_commits
 
 GATEWAY = ("sgl-model-gateway/",)
-KERNELS = ("python/sglang/multimodal_gen/", "sgl-kernel/")
+KERNELS = ("python/sglang/multimodal_gen/", "sgl-kernel/", "python/sglang/jit_kernel/")  # each area has a high change
 NOTHING = ("docs/nowhere/",)
 LIST = parse_list(
     {
@@ -149,3 +149,45 @@ def test_narrow_counts_what_touches_the_areas_and_keeps_what_is_important_enough
     assert all(any(f.path.startswith("sgl-model-gateway/") for f in c.commit.files) for c in shown)
     everything = narrow(base, Segment("en", Importance.LOW))
     assert everything.focus is None and len(everything.repos[0].commits) == 40
+
+
+# --- the same on AWS: the tick queues every reader, each SQS sender builds its batch's segments ------------
+
+
+def test_the_sqs_senders_send_each_reader_their_segment_and_nothing_to_those_with_nothing(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.aws import handlers
+    from tests.aws_stack import DATA, event, make_stack
+    from tests.fakes.github import FakeGitHub
+
+    with FakeGitHub(DATA / "github" / "widgets-2026-03-08") as gh:
+        stack = make_stack(moto_endpoint, tmp_path, {"GITHUB_API_URL": gh.api_url, "GITHUB_URL": gh.web_url})
+        for name, value in stack.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NEWSLETTER_SEND_BATCH", "4")
+        store = stack.store()
+        everyone = [f"reader{i:02d}@{stack.domain}" for i in range(12)]
+        store.add_members([(e, None) for e in everyone], "widgets", status=MemberStatus.ACTIVE, source="test")
+        docs, nowhere = everyone[:4], everyone[4:6]
+        for address in docs:
+            store.set_preferences(address, "widgets", ReaderPreferences(areas=("docs/",)), source="test")
+        for address in nowhere:
+            store.set_preferences(address, "widgets", ReaderPreferences(areas=NOTHING), source="test")
+
+        scheduled = event("scheduler-event.json")
+        scheduled["time"] = "2026-03-09T15:00:00Z"  # 08:00 in Los Angeles: the digest of 2026-03-08
+        assert handlers.scheduled(scheduled, None)["issues"][0]["messages"] == 3
+        stack.drain(handlers.send_batch)
+
+    mails = stack.mails()
+    assert Counter(str(m["To"]) for m in mails) == Counter(set(everyone) - set(nowhere))
+    for mail in mails:
+        text = mail.get_body(("plain",)).get_content()
+        if str(mail["To"]) in docs:
+            assert "1 of today's 6 commits touches your areas (docs/)" in text  # the bot's bump is left out
+            assert "pin ruff" not in text and "architecture diagram" in text
+        else:
+            assert "your areas" not in text and "pin ruff" in text
+    ledger = {e.email: e.state for e in store.entries("widgets/2026-03-08")}
+    assert {ledger[a] for a in nowhere} == {LedgerState.EMPTY}

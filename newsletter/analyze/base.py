@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from newsletter.models import Analysis, AnalyzedCommit, Commit, Usage
+from newsletter.models import Analysis, AnalyzedCommit, Commit, Thread, Usage
 
 ProgressFn = Callable[[int, int], None]  # (done, total)
 
@@ -17,6 +17,7 @@ class Job:
 
     repo: str
     commit: Commit
+    thread: Thread | None = None  # the change this commit is part of, when it is part of one
 
 
 class Analyzer(Protocol):
@@ -28,6 +29,13 @@ class Analyzer(Protocol):
         """One analysis per job, in the jobs' order; never fewer (failures fall back to the heuristic)."""
         ...
 
-    def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
+    def overview(
+        self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
+    ) -> str | None:
         """A short paragraph on the repository's day, or None when there is nothing to say."""
+        ...
+
+    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
+        """The threads with their importance (the highest of their commits) and one analysis of the whole,
+        most important first."""
         ...

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
 from collections.abc import Sequence
 
+from newsletter.analyze import facts, rules, story, writing
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.paths import Kind, is_core, kind_of, top_dirs
+from newsletter.analyze.paths import Kind, kind_of
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Importance, Usage
+from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Importance, Thread, ThreadKind, Usage
 
 _TAGS = re.compile(r"^\s*((?:\[[^\]]+\]\s*)+)")
 _CONVENTIONAL = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*")
@@ -92,28 +92,17 @@ def parse_title(title: str) -> tuple[list[str], str | None, bool, str]:
     return tags, None, False, rest
 
 
-def change_type(commit: Commit) -> ChangeType:
-    tags, word, _, rest = parse_title(commit.title)
-    if word:
-        return _WORDS[word]
-    for tag in tags:
-        if tag.lower() in _WORDS:
-            return _WORDS[tag.lower()]
-    for pattern, kind in _VERBS:
-        if pattern.match(rest):
-            return kind
-    kinds = {kind_of(f.path) for f in commit.files}
-    if kinds and kinds <= {Kind.DOCS}:
-        return ChangeType.DOCS
-    if kinds and kinds <= {Kind.TEST}:
-        return ChangeType.TEST
-    if kinds and kinds <= {Kind.CI, Kind.BUILD, Kind.LOCKFILE}:
-        return ChangeType.BUILD_CI
-    if commit.additions + commit.deletions < 20:
-        return ChangeType.CHORE
-    if commit.deletions > 2 * max(commit.additions, 1) or not any(f.status == "added" for f in commit.files):
-        return ChangeType.REFACTOR
-    return ChangeType.FEATURE
+def change_type(commit: Commit, thread: Thread | None = None) -> ChangeType:
+    return rules.change_type(commit, facts.extract(commit), title=_speaking_title(commit, thread))
+
+
+def _speaking_title(commit: Commit, thread: Thread | None) -> str:
+    """The title that speaks for the change: a PR merge's PR title rather than "Merge pull request #…"."""
+    if thread is not None and thread.kind is ThreadKind.PR and thread.lead == commit.sha:
+        return thread.title
+    if commit.pr and commit.pr.title and len(commit.parents) > 1:
+        return commit.pr.title
+    return commit.title
 
 
 def _breaking(commit: Commit) -> bool:
@@ -121,31 +110,13 @@ def _breaking(commit: Commit) -> bool:
     return bang or "BREAKING CHANGE" in commit.message or "BREAKING-CHANGE" in commit.message
 
 
-def importance(commit: Commit, kind: ChangeType | None = None) -> Importance:
-    kind = kind or change_type(commit)
-    if commit.is_merge or commit.title.lower().startswith(("merge pull request", "merge branch")):
-        return Importance.LOW  # its changes arrive as the branch's own commits
-    if _breaking(commit) or kind is ChangeType.SECURITY:
-        return Importance.HIGH
-    kinds = [kind_of(f.path) for f in commit.files]
-    if kinds and all(k in _PERIPHERAL for k in kinds):
-        return Importance.LOW
-    score = _BASE[kind]
-    lines = commit.additions + commit.deletions
-    files = len(commit.files)
-    if lines >= 1000 or files >= 30:
-        score += 1.5
-    elif lines >= 200 or files >= 10:
-        score += 1.0
-    elif lines < 20:
-        score -= 1.0
-    if any(is_core(f.path) for f in commit.files):
-        score += 0.5
-    if kind in {ChangeType.CHORE, ChangeType.DOCS, ChangeType.TEST, ChangeType.BUILD_CI}:
-        score = min(score, 1.0)
-    if score >= 3.0:
-        return Importance.HIGH
-    return Importance.MEDIUM if score >= 1.5 else Importance.LOW
+def importance(commit: Commit, kind: ChangeType | None = None, thread: Thread | None = None) -> Importance:
+    found = facts.extract(commit)
+    kind = kind or rules.change_type(commit, found, title=_speaking_title(commit, thread))
+    level = rules.importance(commit, found, kind, rules.role_of(commit, thread))
+    if _breaking(commit) and level is not Importance.HIGH and rules.role_of(commit, thread) is rules.Role.SINGLE:
+        return Importance.HIGH  # the author announces a breaking change
+    return level
 
 
 def triage(commit: Commit) -> str | None:
@@ -196,66 +167,69 @@ def author_note(commit: Commit, limit: int = 280) -> str | None:
     return None
 
 
-def analyse(commit: Commit, language: str, *, fallback_reason: str | None = None) -> Analysis:
-    """The heuristic analysis of one commit, in ``language``."""
-    kind = change_type(commit)
-    level = importance(commit, kind)
+def analyse(
+    commit: Commit,
+    language: str,
+    *,
+    fallback_reason: str | None = None,
+    thread: Thread | None = None,
+    found: facts.Facts | None = None,
+) -> Analysis:
+    """The heuristic analysis of one commit, in ``language``, written from its facts."""
+    found = found or facts.extract(commit)
+    title = _speaking_title(commit, thread)
+    kind = rules.change_type(commit, found, title=title)
+    role = rules.role_of(commit, thread)
+    level = rules.importance(commit, found, kind, role)
+    announced = _breaking(commit)
+    if announced and role is rules.Role.SINGLE:
+        level = Importance.HIGH  # the author announces a breaking change
     type_label = t(language, f"change_type.{kind.value}")
-    headline = t(language, "heuristic.headline", type=type_label, title=_clean_title(commit))
+    rest = parse_title(title)[3].strip() or title.strip()
+    headline = t(language, "heuristic.headline", type=type_label, title=rest[:1].upper() + rest[1:])
     paths = [f.path for f in commit.files]
-    summary: list[str] = []
-    impact: str | None = None
-    if len(paths) == 1:
-        f = commit.files[0]
-        summary.append(t(language, "heuristic.touches_one", path=f.path, additions=f.additions, deletions=f.deletions))
-    elif paths:
-        summary.append(
-            t(language, "heuristic.touches", files=len(paths), additions=commit.additions, deletions=commit.deletions)
-        )
-    else:
-        summary.append(t(language, "heuristic.no_files"))
-    added = sum(1 for f in commit.files if f.status == "added")
-    removed = sum(1 for f in commit.files if f.status == "removed")
-    if added:
-        summary.append(t(language, "heuristic.added_files", count=added))
-    if removed:
-        summary.append(t(language, "heuristic.removed_files", count=removed))
-    kinds = Counter(kind_of(p) for p in paths)
-    if kinds[Kind.TEST] and kind is not ChangeType.TEST:
-        summary.append(t(language, "heuristic.kinds_tests", count=kinds[Kind.TEST]))
-    if kinds[Kind.DOCS] and kind is not ChangeType.DOCS:
-        summary.append(t(language, "heuristic.kinds_docs", count=kinds[Kind.DOCS]))
-    note = author_note(commit)
-    if note:
-        summary.insert(0, t(language, "heuristic.author_note", text=note))
-    if paths:
-        impact = t(language, "heuristic.areas", dirs=", ".join(d for d, _ in top_dirs(paths, 5)))
-    breaking = _breaking(commit)
-    risks = [t(language, "heuristic.breaking")] if breaking else []
+    summary = writing.summary(found, language)
+    quoted = writing.quotes(found, language)
+    note = author_note(commit) if not quoted else None
+    summary += quoted or ([t(language, "heuristic.author_note", text=note)] if note else [])
+    if not summary:
+        summary.append(_touches(commit, language))
+    risks = writing.risks(found, language)
+    if announced:
+        risks.insert(0, t(language, "heuristic.breaking"))
     return Analysis(
         change_type=kind,
         importance=level,
         headline=headline,
         summary=summary,
-        impact=impact,
+        impact=writing.impact(found, paths, language),
         risks=risks,
-        breaking_change=breaking,
-        security_relevant=kind is ChangeType.SECURITY or bool(_SECURITY_WORDS.search(commit.title)),
+        recommendations=writing.recommendations(found, language),
+        breaking_change=announced or rules.breaking(found),
+        security_relevant=kind is ChangeType.SECURITY or bool(_SECURITY_WORDS.search(title)),
         analyzer="heuristic",
         fallback_reason=fallback_reason,
     )
 
 
+def _touches(commit: Commit, language: str) -> str:
+    if len(commit.files) == 1:
+        f = commit.files[0]
+        return t(language, "heuristic.touches_one", path=f.path, additions=f.additions, deletions=f.deletions)
+    if commit.files:
+        return t(
+            language,
+            "heuristic.touches",
+            files=len(commit.files),
+            additions=commit.additions,
+            deletions=commit.deletions,
+        )
+    return t(language, "heuristic.no_files")
+
+
 def overview(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> str | None:
-    """Fallback day overview: the count and the headlines of the high-importance commits."""
-    if not commits:
-        return None
-    text = t(language, "heuristic.overview", count=len(commits))
-    top = [c.analysis.headline for c in commits if c.analysis.importance is Importance.HIGH][:3]
-    if not top:
-        return text
-    items = t(language, "heuristic.list_separator").join(top)
-    return t(language, "heuristic.overview_both", overview=text, top=t(language, "heuristic.overview_top", items=items))
+    """The key-less day overview (``story.overview``): the shape of the day and its main changes."""
+    return story.overview(repo, commits, language)
 
 
 class HeuristicAnalyzer:
@@ -271,12 +245,17 @@ class HeuristicAnalyzer:
         started = time.monotonic()
         results = []
         for done, job in enumerate(jobs, 1):
-            results.append(analyse(job.commit, language))
+            results.append(analyse(job.commit, language, thread=job.thread))
             if progress:
                 progress(done, len(jobs))
         self.usage.heuristic += len(results)
         self.usage.seconds += time.monotonic() - started
         return results
 
-    def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
-        return overview(repo, commits, language)
+    def overview(
+        self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
+    ) -> str | None:
+        return story.overview(repo, commits, language, threads)
+
+    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
+        return story.analyse_threads(threads, commits, language)

@@ -22,7 +22,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from newsletter.analyze import checks, facts, heuristic
+from newsletter.analyze import checks, facts, heuristic, story
 from newsletter.analyze.base import Job, ProgressFn
 from newsletter.analyze.budget import estimate_tokens
 from newsletter.analyze.pricing import load_price
@@ -31,7 +31,7 @@ from newsletter.analyze.schema import answer_schema, parse_answer, schema_text
 from newsletter.config import Settings
 from newsletter.errors import AnalysisError
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Usage
+from newsletter.models import Analysis, AnalyzedCommit, Thread, Usage
 from newsletter.store.base import Cache
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,14 @@ class LlmAnalyzer:
                 self.usage.cost_usd = self._price.cost(self.usage.tokens_in, self.usage.tokens_out)
 
     # ------------------------------------------------------------------------------------------ overview
-    def overview(self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str) -> str | None:
+    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
+        """A thread's analysis is its lead's (a PR's merge commit sees the whole PR's diff) at the highest
+        importance of its commits."""
+        return story.analyse_threads(threads, commits, language)
+
+    def overview(
+        self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
+    ) -> str | None:
         if not commits:
             return None
         fingerprint = hashlib.sha256(
@@ -312,7 +319,7 @@ class LlmAnalyzer:
             self._count(cache_hits=1)
             return str(cached["text"])
         if self._unreachable:
-            return heuristic.overview(repo, commits, language)
+            return story.overview(repo, commits, language, threads)
         prompt = overview_prompt(repo, commits, language)
         sources = checks.Sources.of(prompt.user)
         text = self._overview_text(prompt, repo, language)
@@ -324,7 +331,7 @@ class LlmAnalyzer:
         text = checks.clean(text, sources, dropped)
         self._count(figures_dropped=len(dropped))
         if not text:
-            return heuristic.overview(repo, commits, language)
+            return story.overview(repo, commits, language, threads)
         self.cache.put("overview", key, {"text": text})
         return text
 

@@ -13,13 +13,17 @@ from functools import cache
 import jinja2
 
 from newsletter import template_files
+from newsletter.analyze import facts
 from newsletter.analyze.base import Job
 from newsletter.analyze.budget import DiffDigest, compress, estimate_tokens
+from newsletter.analyze.facts import FactKind, Facts
 from newsletter.i18n import check_language
 from newsletter.models import AnalyzedCommit, Importance
 
 PROMPT_VERSION = "2"  # 2: answers pass the checks (newsletter/analyze/checks/) before they are cached
 _MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
+_FACTS_PER_KIND = 8
+ADDITIONS_WITH_VALUE = {FactKind.FLAG_ADDED, FactKind.CONFIG_KEY_ADDED, FactKind.DEPENDENCY_ADDED}
 _OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
 
 
@@ -69,6 +73,22 @@ def _clip(text: str | None, max_tokens: int) -> str:
     return text[:keep] + "\n… (truncated)"
 
 
+def fact_lines(found: Facts, per_kind: int = _FACTS_PER_KIND) -> list[str]:
+    """The facts as the prompt shows them: per kind the first few, each with where it was found. The
+    key-less analysis names only facts from these first ones, so all it says is in the prompt too."""
+    lines = []
+    for kind in FactKind:
+        for fact in found.of(kind)[:per_kind]:
+            if fact.old and fact.new:
+                value = f": {fact.old} -> {fact.new}"
+            else:
+                value = f" = {fact.new}" if fact.new and kind in ADDITIONS_WITH_VALUE else ""
+            text = f" “{fact.quote}”" if fact.quote else ""
+            extra = f" [{fact.detail}]" if fact.detail else ""
+            lines.append(f"- {kind.value.replace('_', ' ')}: {fact.name}{value}{extra}{text} ({fact.source})")
+    return lines
+
+
 def _render(name: str, **values: object) -> tuple[str, str]:
     module = _env().get_template(name).make_module(values)
     return str(getattr(module, "system", "")).strip(), str(module).strip() + "\n"
@@ -86,6 +106,8 @@ def commit_prompt(job: Job, language: str, *, budget: int, schema: str | None = 
         "pr": pr,
         "pr_body": _clip(pr.body, _MESSAGE_TOKENS) if pr else "",
         "schema": schema,
+        "facts": fact_lines(facts.extract(commit)),
+        "thread": job.thread,
     }
     name = f"commit.{language}.j2"
     system, user = _render(name, digest=DiffDigest(), **values)

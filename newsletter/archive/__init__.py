@@ -22,8 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-
 from newsletter.archive.site import ArchivedIssue, Site
 from newsletter.archive.storage import FolderStorage, S3Storage, Storage
 from newsletter.models import Issue, RenderedIssue
@@ -85,6 +83,9 @@ class S3Archive(SiteArchive):
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        if client is None:
+            import boto3  # only where the archive is on S3: boto3 takes longer to import than the CLI to start
+
+            client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
         default = f"https://{bucket}.s3.amazonaws.com" + (f"/{self.prefix}" if self.prefix else "")
         super().__init__(S3Storage(client, bucket, self.prefix), base_url or default, public_url=public_url)

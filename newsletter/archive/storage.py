@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from newsletter.errors import ArchiveError
 
 
@@ -75,7 +73,11 @@ class S3Storage:
             hint="check NEWSLETTER_ARCHIVE, the bucket and the credentials",
         )
 
+    # botocore is imported where S3 is used: a process that never touches S3 (the CLI on the embedded defaults,
+    # every start) does not pay for it.
     def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -88,6 +90,8 @@ class S3Storage:
             raise self._fail("put", key, err) from err
 
     def read(self, key: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except ClientError as err:
@@ -98,6 +102,8 @@ class S3Storage:
             raise self._fail("get", key, err) from err
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         root = f"{self.prefix}/" if self.prefix else ""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root + prefix)

@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from newsletter.deliver.service import chunks
 from newsletter.errors import DeliveryError, InputError
 from newsletter.store.base import Recipient
@@ -74,6 +72,8 @@ def enqueue(
 ) -> int:
     """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent.
     Entries SQS failed on its side are sent again after ``backoff``."""
+    from botocore.exceptions import BotoCoreError, ClientError  # here, not at start-up: see newsletter.backends
+
     sent = 0
     batches = (RecipientBatch(issue_id, list_id, chunk, n) for n, chunk in enumerate(chunks(recipients, batch)))
     for group in chunks(batches, ENTRIES):

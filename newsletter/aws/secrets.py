@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from newsletter.errors import ConfigError
 
 SECRET_NAMES = ("GITHUB_TOKEN", "OPENAI_API_KEY", "NEWSLETTER_SECRET")
@@ -31,6 +28,9 @@ def with_secrets(env: Mapping[str, str], *, client: Any = None) -> dict[str, str
     if not path or not wanted:
         return merged
     names = {f"{path}/{name}": name for name in wanted}
+    import boto3  # only with secrets to read: see newsletter.backends
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         ssm = client or boto3.client(
             "ssm",

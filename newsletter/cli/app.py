@@ -6,31 +6,31 @@ format the result.
 
 from __future__ import annotations
 
+import functools
 import logging
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
 
-from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from newsletter.context import Context
+    from newsletter.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-class _Group(TyperGroup):
-    """Every command runs through here: an expected failure prints one line and exits non-zero."""
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``command`` so that an expected failure prints one line and exits non-zero, never a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:  # typer 0.29 vendors click: no `import click`
+    @functools.wraps(command)  # typer reads the signature, the help and the name through the wrapper
+    def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            return command(*args, **kwargs)
         except NewsletterError as err:
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
@@ -38,9 +38,33 @@ class _Group(TyperGroup):
             err_console.print("interrupted")
             raise typer.Exit(130) from None
 
+    return run
 
-app = typer.Typer(
-    cls=_Group,
+
+class Typer(typer.Typer):
+    """``typer.Typer`` whose commands and callbacks all run through ``_one_line_errors``: the one place that
+    turns expected errors into a line. Every command group of the CLI is one of these."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            register(_one_line_errors(function))
+            return function
+
+        return decorator
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().callback(*args, **kwargs)
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            register(_one_line_errors(function))
+            return function
+
+        return decorator
+
+
+app = Typer(
     name="newsletter",
     help="The daily commit digest: what changed in the GitHub repositories a list follows, by email.",
     no_args_is_help=True,
@@ -52,15 +76,9 @@ app = typer.Typer(
 
 def settings() -> Settings:
     """Settings for this invocation: read from the environment once, at the entry point."""
+    from newsletter.config import Settings  # pydantic-settings is not needed to print the help
+
     return Settings.from_env()
-
-
-def context() -> AbstractContextManager[Context]:
-    """The composition root for this invocation (store, archive, senders …, each opened on first use and
-    closed when the command ends): commands never open a backend themselves."""
-    from newsletter.context import Context
-
-    return Context.open(settings())
 
 
 # Shared option types, so that every command spells the same option the same way.

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from newsletter.archive import LocalArchive
-from newsletter.cli.app import app, console, context
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
-archive_app = typer.Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
+archive_app = Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
 app.add_typer(archive_app, name="archive")
 
 
@@ -24,12 +23,16 @@ def build(
     ] = None,
 ) -> None:
     """Write the whole archive site (pages, indexes, feeds) into a folder, from the issues already archived."""
+    from newsletter import backends
+    from newsletter.archive import LocalArchive
+
+    config = settings()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
-    with context() as ctx:
-        target = LocalArchive(out, base_url, public_url=ctx.settings.public_url)
-        copied = ctx.archive.copy_to(target)
+    source = backends.open_archive(config)
+    target = LocalArchive(out, base_url, public_url=config.public_url)
+    copied = source.copy_to(target)
     if copied == 0:
-        console.print(f"The archive ({ctx.settings.archive_url}) holds no issue yet; wrote an empty site to {out}.")
+        console.print(f"The archive ({config.archive_url}) holds no issue yet; wrote an empty site to {out}.")
     else:
         console.print(f"Wrote {copied} issue(s) to {out}/ (links point at {target.base_url}/index.html)")

@@ -5,19 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, context, err_console
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import resolve_window
 from newsletter.errors import InputError
-from newsletter.i18n import check_language
-from newsletter.models import Issue, RepoSpec, Usage
-from newsletter.pipeline import build_day
-from newsletter.render.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from newsletter.models import Issue, Usage
 
 FORMATS = ("md", "json")
 
@@ -33,6 +30,13 @@ def build(
     analyzer: AnalyzerOpt = "auto",
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
+    from newsletter.backends import check_analyzer, open_store
+    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.i18n import check_language
+    from newsletter.models import RepoSpec
+    from newsletter.pipeline import build_issue
+    from newsletter.render.markdown import render_markdown
+
     started = time.monotonic()
     check_language(lang)
     if fmt not in FORMATS:
@@ -40,8 +44,29 @@ def build(
     check_analyzer(analyzer)
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz)
-    with context() as ctx, RichProgress() as progress:
-        issue = build_day(ctx, specs, window, language=lang, analyzer=ctx.analyzer(analyzer), progress=progress)
+    config = settings()
+    store = open_store(config)
+    try:
+        with RichProgress() as progress:
+            collected = collect_repos(
+                specs,
+                window,
+                settings=config,
+                cache=store,
+                progress=progress,
+            )
+            issue = build_issue(
+                collected,
+                language=lang,
+                settings=config,
+                store=store,
+                analyzer_choice=analyzer,
+                progress=progress,
+                day=window.local_date,
+                timezone=tz,
+            )
+    finally:
+        store.close()
     text = render_markdown(issue) if fmt == "md" else issue.model_dump_json(indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

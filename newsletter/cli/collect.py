@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.app import DateOpt, TzOpt, app, console, context, err_console
+from newsletter.cli.app import DateOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import CollectOptions, dump_collected, resolve_window
-from newsletter.models import RepoCommits, RepoSpec, zone
+
+if TYPE_CHECKING:
+    from newsletter.models import RepoCommits
 
 
 @app.command()
@@ -33,16 +34,25 @@ def collect(
     ] = False,
 ) -> None:
     """List the commits that landed on each branch during one day (or --since/--until), with a table and JSON."""
+    from newsletter.backends import open_store
+    from newsletter.collect import CollectOptions, collect_repos, dump_collected, resolve_window
+    from newsletter.models import RepoSpec
+
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz, since=since, until=until)
-    with context() as ctx, RichProgress() as progress:
-        options = CollectOptions(
-            exclude_merges=exclude_merges,
-            exclude_bots=exclude_bots,
-            bot_logins=ctx.settings.github_bot_logins,
-            allow_degraded=allow_degraded,
-        )
-        result = ctx.collect(specs, window, options=options, progress=progress)
+    config = settings()
+    options = CollectOptions(
+        exclude_merges=exclude_merges,
+        exclude_bots=exclude_bots,
+        bot_logins=config.github_bot_logins,
+        allow_degraded=allow_degraded,
+    )
+    store = open_store(config)
+    try:
+        with RichProgress() as progress:
+            result = collect_repos(specs, window, settings=config, cache=store, options=options, progress=progress)
+    finally:
+        store.close()
     for repo in result:
         console.print(_table(repo))
         for warning in repo.warnings:
@@ -58,6 +68,8 @@ def collect(
 
 
 def _table(repo: RepoCommits) -> Table:
+    from newsletter.models import zone
+
     tz = zone(repo.window.timezone)
     start = repo.window.start.astimezone(tz)
     end = repo.window.end.astimezone(tz)

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter.cli.app import DateOpt, app, console, context, err_console
-from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
+from newsletter.cli.app import DateOpt, app, console, err_console, settings
+
+if TYPE_CHECKING:
+    from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
 
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[Outcome], None]]:
     """A progress line on stderr (stdout stays for data), counting each recipient as it is settled."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"))
     counts: dict[str, int] = {}
     with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
@@ -82,21 +85,24 @@ def send(
     from newsletter import pipeline
     from newsletter.collect.window import parse_day
 
-    with context() as ctx:
+    s = settings()
+    with pipeline.Context.open(s) as ctx:
         mailing_list = ctx.mailing_list(list_id)
         when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
-        with progress_bar(f"sending {pipeline.issue_id(list_id, when)}") as advance:
-            done = pipeline.send_day(
-                mailing_list, when, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, to=to, progress=advance
+        sendable = pipeline.prepare_issue(mailing_list, when, ctx)
+        if sendable is None:
+            console.print(f"{list_id} {when}: no commits that day; nothing to send (skip_empty_days)")
+            return
+        sender = ctx.sender_for(mailing_list)
+        if to:
+            message_id = pipeline.test_send(mailing_list, sendable, ctx, to)
+            console.print(f"test message to {to} via {sender.describe()}: {message_id}", highlight=False)
+            return
+        with progress_bar(f"sending {sendable.issue_id}") as advance:
+            result = pipeline.deliver_issue(
+                mailing_list, sendable, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, progress=advance
             )
-    if done.test_message is not None:
-        console.print(f"test message to {to} via {done.delivery}: {done.test_message}", highlight=False)
-        return
-    if done.campaign is None:
-        console.print(f"{list_id} {when}: no commits that day; nothing to send (skip_empty_days)")
-        return
-    result = done.campaign
-    console.print(summary_table(result, done.delivery, dry_run=dry_run))
+    console.print(summary_table(result, sender.describe(), dry_run=dry_run))
     explain(result)
     if result.failed or result.deferred:
         raise typer.Exit(1)
@@ -121,7 +127,8 @@ def send_status(
     from newsletter.collect.window import parse_day
     from newsletter.deliver.campaign import send_status as read_status
 
-    with context() as ctx:
+    s = settings()
+    with pipeline.Context.open(s) as ctx:
         mailing_list = ctx.mailing_list(list_id)
         when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
         status = read_status(pipeline.issue_id(list_id, when), list_id, ctx.store)

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.app import app, console, context
-from newsletter.deliver.events import ingest, read_documents
+from newsletter.cli.app import Typer, app, console, settings
 from newsletter.errors import InputError
 
-events_app = typer.Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
+events_app = Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 
 
@@ -23,6 +22,9 @@ def ingest_command(
     ],
 ) -> None:
     """Apply SES notifications (as SNS delivers them): hard bounces and complaints suppress at once."""
+    from newsletter.backends import open_store
+    from newsletter.deliver.events import ingest, read_documents
+
     if source == "-":
         text = sys.stdin.read()
     else:
@@ -30,22 +32,18 @@ def ingest_command(
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"cannot read {source}: {err}") from err
+    store = open_store(settings())
     counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
-    with context() as ctx:
-        for document in read_documents(text):
-            result = ingest(document, ctx.store)
-            counts["notifications"] += 1
-            counts["duplicates"] += result.duplicate
-            counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
-            state = (
-                "already seen"
-                if result.duplicate
-                else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
-            )
-            # Ids and addresses are data: no markup, no ":emoji:" codes.
-            console.print(
-                f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False
-            )
+    for document in read_documents(text):
+        result = ingest(document, store)
+        counts["notifications"] += 1
+        counts["duplicates"] += result.duplicate
+        counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
+        state = (
+            "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
+        )
+        # Ids and addresses are data: no markup, no ":emoji:" codes.
+        console.print(f"{result.kind} {result.notification_id}: {state}", highlight=False, markup=False, emoji=False)
     console.print(
         f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
         f" {counts['suppressed']} addresses suppressed",

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.backends import check_analyzer
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, context, err_console
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
-from newsletter.collect import resolve_window
 from newsletter.errors import InputError
-from newsletter.models import RepoSpec
-from newsletter.pipeline import build_day
-from newsletter.render.email import DEFAULT_BUDGET, render_issue
-from newsletter.render.preview import serve, write_preview
-from newsletter.render.view import Catalogue
-from newsletter.samples import sample_day
+
+if TYPE_CHECKING:
+    from newsletter.models import RepoCommits
 
 
 @app.command()
@@ -39,8 +34,13 @@ def preview(
     ] = None,
     analyzer: AnalyzerOpt = "auto",
     budget: Annotated[
-        int, typer.Option("--budget", help="Most bytes the email's HTML may weigh as sent.", min=10_000)
-    ] = DEFAULT_BUDGET,
+        int | None,
+        typer.Option(
+            "--budget",
+            help="Most bytes the email's HTML may weigh as sent (default: the renderer's, below Gmail's clipping).",
+            min=10_000,
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of the issue.")] = None,
 ) -> None:
     """Render one day's issue (collect → analyse → compose → render) to issue.html, .txt and .md (the email) and
@@ -48,28 +48,47 @@ def preview(
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
+    from newsletter.backends import check_analyzer, open_store
+    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.models import RepoSpec
+    from newsletter.pipeline import build_issue
+    from newsletter.render.email import DEFAULT_BUDGET, render_issue
+    from newsletter.render.preview import serve, write_preview
+    from newsletter.render.view import Catalogue
+    from newsletter.samples import sample_day
+
+    budget = DEFAULT_BUDGET if budget is None else budget
+
     t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
     check_analyzer(analyzer)
+    s = settings()
     if sample and repos:
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
     if not sample and not repos:
         raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
     specs = [RepoSpec.parse(r) for r in repos or []]
-    sample_repos = sample_day()[0] if sample else None
-    window = sample_repos[0].window if sample_repos else resolve_window(day, tz)
-    names = [r.repo for r in sample_repos] if sample_repos else [spec.full_name for spec in specs]
-    with context() as ctx, RichProgress() as progress:
-        issue = build_day(
-            ctx,
-            specs,
-            window,
-            language=lang,
-            analyzer=ctx.analyzer(analyzer),
-            title=title or t("preview_title", repos=", ".join(names)),
-            repos=sample_repos,
-            progress=progress,
-        )
-    rendered = render_issue(issue, budget_bytes=budget)
+    window = None if sample else resolve_window(day, tz)
+    store = open_store(s)
+    try:
+        collected: list[RepoCommits]
+        with RichProgress() as progress:
+            if window is None:
+                collected = sample_day()[0]
+            else:
+                collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
+            name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
+            issue = build_issue(
+                collected,
+                language=lang,
+                settings=s,
+                store=store,
+                analyzer_choice=analyzer,
+                title=name,
+                progress=progress,
+            )
+        rendered = render_issue(issue, budget_bytes=budget)
+    finally:
+        store.close()
     files = write_preview(rendered, out)
     for path in (files.html, files.text, files.markdown, files.web):
         console.print(str(path), highlight=False, soft_wrap=True)

@@ -9,16 +9,12 @@ from typing import Annotated, TextIO
 import typer
 from rich.table import Table
 
-from newsletter import preferences, roster, subscriptions
-from newsletter.backends import open_store
-from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.app import Typer, app, console, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
-from newsletter.lists import check_list_id, load_list
-from newsletter.store.base import MemberStatus, SuppressionReason
-from newsletter.subscriptions import Tokens
+from newsletter.store.states import MemberStatus, SuppressionReason
 
-subscribers = typer.Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
+subscribers = Typer(help="Manage the people on the mailing lists.", no_args_is_help=True)
 app.add_typer(subscribers, name="subscribers")
 
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="The list id (subscribers/<id>.toml).")]
@@ -35,6 +31,8 @@ CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily ('' = l
 
 
 def _known_list(list_id: str) -> str:
+    from newsletter.lists import load_list
+
     load_list(settings().lists_dir, list_id)
     return list_id
 
@@ -65,6 +63,11 @@ def add(
     cadence: CadenceOpt = None,
 ) -> None:
     """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
+    from newsletter import preferences, subscriptions
+    from newsletter.backends import open_store
+    from newsletter.lists import load_list
+    from newsletter.subscriptions import Tokens
+
     conf = settings()
     mailing_list = load_list(conf.lists_dir, list_id)
     choices = {"min_importance": min_importance, "areas": areas, "language": lang, "cadence": cadence}
@@ -74,12 +77,14 @@ def add(
     done = subscriptions.subscribe(
         store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
     )
+    chosen = None
     if any(value is not None for value in choices.values()):
         chosen = preferences.update(store, mailing_list, done.email, source="cli", **choices)
-        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
+    if chosen is not None:
+        console.print(f"preferences: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
     if done.token:
         console.print(f"confirm with: newsletter subscribers confirm {done.token}", highlight=False, soft_wrap=True)
 
@@ -94,6 +99,10 @@ def set_(
     cadence: CadenceOpt = None,
 ) -> None:
     """Change a member's preferences (logged; they hold from the next issue). '' resets one to the list's."""
+    from newsletter import preferences, subscriptions
+    from newsletter.backends import open_store
+    from newsletter.lists import load_list
+
     conf = settings()
     mailing_list = load_list(conf.lists_dir, list_id)
     address = subscriptions.normalise_email(email)
@@ -113,6 +122,10 @@ def set_(
 @subscribers.command("remove")
 def remove(email: EmailArg, list_id: ListOpt) -> None:
     """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
+    from newsletter import subscriptions
+    from newsletter.backends import open_store
+    from newsletter.lists import check_list_id
+
     email = subscriptions.normalise_email(email)
     if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
         console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
@@ -127,6 +140,8 @@ def ls(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many (0: all).", min=0)] = 100,
 ) -> None:
     """List the members of a list, by email, with status and the source of the last change."""
+    from newsletter.backends import open_store
+
     _known_list(list_id)
     table = Table(title=f"{list_id}" + (f" ({status.value})" if status else ""))
     for column in ("email", "name", "status", "since", "source"):
@@ -156,6 +171,10 @@ def import_(
     ] = False,
 ) -> None:
     """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
+    from newsletter import roster
+    from newsletter.backends import open_store
+    from newsletter.lists import load_list
+
     conf = settings()
     mailing_list = load_list(conf.lists_dir, list_id)
     store = open_store(conf)
@@ -181,6 +200,9 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Export a list's members as CSV (cells that a spreadsheet would run as formulas are neutralised)."""
+    from newsletter import roster
+    from newsletter.backends import open_store
+
     _known_list(list_id)
     store = open_store(settings())
     handle = _writer(out)
@@ -197,6 +219,10 @@ def export(
 @subscribers.command("confirm")
 def confirm(token: Annotated[str, typer.Argument(help="The token from the confirmation link.")]) -> None:
     """Confirm a subscription (double opt-in): pending → active."""
+    from newsletter import subscriptions
+    from newsletter.backends import open_store
+    from newsletter.subscriptions import Tokens
+
     conf = settings()
     done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
     verb = "confirmed" if done.transition.changed else "was already confirmed"
@@ -206,6 +232,10 @@ def confirm(token: Annotated[str, typer.Argument(help="The token from the confir
 @subscribers.command("unsubscribe")
 def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
     """Unsubscribe a person from a list, at once (idempotent)."""
+    from newsletter import subscriptions
+    from newsletter.backends import open_store
+    from newsletter.lists import check_list_id
+
     change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
     email = subscriptions.normalise_email(email)
     if change.changed:
@@ -224,6 +254,9 @@ def suppress(
     ] = SuppressionReason.MANUAL.value,
 ) -> None:
     """Never mail an address again, on any list (bounced, complained or manual)."""
+    from newsletter import subscriptions
+    from newsletter.backends import open_store
+
     email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
     console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
 
@@ -234,6 +267,9 @@ def forget(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the export here (JSON).")] = None,
 ) -> None:
     """Export everything held about a person (JSON), then erase it; a suppression stays, as a hash only."""
+    from newsletter import subscriptions
+    from newsletter.backends import open_store
+
     store = open_store(settings())
 
     def write(text: str) -> None:

@@ -12,11 +12,10 @@ import contextlib
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
-from newsletter.collect.atom import FEED_SIZE, AtomClient, Feed
-from newsletter.collect.github import GitHubRest, Listed, pr_from_message
 from newsletter.collect.pacing import MAX_IN_FLIGHT, Pacer
 from newsletter.collect.window import resolve_window
 from newsletter.config import Settings
@@ -24,6 +23,10 @@ from newsletter.errors import GitHubUnavailableError, InputError, NewsletterErro
 from newsletter.models import Commit, RepoCommits, RepoSpec, Window
 from newsletter.progress import NoProgress, Progress
 from newsletter.store.base import Cache
+
+if TYPE_CHECKING:
+    from newsletter.collect.atom import AtomClient, Feed
+    from newsletter.collect.github import GitHubRest, Listed
 
 __all__ = ["CollectOptions", "collect_repos", "dump_collected", "load_collected", "resolve_window"]
 
@@ -62,6 +65,10 @@ def collect_repos(
 
     def backing_off(seconds: float) -> None:
         progress.note(f"GitHub failed (server error or dropped connection): retrying in {seconds:.0f} s")
+
+    # PyGithub, requests and feedparser are imported when commits are collected, not when the package is.
+    from newsletter.collect.atom import AtomClient
+    from newsletter.collect.github import GitHubRest
 
     pacer = Pacer(on_wait=waiting)
     rest = GitHubRest(settings, pacer=pacer, on_wait=waiting, on_backoff=backing_off)
@@ -168,6 +175,9 @@ def _degraded(
     web: str,
     reason: NewsletterError,
 ) -> RepoCommits:
+    from newsletter.collect.atom import FEED_SIZE
+    from newsletter.collect.github import pr_from_message
+
     if feed is None:
         try:
             feed = atom.fetch(spec)

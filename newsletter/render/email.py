@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 
 import css_inline
@@ -27,7 +28,7 @@ from newsletter.render.markdown import render_markdown
 from newsletter.render.text import render_text
 from newsletter.render.view import Catalogue, CommitView, IssueView, build_view
 
-__all__ = ["DEFAULT_BUDGET", "minify", "render_issue"]
+__all__ = ["DEFAULT_BUDGET", "Email", "minify", "render_email", "render_issue"]
 
 _CODE = re.compile(r"`([^`\n]{1,200})`")
 
@@ -195,19 +196,36 @@ def _fit(view: IssueView, t: Catalogue, fragments: _Fragments, limit: int, list_
     return html, web, plan
 
 
+@dataclass(frozen=True)
+class Email:
+    """The email of one issue: HTML within its budget, the whole web version, the text part, the plan."""
+
+    subject: str
+    preheader: str
+    html: str
+    web: str
+    text: str
+    plan: Plan
+
+
+def render_email(issue: Issue, *, budget_bytes: int = DEFAULT_BUDGET) -> Email:
+    """The email's parts without the Markdown (which only the archive uses): what bench/render.py times."""
+    view, t = build_view(issue)
+    html, web, plan = _fit(view, t, _Fragments(view), budget_bytes, issue.list_id or "")
+    return Email(view.subject, view.preheader, html, web, render_text(view, t, plan), plan)
+
+
 def render_issue(issue: Issue, *, budget_bytes: int = DEFAULT_BUDGET) -> RenderedIssue:
     """One render of ``issue``: the email's HTML (with per-recipient placeholders) within ``budget_bytes`` as
     sent, the text part that follows it item for item, the Markdown, and the whole web version."""
-    view, t = build_view(issue)
-    fragments = _Fragments(view)
-    html, web, plan = _fit(view, t, fragments, budget_bytes, issue.list_id or "")
+    mail = render_email(issue, budget_bytes=budget_bytes)
     return RenderedIssue(
-        subject=view.subject,
-        preheader=view.preheader,
-        html=html,
-        web_html=web,
-        text=render_text(view, t, plan),
+        subject=mail.subject,
+        preheader=mail.preheader,
+        html=mail.html,
+        web_html=mail.web,
+        text=mail.text,
         markdown=render_markdown(issue),
-        html_bytes=_size(html),
-        shed=plan.shed,
+        html_bytes=_size(mail.html),
+        shed=mail.plan.shed,
     )

@@ -95,6 +95,16 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def web_base(issue: Issue) -> str:
+    """The GitHub web host the issue's commits live on (people's logins link there)."""
+    for repo in issue.repos:
+        for item in repo.commits:
+            url = item.commit.url
+            if "/commit/" in url:
+                return url.split("/commit/", 1)[0].rsplit("/", 2)[0]
+    return "https://github.com"
+
+
 def render_markdown(issue: Issue) -> str:
     """The whole issue as one Markdown document in the issue's language."""
     language = issue.language
@@ -115,6 +125,7 @@ def render_markdown(issue: Issue) -> str:
             date=i18n.format_date(language, issue.date),
             colon=Markup(i18n.t(language, "markdown.colon")),
             insight_rows=_insight_rows,
+            web=web_base(issue),
         )
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -14,7 +14,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from newsletter import i18n
-from newsletter.models import AnalyzedCommit, Importance, Issue, Placeholder, RepoDigest, zone
+from newsletter.models import AnalyzedCommit, Card, Importance, Issue, Placeholder, RepoDigest, ThreadKind, zone
 
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
 # Longest texts shown for one item; a model that answers with a novel must not blow the size budget.
@@ -66,7 +66,9 @@ def clip(text: str | None, limit: int) -> str:
     """One line of at most ``limit`` characters (whitespace collapsed, an ellipsis when cut)."""
     if not text:
         return ""
-    flat = _SPACE.sub(" ", text).strip()
+    # Every whitespace character but the ASCII space is unprintable, so a printable text without a double
+    # space has nothing to collapse (the common case, without a regex pass).
+    flat = text.strip() if text.isprintable() and "  " not in text else _SPACE.sub(" ", text).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
@@ -99,6 +101,8 @@ class CommitView:
     breaking: bool
     security: bool
     mismatch: str | None
+    author_url: str | None = None  # the author's GitHub profile (the login); the name is what is shown
+    members: list[CommitView] = field(default_factory=list)  # a thread's commits, listed compactly
 
 
 @dataclass
@@ -155,6 +159,26 @@ def _restates(headline: str, title: str) -> bool:
     return bool(core) and core in headline.lower()
 
 
+def _profile(commit_url: str | None, login: str | None) -> str | None:
+    """https://github.com/<login>, on the host the commit lives on."""
+    if not commit_url or not login or "/commit/" not in commit_url:
+        return None
+    return safe_url(commit_url.split("/commit/", 1)[0].rsplit("/", 2)[0] + "/" + login)
+
+
+def _card_view(card: Card, tz: str, t: Catalogue) -> CommitView:
+    """One card: a commit, or a thread (its analysis, its commits listed compactly inside)."""
+    view = _commit_view(AnalyzedCommit(commit=card.commit, analysis=card.analysis), tz, t)
+    view.title = clip(card.title, TITLE_MAX) or view.title
+    view.headline = "" if _restates(view.headline, view.title) else view.headline
+    if card.thread is not None:
+        view.members = [_commit_view(m, tz, t) for m in card.members]
+        if card.thread.kind is not ThreadKind.PR:  # a PR's merge already carries the whole diff
+            view.additions = sum(m.commit.additions for m in card.members)
+            view.deletions = sum(m.commit.deletions for m in card.members)
+    return view
+
+
 def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
     c, a = item.commit, item.analysis
     labels = {
@@ -175,7 +199,8 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
         short=c.short_sha,
         url=safe_url(c.url),
         title=title,
-        author=clip(c.author.login or c.author.name, 60),
+        author=clip(c.author.name or c.author.login, 60),
+        author_url=_profile(safe_url(c.url), c.author.login),
         time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
@@ -231,7 +256,7 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
         commits=commits,
-        groups={imp.value: [c for c in commits if c.importance == imp.value] for imp in IMPORTANCES},
+        groups={imp.value: [_card_view(card, tz, t) for card in digest.cards(imp)] for imp in IMPORTANCES},
         degraded=digest.degraded,
         warnings=_clip_list(digest.warnings),
     )
@@ -309,8 +334,11 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
         for item in (c for imp in IMPORTANCES for c in r.groups[imp.value]):
             item.anchor = _unique(item.anchor, anchors)
+            for member in item.members:  # the lead's anchor is the card's; the others get their own
+                member.anchor = item.anchor if member.sha == item.sha else _unique(member.anchor, anchors)
     every = [item for d in issue.repos for item in d.commits]
-    counts = {imp.value: sum(len(r.groups[imp.value]) for r in repos) for imp in IMPORTANCES}
+    # Statistics count commits (each by its own importance), not cards.
+    counts = {imp.value: sum(1 for i in every if i.analysis.importance == imp) for imp in IMPORTANCES}
     top = max(counts.values(), default=0) or 1
     bars = [
         Bar(imp.value, t(f"importance.{imp.value}"), counts[imp.value], round(100 * counts[imp.value] / top))

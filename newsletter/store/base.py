@@ -11,6 +11,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, field_validator
 
 from newsletter.models import ReaderPreferences
+from newsletter.store.states import MemberStatus, SuppressionReason
+
+__all__ = ["MemberStatus", "SuppressionReason"]  # defined in states.py, importable from here as ever
 
 
 class Cache(Protocol):
@@ -181,18 +184,6 @@ class BounceEvents(Protocol):
 # --- Subscriber management: what the subscriptions module and the CLI need. ---------------------------
 # Addresses reaching the store are already normalised (subscriptions.normalise_email). Every change of a
 # membership or a suppression appends a ConsentEvent (when, what, by which source): the consent record.
-
-
-class MemberStatus(StrEnum):
-    PENDING = "pending"  # subscribed, not yet confirmed (double opt-in): never mailed the digest
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-
-
-class SuppressionReason(StrEnum):
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
-    MANUAL = "manual"
 
 
 class Member(BaseModel):

@@ -13,10 +13,11 @@ model's answer ask of them::
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
-from newsletter.analyze.facts import ci, config, deps, docker, golang, licence, prbody, python, rust, typescript
+from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
 from newsletter.analyze.paths import Kind, directory, kind_of
 from newsletter.models import Commit, FileChange
@@ -27,6 +28,7 @@ __all__ = [
     "Facts",
     "Scope",
     "changes_default",
+    "combine",
     "extract",
     "licence_changed",
     "only_ci_tests_docs",
@@ -115,6 +117,21 @@ def _unmoved(facts: list[Fact]) -> list[Fact]:
     return [f for f in facts if f.kind not in _NAMED or f.name not in moved]
 
 
+_NOISE = re.compile(r"[\s,()\[\]'\"]+")
+
+
+def is_cosmetic(change: FileChange) -> bool:
+    """Formatting or import order only: the removed and the added lines say the same, up to whitespace,
+    commas, brackets and quote style, or are the same lines in another order."""
+    gone = [line.text for line in diff.removed(change.patch)]
+    new = [line.text for line in diff.added(change.patch)]
+    if not change.patch or change.status != "modified" or not (gone or new):
+        return False
+    if _NOISE.sub("", "".join(gone)) == _NOISE.sub("", "".join(new)):
+        return True
+    return sorted(line.strip() for line in gone if line.strip()) == sorted(line.strip() for line in new if line.strip())
+
+
 def scope_of(paths: Iterable[str]) -> Scope:
     kinds = {kind_of(path) for path in paths}
     if not kinds:
@@ -125,6 +142,36 @@ def scope_of(paths: Iterable[str]) -> Scope:
     if kinds <= set(peripheral):
         return Scope.CI_TESTS_DOCS
     return Scope.CODE
+
+
+def combine(parts: Iterable[Facts]) -> Facts:
+    """The facts of several commits as one change (a series): every fact once, counts summed."""
+    parts = list(parts)
+    found = list(dict.fromkeys(f for part in parts for f in part.facts))
+    scopes = {part.scope for part in parts if part.scope is not Scope.NONE}
+    if not scopes:
+        scope = Scope.NONE
+    elif len(scopes) == 1:
+        scope = next(iter(scopes))
+    else:
+        scope = Scope.CODE if Scope.CODE in scopes else Scope.CI_TESTS_DOCS
+    areas = Counter(area for part in parts for area in part.areas)
+    return Facts(
+        facts=_unmoved(found),
+        scope=scope,
+        files=sum(p.files for p in parts),
+        source_files=sum(p.source_files for p in parts),
+        source_lines=sum(p.source_lines for p in parts),
+        new_source_files=sum(p.new_source_files for p in parts),
+        new_example_files=sum(p.new_example_files for p in parts),
+        test_lines=sum(p.test_lines for p in parts),
+        cosmetic=all(p.cosmetic for p in parts) if parts else False,
+        areas=[a for a, _ in areas.most_common(4)],
+        tests_touched=sum(p.tests_touched for p in parts),
+        docs_touched=sum(p.docs_touched for p in parts),
+        ci_touched=sum(p.ci_touched for p in parts),
+        examples_touched=sum(p.examples_touched for p in parts),
+    )
 
 
 def extract(commit: Commit) -> Facts:
@@ -143,11 +190,17 @@ def extract(commit: Commit) -> Facts:
     paths = [f.path for f in commit.files]
     kinds = Counter(kind_of(p) for p in paths)
     source_dirs = Counter(directory(p, 2) for p in paths if kind_of(p) is Kind.SOURCE)
+    code = [f for f in commit.files if kind_of(f.path) in {Kind.SOURCE, Kind.TEST, Kind.EXAMPLE}]
     return Facts(
         facts=found,
         scope=scope_of(paths),
         files=len(paths),
         source_files=kinds[Kind.SOURCE],
+        source_lines=sum(f.additions + f.deletions for f in commit.files if kind_of(f.path) is Kind.SOURCE),
+        new_source_files=sum(1 for f in commit.files if kind_of(f.path) is Kind.SOURCE and f.status == "added"),
+        new_example_files=sum(1 for f in commit.files if kind_of(f.path) is Kind.EXAMPLE and f.status == "added"),
+        test_lines=sum(f.additions + f.deletions for f in commit.files if kind_of(f.path) is Kind.TEST),
+        cosmetic=bool(code) and all(is_cosmetic(f) for f in code),
         areas=[d for d, _ in source_dirs.most_common(4)],
         tests_touched=kinds[Kind.TEST],
         docs_touched=kinds[Kind.DOCS],

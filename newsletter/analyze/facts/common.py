@@ -38,7 +38,7 @@ def compare(
         facts += [
             Fact(kind=changed, name=name, path=path, old=old[name], new=new[name], detail=detail)
             for name in new
-            if name in old and old[name] != new[name] and old[name] is not None and new[name] is not None
+            if name in old and not same_value(old[name], new[name])
         ]
     return facts
 
@@ -101,6 +101,32 @@ def regex_finder(*patterns: re.Pattern[str], value_group: str | None = None) -> 
         return found
 
     return find
+
+
+def value(text: str | None) -> str | None:
+    """A default as written, or None when the line does not hold all of it (``= (`` continues below)."""
+    if text is None:
+        return None
+    text = text.strip().rstrip(",")
+    if not text or text.count("(") != text.count(")") or text.count("[") != text.count("]") or text.endswith("{"):
+        return None
+    return clip(text, 60)
+
+
+_FIELD_DEFAULT = re.compile(r"^(?:\w+\.)?Field\((?:default=)?(?P<value>[^,()]+)")
+
+
+def same_value(old: str | None, new: str | None) -> bool:
+    """Equal up to formatting: whitespace, quote style, and ``Field(default=x, …)`` around ``x``."""
+    if old is None or new is None:
+        return True
+
+    def norm(text: str) -> str:
+        text = re.sub(r"\s+", "", text).replace("'", '"')
+        field = _FIELD_DEFAULT.match(text)
+        return field["value"] if field else text
+
+    return norm(old) == norm(new)
 
 
 def clip(text: str, limit: int = 80) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from newsletter.analyze.facts.common import clip
+from newsletter.analyze.facts.common import clip, same_value
 from newsletter.analyze.facts.diff import hunks
 from newsletter.analyze.facts.model import Fact, FactKind
 
@@ -61,6 +61,6 @@ def extract(path: str, patch: str | None) -> list[Fact]:
     facts += [
         Fact(kind=FactKind.DEFAULT_CHANGED, name=k, path=path, old=old[k], new=v, detail="config")
         for k, v in new.items()
-        if k in old and v is not None and old[k] is not None and old[k] != v
+        if k in old and not same_value(old[k], v)
     ]
     return facts

@@ -24,6 +24,7 @@ _JSON_DEP = re.compile(
     r"""^\s*"(?P<name>@?[\w.\-]+(?:/[\w.\-]+)?)"\s*:\s*"(?P<spec>[~^<>=*]*\d[^"]*|workspace:[^"]*|latest|\*)",?\s*$"""
 )
 _VERSION = re.compile(r"""^\s*"?version"?\s*[=:]\s*["'](?P<version>[^"']+)["']""", re.M)
+_VERSIONISH = re.compile(r"^\s*(?:[<>=!~^*]|\d|v\d)")
 _NOT_DEPS = {
     "version",
     "name",
@@ -68,6 +69,8 @@ def _deps(path: str, text: str) -> dict[str, str | None]:
             match = _TOML_DEP.match(line)
         else:  # pyproject.toml, setup.py, setup.cfg, environment.yml: quoted requirement strings
             match = _QUOTED_REQ.match(line) or (_TOML_DEP.match(line) if name == "pyproject.toml" else None)
+            if match and not _VERSIONISH.match(match.groupdict().get("spec") or match.groupdict().get("spec2") or "1"):
+                continue  # [project.scripts] name = "module:func" is not a dependency
         if not match or match["name"].lower() in _NOT_DEPS or line.lstrip().startswith(("#", "//")):
             continue
         groups = match.groupdict()

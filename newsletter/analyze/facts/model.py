@@ -96,6 +96,11 @@ class Facts(BaseModel):
     scope: Scope = Scope.NONE
     files: int = 0
     source_files: int = 0  # files of kind SOURCE (what users run)
+    source_lines: int = 0  # lines added + deleted in those files
+    new_source_files: int = 0
+    new_example_files: int = 0
+    test_lines: int = 0
+    cosmetic: bool = False  # every code change is formatting or import order only
     areas: list[str] = Field(default_factory=list)  # the main folders of the source files, most touched first
     tests_touched: int = 0
     docs_touched: int = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from newsletter.analyze.facts.common import calls, clip, compare, regex_finder, split_args
+from newsletter.analyze.facts.common import calls, clip, compare, regex_finder, same_value, split_args, value
 from newsletter.analyze.facts.diff import hunks
 from newsletter.analyze.facts.model import Fact, FactKind
 
@@ -68,7 +68,7 @@ def _fields(lines: list[str]) -> dict[str, str | None]:
             klass = None
         match = _FIELD.match(line)
         if klass and match and not klass.startswith("_"):
-            found[f"{klass}.{match['name']}"] = clip(match["value"], 60)
+            found[f"{klass}.{match['name']}"] = value(match["value"])
     return found
 
 
@@ -84,7 +84,7 @@ def flags(text: str) -> dict[str, str | None]:
         for part in parts:
             keyword = _KEYWORD.match(part)
             if keyword and keyword["key"] == "default":
-                default = clip(keyword["value"], 60)
+                default = value(keyword["value"])
         found.setdefault(names[0], default)
     return found
 
@@ -111,7 +111,7 @@ def extract(path: str, patch: str | None, *, public: bool) -> list[Fact]:
     old_text, new_text = "\n".join(old_lines), "\n".join(new_lines)
     facts: list[Fact] = []
     old_flags, new_flags = flags(old_text), flags(new_text)
-    for name in new_flags.keys() - old_flags.keys():
+    for name in sorted(new_flags.keys() - old_flags.keys()):
         facts.append(
             Fact(
                 kind=FactKind.FLAG_ADDED,
@@ -121,17 +121,17 @@ def extract(path: str, patch: str | None, *, public: bool) -> list[Fact]:
                 detail=(f"choices: {c}" if (c := choices(new_text, name)) else None),
             )
         )
-    for name in old_flags.keys() - new_flags.keys():
+    for name in sorted(old_flags.keys() - new_flags.keys()):
         facts.append(Fact(kind=FactKind.FLAG_REMOVED, name=name, path=path, old=old_flags[name]))
-    for name in new_flags.keys() & old_flags.keys():
-        if old_flags[name] != new_flags[name]:
+    for name in sorted(new_flags.keys() & old_flags.keys()):
+        if not same_value(old_flags[name], new_flags[name]):
             facts.append(
                 Fact(
                     kind=FactKind.DEFAULT_CHANGED,
                     name=name,
                     path=path,
-                    old=old_flags[name] or "None",
-                    new=new_flags[name] or "None",
+                    old=old_flags[name],
+                    new=new_flags[name],
                     detail="flag",
                 )
             )
@@ -152,17 +152,17 @@ def extract(path: str, patch: str | None, *, public: bool) -> list[Fact]:
     facts += compare(patch, regex_finder(_ROUTE), path, added=FactKind.ROUTE_ADDED, removed=FactKind.ROUTE_REMOVED)
     if _CONFIG_PATH.search(path):
         old_fields, new_fields = _fields(old_lines), _fields(new_lines)
-        for name, value in new_fields.items():
+        for name, new_value in new_fields.items():
             if name not in old_fields:
-                facts.append(Fact(kind=FactKind.CONFIG_KEY_ADDED, name=name, path=path, new=value, detail="field"))
-            elif old_fields[name] != value:
+                facts.append(Fact(kind=FactKind.CONFIG_KEY_ADDED, name=name, path=path, new=new_value, detail="field"))
+            elif not same_value(old_fields[name], new_value):
                 facts.append(
                     Fact(
                         kind=FactKind.DEFAULT_CHANGED,
                         name=name,
                         path=path,
                         old=old_fields[name],
-                        new=value,
+                        new=new_value,
                         detail="field",
                     )
                 )

@@ -18,6 +18,7 @@ from newsletter.models import (
     RepoCommits,
     RepoDigest,
     RepoStats,
+    Thread,
     Usage,
 )
 
@@ -52,17 +53,26 @@ def digest(
     *,
     overview: str | None = None,
     min_importance: Importance = Importance.LOW,
+    threads: Sequence[Thread] = (),
 ) -> RepoDigest:
     """One repository's part of the issue. Statistics count every commit of the day; the commit list keeps
     those at or above ``min_importance``, newest first."""
     newest_first = sorted(analysed, key=lambda c: c.commit.committed_at, reverse=True)
-    shown = [c for c in newest_first if Importance(c.analysis.importance).rank <= min_importance.rank]
+    # A thread's commits are shown with it: by the thread's importance, not each their own.
+    level = {sha: t.importance for t in threads if t.importance for sha in t.shas}
+    shown = [
+        c
+        for c in newest_first
+        if Importance(level.get(c.commit.sha, c.analysis.importance)).rank <= min_importance.rank
+    ]
+    shown_shas = {c.commit.sha for c in shown}
     return RepoDigest(
         repo=repo.repo,
         branch=repo.branch,
         window=repo.window,
         overview=overview,
         commits=shown,
+        threads=[t for t in threads if t.shas[0] in shown_shas],
         stats=stats(newest_first),
         degraded=repo.degraded,
         warnings=list(repo.warnings),
@@ -78,6 +88,7 @@ def compose_issue(
     day: date,
     timezone: str,
     overviews: Mapping[str, str | None] | None = None,
+    threads: Mapping[str, Sequence[Thread]] | None = None,
     usage: Usage | None = None,
     list_id: str | None = None,
     min_importance: Importance = Importance.LOW,
@@ -89,7 +100,13 @@ def compose_issue(
     ``web_url`` (the issue's page on the archive) come from the list and the archive: the Issue is complete."""
     overviews = overviews or {}
     digests = [
-        digest(r, analysed.get(r.repo, []), overview=overviews.get(r.repo), min_importance=min_importance)
+        digest(
+            r,
+            analysed.get(r.repo, []),
+            overview=overviews.get(r.repo),
+            min_importance=min_importance,
+            threads=(threads or {}).get(r.repo, ()),
+        )
         for r in repos
     ]
     everything = [c for r in repos for c in analysed.get(r.repo, [])]
