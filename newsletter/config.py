@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from newsletter.errors import ConfigError
 
+# Where links in outbox mail point when NEWSLETTER_PUBLIC_URL is unset: `newsletter serve`'s default address.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
 _GITHUB_API = "https://api.github.com"
 _GITHUB_WEB = "https://github.com"
 
@@ -232,6 +235,11 @@ class Settings(BaseSettings):
                 raise ConfigError(ctx["message"], hint=ctx["hint"] or None) from None
             where = ".".join(str(part) for part in first["loc"])
             raise ConfigError(f"{where}: {first['msg']}") from None
+
+    def links_url(self) -> str:
+        """The base URL that links to the public pages are built on (outbox mail only without public_url:
+        smtp and ses delivery require it)."""
+        return self.public_url or DEFAULT_PUBLIC_URL
 
     def require_secret(self) -> str:
         """The token secret, for the commands that sign or read subscription links."""

@@ -9,6 +9,7 @@ that never archives never touches S3.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Context:
     # Overrides settings.secret: the sample run's per-data-folder secret (never used for real lists).
     secret: str | None = None
     senders: dict[str, Sender] = field(default_factory=dict)
+    # Set to wind down (SIGTERM to `newsletter serve --schedule`): no new list is started and a campaign in
+    # progress finishes the messages in flight and releases the rest in the ledger for the next run.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     @contextmanager
@@ -56,6 +60,10 @@ class Context:
     @cached_property
     def tokens(self) -> Tokens:
         return Tokens(self.secret or self.settings.require_secret())
+
+    def public_url(self) -> str:
+        """Base URL of the public pages (NEWSLETTER_PUBLIC_URL, else where `newsletter serve` listens)."""
+        return self.settings.links_url()
 
     def mailing_lists(self) -> dict[str, MailingList]:
         return load_lists(self.settings.lists_dir)

@@ -312,9 +312,10 @@ def deliver_issue(
         resend_ambiguous=resend_ambiguous,
         progress=progress,
         messages=messages,
+        stop=ctx.stop,
     )
     result.segments, result.rendered = counts.segments, counts.rendered
-    if not dry_run and not result.deferred and not result.ambiguous:
+    if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
         lifecycle.settle(ctx.store, sendable.issue_id)
     return result
 
@@ -389,7 +390,8 @@ class ListRun:
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "failed" and not (self.campaign and (self.campaign.failed or self.campaign.deferred))
+        c = self.campaign
+        return self.outcome != "failed" and not (c and (c.failed or c.deferred or c.interrupted))
 
 
 def run_list(
@@ -468,7 +470,12 @@ def run_due(
         targets = [(due.mailing_list, due.day) for due in due_lists(lists, now)]
     else:
         targets = [(ml, day or last_complete_day(ml, now)) for ml in lists]
-    return [run_list(ml, when, ctx, dry_run=dry_run, progress=progress) for ml, when in targets]
+    runs = []
+    for ml, when in targets:
+        if ctx.stop.is_set():  # serve shutting down: the list in progress winds down, no other starts
+            break
+        runs.append(run_list(ml, when, ctx, dry_run=dry_run, progress=progress))
+    return runs
 
 
 @dataclass

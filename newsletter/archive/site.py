@@ -37,6 +37,11 @@ _TYPES = {
 PARTS = ("html", "txt", "md")
 
 
+def content_type_for(key: str) -> str | None:
+    """The Content-Type of an archive file, by its extension; None for what the archive never writes."""
+    return _TYPES.get(key.rsplit(".", 1)[-1]) if "." in key else None
+
+
 class ArchivedIssue(BaseModel):
     """One line of a list's index and one entry of its feed."""
 

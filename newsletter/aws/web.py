@@ -1,4 +1,6 @@
-"""The public subscription endpoints over API Gateway HTTP API events (payload format 2.0).
+"""The public subscription endpoints: ``respond(ctx, HttpRequest) -> HttpResponse``, one code path for every
+server in front — the Lambda ``http`` handler (``handle``: API Gateway HTTP API events, payload format 2.0) and
+``newsletter serve`` (WSGI, ``newsletter.serve.app``).
 
 Routes: GET/POST /subscribe, GET /confirm?token=, GET /unsubscribe?token=, POST /unsubscribe?token= (RFC 8058
 ``List-Unsubscribe=One-Click``, or ``undo=1`` from the result page), GET/POST /preferences?token=.
@@ -22,10 +24,11 @@ from newsletter.errors import InputError, NewsletterError, TokenError
 from newsletter.models import MailingList, zone
 from newsletter.segments import recent_areas
 from newsletter.web import pages
+from newsletter.web.http import HttpRequest, HttpResponse
 from newsletter.web.pages import HEADERS, ListChoice, Page, ReaderForm
 
 if TYPE_CHECKING:
-    from newsletter.aws.runtime import Runtime
+    from newsletter.context import Context
 
 log = logging.getLogger("newsletter.aws.http")
 
@@ -51,14 +54,14 @@ class BadRequest(Exception):
     pass
 
 
-def parse(event: dict[str, Any]) -> Request:
+def from_event(event: dict[str, Any]) -> HttpRequest:
+    """API Gateway's HTTP API event (payload 2.0) as a plain request."""
     http = (event.get("requestContext") or {}).get("http") or {}
     method = str(http.get("method") or "GET").upper()
     route = str(event.get("routeKey") or "")
     # "POST /subscribe" names the route even when a stage prefixes the raw path; $default has no name.
     path = route.split(" ", 1)[1] if " " in route else str(event.get("rawPath") or http.get("path") or "/")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    query = parse_qs(str(event.get("rawQueryString") or ""), keep_blank_values=True)
     body = event.get("body") or ""
     if event.get("isBase64Encoded") and body:
         try:
@@ -67,6 +70,21 @@ def parse(event: dict[str, Any]) -> Request:
             raise BadRequest("body is not base64") from err
     else:
         raw = body.encode("utf-8") if isinstance(body, str) else b""
+    client = http.get("sourceIp")
+    return HttpRequest(
+        method, path, str(event.get("rawQueryString") or ""), headers, raw, str(client) if client else None
+    )
+
+
+def to_event_answer(response: HttpResponse) -> dict[str, Any]:
+    """A response as the Lambda integration returns it (every body here is UTF-8 text)."""
+    return {"statusCode": response.status, "headers": dict(response.headers), "body": response.body.decode("utf-8")}
+
+
+def parse(http: HttpRequest) -> Request:
+    headers = http.headers
+    query = parse_qs(http.query, keep_blank_values=True)
+    raw = http.body
     if len(raw) > MAX_BODY:
         raise BadRequest("body too large")
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -89,33 +107,42 @@ def parse(event: dict[str, Any]) -> Request:
     elif text:
         form = parse_qs(text, keep_blank_values=True)
     return Request(
-        method, "/" + path.strip("/"), query, form, is_json, pages.pick_language(headers.get("accept-language"))
+        http.method,
+        "/" + http.path.strip("/"),
+        query,
+        form,
+        is_json,
+        pages.pick_language(headers.get("accept-language")),
     )
 
 
-def _response(page: Page) -> dict[str, Any]:
-    return {"statusCode": page.status, "headers": dict(HEADERS), "body": page.html}
+def _response(page: Page) -> HttpResponse:
+    return HttpResponse.text(page.status, page.html, HEADERS)
 
 
-def _plain(status: int, text: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
-        "body": text,
-    }
+def _plain(status: int, text: str) -> HttpResponse:
+    return HttpResponse.text(status, text, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"})
 
 
-def _json(status: int, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
-        "body": json.dumps(data),
-    }
+def _json(status: int, data: dict[str, Any]) -> HttpResponse:
+    return HttpResponse.text(
+        status, json.dumps(data), {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    )
 
 
-def handle(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+def handle(rt: Context, event: dict[str, Any]) -> dict[str, Any]:
+    """The Lambda integration: event in, answer out, through ``respond`` like every other server."""
     try:
-        request = parse(event)
+        http = from_event(event)
+    except BadRequest as err:
+        log.info("bad request: %s", err)
+        return to_event_answer(_response(pages.bad_request("en")))
+    return to_event_answer(respond(rt, http))
+
+
+def respond(rt: Context, http: HttpRequest) -> HttpResponse:
+    try:
+        request = parse(http)
     except BadRequest as err:
         log.info("bad request: %s", err)
         return _response(pages.bad_request("en"))
@@ -135,19 +162,19 @@ def handle(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 class _Pages:
     """The page arguments every page of one list shares."""
 
-    def __init__(self, rt: Runtime, mailing_list: MailingList | None, fallback: str) -> None:
+    def __init__(self, rt: Context, mailing_list: MailingList | None, fallback: str) -> None:
         self.language = mailing_list.language if mailing_list else fallback
         self.archive_url = rt.settings.archive_public_url
         self.public_url = rt.public_url()
 
 
-def _list_or_none(rt: Runtime, list_id: str) -> MailingList | None:
+def _list_or_none(rt: Context, list_id: str) -> MailingList | None:
     if not list_id:
         return None
     return rt.mailing_lists().get(list_id)
 
 
-def _claims(rt: Runtime, request: Request, purpose: str) -> subscriptions.TokenClaims | None:
+def _claims(rt: Context, request: Request, purpose: str) -> subscriptions.TokenClaims | None:
     token = request.one("token", where="query")
     if not token:
         return None
@@ -161,7 +188,7 @@ def _claims(rt: Runtime, request: Request, purpose: str) -> subscriptions.TokenC
 # ------------------------------------------------------------------------------------------------ subscribe
 
 
-def _subscribe_form(rt: Runtime, request: Request) -> dict[str, Any]:
+def _subscribe_form(rt: Context, request: Request) -> HttpResponse:
     lists = rt.mailing_lists()
     list_id = request.one("list", where="query") or (next(iter(lists)) if len(lists) == 1 else "")
     mailing_list = lists.get(list_id)
@@ -179,7 +206,7 @@ def _subscribe_form(rt: Runtime, request: Request) -> dict[str, Any]:
     )
 
 
-def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
+def _subscribe(rt: Context, request: Request) -> HttpResponse:
     mailing_list = _list_or_none(rt, request.one("list"))
     if mailing_list is None:
         return _json(400, {"error": "unknown list"}) if request.is_json else _response(pages.bad_request("en"))
@@ -217,7 +244,7 @@ def _subscribe(rt: Runtime, request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ confirm
 
 
-def _confirm(rt: Runtime, request: Request) -> dict[str, Any]:
+def _confirm(rt: Context, request: Request) -> HttpResponse:
     claims = _claims(rt, request, "confirm")
     mailing_list = _list_or_none(rt, claims.list_id) if claims else None
     p = _Pages(rt, mailing_list, request.language)
@@ -238,7 +265,7 @@ def _confirm(rt: Runtime, request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ unsubscribe
 
 
-def _unsubscribe(rt: Runtime, request: Request) -> dict[str, Any]:
+def _unsubscribe(rt: Context, request: Request) -> HttpResponse:
     claims = _claims(rt, request, "unsubscribe")
     mailing_list = _list_or_none(rt, claims.list_id) if claims else None
     p = _Pages(rt, mailing_list, request.language)
@@ -272,7 +299,7 @@ def _unsubscribe(rt: Runtime, request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ preferences
 
 
-def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
+def _preferences(rt: Context, request: Request) -> HttpResponse:
     claims = _claims(rt, request, "preferences")
     lists = rt.mailing_lists()
     p = _Pages(rt, lists.get(claims.list_id) if claims else None, request.language)
@@ -310,7 +337,7 @@ def _preferences(rt: Runtime, request: Request) -> dict[str, Any]:
     )
 
 
-def _reader_form(rt: Runtime, mailing_list: MailingList, email: str) -> ReaderForm:
+def _reader_form(rt: Context, mailing_list: MailingList, email: str) -> ReaderForm:
     chosen = rt.store.preferences(email, mailing_list.id)
     today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
     # A checkbox per top-level folder the recent issues touched, and any area chosen before (kept checked).
@@ -333,3 +360,4 @@ _ROUTES = {
     ("GET", "/preferences"): _preferences,
     ("POST", "/preferences"): _preferences,
 }
+PATHS = frozenset(path for _, path in _ROUTES)  # what a server in front sends here rather than to the archive

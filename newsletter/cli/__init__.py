@@ -9,6 +9,7 @@ from newsletter.cli import (  # noqa: F401  (commands register on import)
     lists,
     preview,
     run,
+    serve,
     store,
     subscribers,
 )

@@ -59,6 +59,9 @@ class CampaignOptions:
     # Read the issue's whole ledger first (to wait for leases held by others and to report ambiguous sends).
     # A sender of one small batch out of thousands (SQS) skips it: claim() alone still never sends twice.
     scan_ledger: bool = True
+    # Set from outside to wind down (a service shutting down): messages in flight finish and are recorded, every
+    # other claim is released, so a later run sends to exactly the recipients this one did not.
+    stop: threading.Event | None = None
 
 
 @dataclass
@@ -76,6 +79,8 @@ class CampaignResult:
     started: float = field(default_factory=time.monotonic)
     duration: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (email, reason), the first 100
+    # Stopped from outside (options.stop) before every recipient was looked at: not settled, whatever the counts.
+    interrupted: bool = False
 
     @property
     def rate(self) -> float:
@@ -133,6 +138,15 @@ class Campaign:
         self._error: BaseException | None = None
 
     # ------------------------------------------------------------------------------------------- run
+    def _halted(self) -> bool:
+        return self._stop.is_set() or (self.options.stop is not None and self.options.stop.is_set())
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the campaign is halted (by an error or from outside)."""
+        end = time.monotonic() + seconds
+        while not self._halted() and (left := end - time.monotonic()) > 0:
+            self._stop.wait(min(left, 0.25))
+
     def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
         keep_message_memory()
         held, ambiguous, settled = self._scan_ledger() if self.options.scan_ledger else ({}, {}, set())
@@ -140,7 +154,7 @@ class Campaign:
         slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
             for recipient in recipients:
-                if self._stop.is_set():
+                if self._halted():
                     break
                 if recipient.email in settled:  # sent or failed for good: the scan said so, no query each
                     self._done("skipped")
@@ -150,18 +164,19 @@ class Campaign:
                     deferred.append((held[recipient.email], recipient))
                     continue
                 self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
-            if deferred and not self._stop.is_set():
+            if deferred and not self._halted():
                 # Wait until every lease seen has run out, then look again: what the other runner finished is
                 # skipped by the claim, what it left RESERVED is taken, and what it left SENDING is ambiguous.
                 wait = (max(expires for expires, _ in deferred) - datetime.now(UTC)).total_seconds()
                 if wait > 0:
-                    self._stop.wait(wait)
+                    self._pause(wait)
                 _, ambiguous, _ = self._scan_ledger()
             for _, recipient in deferred:
-                if self._stop.is_set():
+                if self._halted():
                     break
                 self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
         self.result.duration = time.monotonic() - self.result.started
+        self.result.interrupted = self.options.stop is not None and self.options.stop.is_set()
         if self._error is not None:
             raise self._error
         return self.result
@@ -216,7 +231,7 @@ class Campaign:
 
     # ------------------------------------------------------------------------------------- one recipient
     def _deliver(self, recipient: Recipient, ambiguous: LedgerEntry | None) -> Outcome:
-        if self._stop.is_set():
+        if self._halted():
             return "deferred"
         email = recipient.email
         refused = self._claim(email, ambiguous)
@@ -228,7 +243,7 @@ class Campaign:
                 self.store.mark(self.issue_id, email, self.runner, LedgerState.EMPTY)
                 return "empty"
             for attempt in range(1, self.options.max_attempts + 1):
-                if self._stop.is_set():
+                if self._halted():
                     break
                 self.bucket.acquire()
                 self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING)
@@ -239,7 +254,7 @@ class Campaign:
                     with self._lock:
                         self.result.retries += 1
                     if attempt < self.options.max_attempts:
-                        self._stop.wait(self._backoff(attempt))
+                        self._pause(self._backoff(attempt))
                     continue
                 except PermanentDeliveryError as err:
                     self.store.mark(self.issue_id, email, self.runner, LedgerState.FAILED, reason=err.message)
@@ -275,7 +290,7 @@ class Campaign:
             return None
         seen: datetime | None = None
         deadline, delay = time.monotonic() + self.options.lease_seconds + 0.05, 0.0
-        while not self._stop.is_set():
+        while not self._halted():
             entry = self.store.entry(self.issue_id, email)
             if entry is None or entry.state == LedgerState.RESERVED:
                 if self._take(email):  # released by its holder, or its lease ran out
@@ -292,7 +307,7 @@ class Campaign:
             if time.monotonic() >= deadline:
                 return "deferred"
             delay = min(max(delay * 2, 0.05), 1.0)
-            self._stop.wait(delay)
+            self._pause(delay)
         return "deferred"
 
     def _lease_end(self, entry: LedgerEntry) -> datetime:

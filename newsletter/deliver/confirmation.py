@@ -42,4 +42,5 @@ def confirmation_message(mailing_list: MailingList, email: str, url: str) -> byt
     message.set_content("\n".join(body) + "\n")
     html = render("confirm_email.html.j2", language, title=subject, list_title=mailing_list.title, confirm_url=url)
     message.add_alternative(html, subtype="html")
-    return message.as_bytes()
+    # CRLF on the wire: smtplib sends bytes as they are, and servers refuse bare LF (SMTP smuggling defences).
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

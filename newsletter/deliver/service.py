@@ -5,6 +5,7 @@ the send rate."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TypeVar
@@ -27,6 +28,7 @@ from newsletter.store.base import Cache, Recipient, Recipients
 
 # Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
 LOCAL_PUBLIC_URL = "http://localhost:8000"
+
 
 
 class SendableIssue(BaseModel):
@@ -68,7 +70,7 @@ def factory_for(
         sendable.rendered,
         mailing_list,
         tokens=tokens,
-        public_url=settings.public_url or LOCAL_PUBLIC_URL,
+        public_url=settings.links_url(),
         view_url=sendable.view_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )
@@ -104,6 +106,7 @@ def deliver(
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
     messages: Messages | None = None,
+    stop: threading.Event | None = None,
 ) -> CampaignResult:
     """Send one stored issue to the list's active recipients, or to one batch of them (``recipients``, read
     earlier: each is checked again, and those no longer current count as skipped). ``messages``: where each
@@ -111,6 +114,7 @@ def deliver(
     ``sendable``. ``share``: how many senders run at once on the account's rate (the AWS sender Lambdas)."""
     factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
+    options = dataclasses.replace(options, stop=stop)  # ``stop``: see CampaignOptions
     if share > 1 and options.rate:
         options = dataclasses.replace(options, rate=options.rate / share)
     if recipients is None:

@@ -68,6 +68,17 @@ class SmtpSender:
                 conn.close()
 
     def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        reused = getattr(self._local, "conn", None) is not None
+        try:
+            return self._send(raw, sender=sender, recipient=recipient)
+        except TransientDeliveryError as err:
+            # A kept connection that the server closed since (idle timeout: a long-running `newsletter serve`
+            # sends a confirmation now and then): once more, on a new connection.
+            if not reused or not isinstance(err.__cause__, smtplib.SMTPServerDisconnected | ConnectionError):
+                raise
+            return self._send(raw, sender=sender, recipient=recipient)
+
+    def _send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         conn = getattr(self._local, "conn", None) or self._connect()
         self._local.conn = conn
         envelope_from = _bare(sender)

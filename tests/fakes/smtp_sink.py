@@ -53,9 +53,11 @@ class _Handler:
 
 
 class SmtpSink:
-    """``with SmtpSink() as sink: sink.port`` — aiosmtpd's SMTP protocol served from a private event loop."""
+    """``with SmtpSink() as sink: sink.port`` — aiosmtpd's SMTP protocol served from a private event loop.
+    ``idle_timeout``: seconds after which the server closes an idle session (real servers: a few minutes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_timeout: float = 300) -> None:
+        self.idle_timeout = idle_timeout
         self.handler = _Handler()
         self.loop = asyncio.new_event_loop()
         self.port = 0
@@ -76,7 +78,10 @@ class SmtpSink:
     def __enter__(self) -> SmtpSink:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            self.loop.create_server(lambda: SMTP(self.handler, hostname="sink.test"), "127.0.0.1", 0), self.loop
+            self.loop.create_server(
+                lambda: SMTP(self.handler, hostname="sink.test", timeout=self.idle_timeout), "127.0.0.1", 0
+            ),
+            self.loop,
         )
         self._server = future.result(10)
         self.port = self._server.sockets[0].getsockname()[1]
