@@ -30,7 +30,6 @@ from newsletter.store.base import Cache, Recipient, Recipients
 LOCAL_PUBLIC_URL = "http://localhost:8000"
 
 
-
 class SendableIssue(BaseModel):
     """What every recipient of one issue gets (before personalisation), fixed at the first send."""
 
