@@ -61,6 +61,8 @@ def main() -> None:
         sent = len(stack.mails())
         print(f"send_batch: {handled:,} SQS messages, {sent:,} emails in {drain_s:.1f}s", flush=True)
         print(f"throughput: {sent / drain_s:,.0f} messages/s (one process, 8 send threads, moto on loopback)")
+        record = store.get_issue(tick["issues"][0]["issue"])
+        print(f"issue status after the drain: {record.status if record else None} ({record.stats if record else {}})")
         again = handlers.scheduled(scheduled, None)["issues"][0]["messages"]
         print(f"duplicate tick enqueued {again} messages; emails per subscriber: {sent / len(emails):.3f}")
 

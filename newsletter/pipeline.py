@@ -6,28 +6,39 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from newsletter import lifecycle
 from newsletter.analyze import Analyzer, Job, ProgressFn
-from newsletter.archive import Archive
 from newsletter.backends import make_analyzer
-from newsletter.collect import CollectOptions, collect_repos
+from newsletter.collect import CollectOptions
 from newsletter.compose import compose_issue, find_threads
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id, keep_sendable, load_sendable
+from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id
 from newsletter.errors import InputError, NewsletterError
 from newsletter.i18n import check_language, t
-from newsletter.models import AnalyzedCommit, Importance, Issue, MailingList, RepoCommits, Usage, Window, zone
+from newsletter.lifecycle import Prepared
+from newsletter.models import (
+    AnalyzedCommit,
+    Importance,
+    Issue,
+    MailingList,
+    RepoCommits,
+    RepoSpec,
+    Usage,
+    Window,
+    zone,
+)
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
 from newsletter.segments import keep_base, list_segment, load_base, narrow, segment_messages
-from newsletter.store.base import Cache, IssueRecord, LedgerState, MemberStatus
+from newsletter.store.base import Cache, IssueStatus, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
 
 log = logging.getLogger("newsletter.pipeline")
@@ -36,6 +47,7 @@ __all__ = [
     "Context",
     "ListRun",
     "Prepared",
+    "build_day",
     "build_issue",
     "build_sendable",
     "deliver_issue",
@@ -45,6 +57,7 @@ __all__ = [
     "run_due",
     "run_list",
     "run_sample",
+    "send_day",
     "test_send",
 ]
 
@@ -63,6 +76,8 @@ def build_issue(
     day: date | None = None,
     timezone: str | None = None,
     analyzer: Analyzer | None = None,
+    postal_address: str | None = None,
+    web_url: str | None = None,
 ) -> Issue:
     """Analyse every commit of ``repos`` (one analysis each, cached in ``store``), write each repository's
     day overview and compose the Issue. ``day``/``timezone`` default to the first repository's window."""
@@ -100,6 +115,47 @@ def build_issue(
         usage=usage,
         list_id=list_id,
         min_importance=min_importance,
+        postal_address=postal_address,
+        web_url=web_url,
+    )
+
+
+def build_day(
+    ctx: Context,
+    specs: Sequence[RepoSpec],
+    window: Window,
+    *,
+    language: str,
+    analyzer: Analyzer,
+    title: str | None = None,
+    list_id: str | None = None,
+    options: CollectOptions | None = None,
+    min_importance: Importance = Importance.LOW,
+    postal_address: str | None = None,
+    web_url: str | None = None,
+    repos: Sequence[RepoCommits] | None = None,
+    progress: Progress | None = None,
+) -> Issue:
+    """collect → analyse → compose: the Issue of ``specs`` over ``window``, complete (what ``newsletter build``
+    writes, what ``preview`` renders, what a list's run mails). ``repos``: the day's commits when already known
+    (the sample day); else they are collected through the context's collector."""
+    check_language(language)
+    if repos is None:
+        repos = ctx.collect(specs, window, options=options, progress=progress)
+    return build_issue(
+        repos,
+        language=language,
+        settings=ctx.settings,
+        store=ctx.store,
+        title=title,
+        list_id=list_id,
+        progress=progress,
+        min_importance=min_importance,
+        day=window.local_date,
+        timezone=window.timezone,
+        analyzer=analyzer,
+        postal_address=postal_address,
+        web_url=web_url,
     )
 
 
@@ -118,18 +174,14 @@ def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
     return report
 
 
-def _collect(
-    mailing_list: MailingList, day: date, *, settings: Settings, store: Cache, progress: Progress | None
-) -> list[RepoCommits]:
-    window = Window.for_day(day, mailing_list.timezone)
+def _collect(mailing_list: MailingList, day: date, ctx: Context, *, progress: Progress | None) -> list[RepoCommits]:
     options = CollectOptions(
         exclude_merges=mailing_list.exclude_merges,
         exclude_bots=mailing_list.exclude_bots,
-        bot_logins=settings.github_bot_logins,
+        bot_logins=ctx.settings.github_bot_logins,
     )
-    return collect_repos(
-        list(mailing_list.repos), window, settings=settings, cache=store, options=options, progress=progress
-    )
+    window = Window.for_day(day, mailing_list.timezone)
+    return ctx.collect(list(mailing_list.repos), window, options=options, progress=progress)
 
 
 def _base(
@@ -137,28 +189,27 @@ def _base(
     day: date,
     repos: Sequence[RepoCommits],
     language: str,
+    ctx: Context,
     *,
-    settings: Settings,
-    store: Cache,
     progress: Progress | None = None,
 ) -> Issue:
     """The day's issue in ``language`` with every commit, kept: what every segment of readers is narrowed from."""
-    base = build_issue(
-        repos,
+    base = build_day(
+        ctx,
+        list(mailing_list.repos),
+        Window.for_day(day, mailing_list.timezone),  # the list's day, even for commits handed in (``repos``)
         language=language,
-        settings=settings,
-        store=store,
-        analyzer_choice=mailing_list.analyzer or "auto",
+        analyzer=ctx.analyzer_for(mailing_list),
         title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
         list_id=mailing_list.id,
-        progress=progress,
         min_importance=Importance.LOW,
-        day=day,
-        timezone=mailing_list.timezone,
+        # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
+        postal_address=mailing_list.postal_address,
+        web_url=ctx.archive.url_for(mailing_list.id, day),
+        repos=repos,
+        progress=progress,
     )
-    # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
-    base = base.model_copy(update={"postal_address": mailing_list.postal_address})
-    return keep_base(store, issue_id(mailing_list.id, day), base)
+    return keep_base(ctx.store, issue_id(mailing_list.id, day), base)
 
 
 def base_issue(
@@ -177,49 +228,32 @@ def base_issue(
     if kept is not None:
         return kept
     if repos is None:
-        repos = _collect(mailing_list, day, settings=ctx.settings, store=ctx.store, progress=progress)
-    return _base(mailing_list, day, repos, language, settings=ctx.settings, store=ctx.store, progress=progress)
+        repos = _collect(mailing_list, day, ctx, progress=progress)
+    return _base(mailing_list, day, repos, language, ctx, progress=progress)
 
 
 def build_sendable(
     mailing_list: MailingList,
     day: date,
+    ctx: Context,
     *,
-    settings: Settings,
-    store: Cache,
-    archive: Archive,
     progress: Progress | None = None,
     repos: Sequence[RepoCommits] | None = None,
 ) -> SendableIssue | None:
-    """collect → analyse → compose → render → archive → keep for one list and day. Callers go through
-    ``prepare``, which returns an issue already kept instead (a retried run sends what the first one built).
+    """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
+    which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
     if repos is None:
-        repos = _collect(mailing_list, day, settings=settings, store=store, progress=progress)
+        repos = _collect(mailing_list, day, ctx, progress=progress)
     if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
         return None
-    base = _base(mailing_list, day, repos, mailing_list.language, settings=settings, store=store, progress=progress)
+    base = _base(mailing_list, day, repos, mailing_list.language, ctx, progress=progress)
     issue = narrow(base, list_segment(mailing_list))
     rendered = render_issue(issue)
-    view_url = archive.publish(issue, rendered)
-    return keep_sendable(
-        store,
-        SendableIssue(issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url, usage=issue.usage),
+    view_url = ctx.archive.publish(issue, rendered)
+    return SendableIssue(
+        issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url, usage=issue.usage
     )
-
-
-# ---------------------------------------------------------------------------------------------- one issue
-
-_DONE = ("sending", "sent", "skipped")  # issue record states past "built": recipients enqueued, mailed or none
-
-
-@dataclass(frozen=True)
-class Prepared:
-    issue_id: str
-    sendable: SendableIssue | None  # None: an empty day the list skips
-    fresh: bool  # not yet enqueued, sent or skipped by an earlier tick or run: its recipients still need mail
-    status: str  # the issue record's status: built | sending | sent | skipped
-    built: bool = False  # built and archived by this call (else: the one kept in the store)
 
 
 def prepare(
@@ -230,36 +264,13 @@ def prepare(
     repos: Sequence[RepoCommits] | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """The issue of ``mailing_list`` for ``day``, built and archived once, with its issue record (one per list
-    and day, created conditionally): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
-    key = issue_id(mailing_list.id, day)
-    record = ctx.store.get_issue(key)
-    if record is not None and record.status in _DONE:
-        return Prepared(key, load_sendable(ctx.store, key), False, record.status)
-    stored = load_sendable(ctx.store, key)
-    sendable = stored or build_sendable(
-        mailing_list,
-        day,
-        settings=ctx.settings,
-        store=ctx.store,
-        archive=ctx.archive,
-        progress=progress,
-        repos=repos,
-    )
-    now = datetime.now(UTC)
-    fresh = IssueRecord(
-        issue_id=key,
-        list_id=mailing_list.id,
-        date=day,
-        status="built" if sendable else "skipped",
-        subject=sendable.rendered.subject if sendable else None,
-        archive_key=sendable.view_url if sendable else None,
-        created_at=now,
-        updated_at=now,
-    )
-    if not ctx.store.create_issue(fresh) and not sendable:
-        ctx.store.update_issue(fresh)
-    return Prepared(key, sendable, sendable is not None, fresh.status, built=stored is None and sendable is not None)
+    """The issue of ``mailing_list`` for ``day``, built and archived once and kept with its issue record (see
+    ``newsletter.lifecycle``): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
+
+    def build() -> SendableIssue | None:
+        return build_sendable(mailing_list, day, ctx, progress=progress, repos=repos)
+
+    return lifecycle.prepare(ctx.store, ctx.archive, mailing_list.id, day, build)
 
 
 def prepare_issue(mailing_list: MailingList, day: date, ctx: Context) -> SendableIssue | None:
@@ -291,6 +302,8 @@ def deliver_issue(
         choices=ctx.store.list_preferences(mailing_list.id),
         base=lambda language: base_issue(mailing_list, day, language, ctx, repos=repos),
     )
+    if not dry_run:
+        lifecycle.start_sending(ctx.store, sendable.issue_id)
     result = deliver(
         mailing_list,
         sendable,
@@ -306,19 +319,44 @@ def deliver_issue(
     )
     result.segments, result.rendered = counts.segments, counts.rendered
     if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
-        _mark_sent(ctx, sendable.issue_id, result)
+        lifecycle.settle(ctx.store, sendable.issue_id)
     return result
 
 
-def _mark_sent(ctx: Context, key: str, result: CampaignResult) -> None:
-    """Every recipient is settled (sent, or refused for good): a later ``newsletter run`` or tick leaves the
-    issue alone. ``newsletter send`` still runs the campaign again when asked (the ledger skips everyone)."""
-    record = ctx.store.get_issue(key)
-    if record is None or record.status == "sent":
-        return
-    stats = {**record.stats, "sent": result.sent, "failed": result.failed, "skipped": result.skipped}
-    now = datetime.now(UTC)
-    ctx.store.update_issue(record.model_copy(update={"status": "sent", "stats": stats, "updated_at": now}))
+@dataclass
+class SendRun:
+    """How ``newsletter send`` went: plain data for the summary."""
+
+    issue_id: str
+    delivery: str  # where the messages went (the sender's description)
+    campaign: CampaignResult | None = None  # None: an empty day the list skips, or a test message
+    test_message: str | None = None  # the provider's id of the one test message (``to``)
+
+
+def send_day(
+    mailing_list: MailingList,
+    day: date,
+    ctx: Context,
+    *,
+    dry_run: bool = False,
+    resend_ambiguous: bool = False,
+    to: str | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+) -> SendRun:
+    """``newsletter send``: the list's issue of ``day`` (built, archived and kept first when no run did) to every
+    active member, or one test message to ``to``. The campaign runs even for a sent issue (the ledger skips
+    everyone already settled)."""
+    key = issue_id(mailing_list.id, day)
+    sendable = prepare_issue(mailing_list, day, ctx)
+    delivery = ctx.sender_for(mailing_list).describe()
+    if sendable is None:
+        return SendRun(key, delivery)
+    if to:
+        return SendRun(key, delivery, test_message=test_send(mailing_list, sendable, ctx, to))
+    campaign = deliver_issue(
+        mailing_list, sendable, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, progress=progress
+    )
+    return SendRun(key, delivery, campaign)
 
 
 def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
@@ -389,7 +427,7 @@ def run_list(
             delivery=sender.describe(),
             usage=prepared.sendable.usage if prepared.built else None,
         )
-        if prepared.status == "sent":
+        if prepared.status == IssueStatus.SENT:
             done.outcome = "already-sent"
             return done
         done.campaign = deliver_issue(

@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,9 +15,9 @@ import pytest
 
 from newsletter.aws import handlers
 from newsletter.errors import StoreError
-from newsletter.store.base import MemberStatus
+from newsletter.store.base import IssueStatus, MemberStatus
 from tests.aws_stack import DATA, Stack, event, http_event, make_stack
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, synthetic_day
 
 ACTIVE, PENDING, LEFT = 23, 3, 2
 FORM = "application/x-www-form-urlencoded"
@@ -89,7 +90,7 @@ def test_tick_archives_fills_queue_and_senders_mail_each_active_subscriber_once(
 
     # The scheduler retries or duplicates the event: nothing is queued, nothing is sent.
     again = tick("2026-03-09T15:00:00Z")
-    assert again["issues"] == [{"issue": "widgets/2026-03-08", "status": "sending", "messages": 0}]
+    assert again["issues"] == [{"issue": "widgets/2026-03-08", "status": "sent", "messages": 0}]
     assert queued(stack) == 0
     # SQS delivers a message twice (at-least-once): the ledger lets nobody through a second time.
     answer = handlers.send_batch({"Records": records[:2]}, None)
@@ -337,3 +338,37 @@ def test_one_click_unsubscribe_in_multipart_form_data_answers_200(stack: Stack) 
     )
     assert handlers.http(urlencoded, None)["statusCode"] == 200
     assert store.get_member(readers[1], "widgets").status == MemberStatus.UNSUBSCRIBED
+
+
+def test_a_300_commit_day_goes_from_the_tick_through_the_queue_to_every_subscriber_and_ends_sent(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = synthetic_day(
+        tmp_path / "case", repo="acme/widgets", day=date(2026, 3, 8), tz="America/Los_Angeles", count=300
+    )
+    with FakeGitHub(case) as gh:
+        busy = make_stack(moto_endpoint, tmp_path, {"GITHUB_API_URL": gh.api_url, "GITHUB_URL": gh.web_url})
+        for name, value in busy.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NEWSLETTER_SEND_BATCH", "10")
+        readers = people(busy, 45, "reader")
+        busy.store().add_members([(e, None) for e in readers], "widgets", status=MemberStatus.ACTIVE, source="test")
+
+        ticked = tick("2026-03-09T15:00:00Z")
+        assert ticked["issues"] == [{"issue": "widgets/2026-03-08", "status": "sending", "messages": 5}]
+        record = busy.store().get_issue("widgets/2026-03-08")
+        assert record is not None and record.status == IssueStatus.SENDING
+        assert record.body or record.body_key  # the issue as sent is kept with its record, not in a cache
+
+        handled, _ = busy.drain(handlers.send_batch)
+
+    assert handled == 5
+    mails = busy.mails()
+    assert sorted(str(m["To"]) for m in mails) == sorted(readers)  # everyone, once
+    text = mails[0].get_body(("plain",)).get_content()
+    assert "acme/widgets" in text
+    record = busy.store().get_issue("widgets/2026-03-08")
+    assert record is not None and record.status == IssueStatus.SENT
+    assert (record.stats["sent"], record.stats["failed"], record.stats["sqs_messages"]) == (45, 0, 5)
+    again = tick("2026-03-09T15:15:00Z")  # the next tick in the send window leaves a sent issue alone
+    assert again["issues"] == [{"issue": "widgets/2026-03-08", "status": "sent", "messages": 0}]

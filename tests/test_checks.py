@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from newsletter import lifecycle
 from newsletter.analyze import Job, checks, facts, heuristic
 from newsletter.analyze.prompts import commit_prompt, overview_prompt
-from newsletter.backends import open_store
+from newsletter.backends import open_archive, open_store
 from newsletter.cli import app
-from newsletter.deliver.service import load_sendable
+from newsletter.config import Settings
 from newsletter.i18n import t
 from newsletter.models import AnalyzedCommit, Issue, RepoCommits
 from newsletter.pipeline import build_issue
@@ -261,7 +262,7 @@ def test_run_prints_the_checks_and_keeps_them_with_the_issue(
         result = CliRunner().invoke(app, ["run", "--list", "widgets", "--date", "2026-03-08"])
     assert result.exit_code == 0, result.output
     assert "grounding: 6 figures dropped · 0 language retries · 0 corrections" in result.stdout
-    kept = load_sendable(store, "widgets/2026-03-08")
+    kept = lifecycle.load(store, open_archive(Settings.from_env()), "widgets/2026-03-08")  # kept with the record
     assert (
         kept is not None and kept.usage is not None and kept.usage.figures_dropped == 6
     )  # the bot's commit is left out (exclude_bots)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.backends import open_store
+from newsletter import lifecycle
+from newsletter.backends import open_archive, open_store
 from newsletter.config import Settings
 from newsletter.deliver.campaign import send_status
-from newsletter.deliver.service import deliver, keep_sendable
+from newsletter.deliver.service import deliver
 from newsletter.deliver.ses import SesSender
 from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import DeliveryError
@@ -155,7 +156,7 @@ def _send(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
 def test_killed_mid_campaign_then_resumed_sends_everyone_once(tmp_path: Path) -> None:
     store = open_store(Settings.from_env())
     emails = seed(store, 1000)
-    keep_sendable(store, sendable())
+    lifecycle.prepare(store, open_archive(Settings.from_env()), "digest", DAY, sendable)  # as `run` keeps it
     issue = sendable().issue_id
     with moto_ses() as url:
         with SesProxy(url, hold_after=300) as proxy:

@@ -16,7 +16,7 @@ from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.errors import ConfigError, ConflictError, InputError
-from newsletter.store.base import IssueRecord, LedgerState, MemberStatus
+from newsletter.store.base import IssueRecord, IssueStatus, LedgerState, MemberStatus
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 from tests.deliver_support import SECRET, mailing_list
@@ -125,10 +125,18 @@ def test_issue_records_are_created_once(make_store: Callable[..., Store], clock:
     created = _race(stores, lambda store, _: store.create_issue(record))
     assert sorted(created) == [False, True]
     assert stores[0].get_issue("sglang/2026-01-13") == record
-    record.status, record.stats = "sent", {"sent": 3, "cost_usd": 0.0123}
+    record.status, record.stats = IssueStatus.SENT, {"sent": 3, "cost_usd": 0.0123}
     stores[1].update_issue(record)
     assert stores[0].get_issue("sglang/2026-01-13") == record
     assert stores[0].get_issue("sglang/2026-01-14") is None
+
+
+def test_issue_batches_count_once_each(any_store: Store) -> None:
+    issue = "sglang/2026-01-13"
+    assert any_store.batches_done(issue) == 0
+    assert [any_store.finish_batch(issue, n) for n in (0, 2, 0, 1, 2)] == [1, 2, 2, 3, 3]  # SQS redelivers
+    assert any_store.batches_done(issue) == 3
+    assert any_store.batches_done("sglang/2026-01-14") == 0
 
 
 def test_notifications_once_and_soft_bounces(any_store: Store) -> None:

@@ -42,6 +42,13 @@ class Archive(Protocol):
 class SiteArchive(Site):
     """The archive site over any storage; the subclasses below only say where the files go."""
 
+    def keep_blob(self, key: str, data: bytes) -> None:
+        """Keep a file beside the site that no page links to (an issue too large for its store record)."""
+        self.storage.write(key, data, content_type="application/octet-stream", cache_control="no-store")
+
+    def read_blob(self, key: str) -> bytes | None:
+        return self.storage.read(key)
+
     def copy_to(self, target: Site) -> int:
         """Write every archived issue into ``target`` (rebased on its URL) and rebuild its indexes and feeds.
         Returns the number of issues copied."""

@@ -18,8 +18,9 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from newsletter import fanout
 from newsletter.aws import web
-from newsletter.aws.queue import RecipientBatch, enqueue
+from newsletter.aws.queue import RecipientBatch
 from newsletter.aws.runtime import Runtime, runtime
 from newsletter.deliver.events import ingest
 from newsletter.errors import InputError, NewsletterError
@@ -69,19 +70,8 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 
 
 def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
-    prepared = rt.prepare(due.mailing_list, due.day)
-    if prepared.sendable is None or not prepared.fresh:
-        return {"issue": prepared.issue_id, "status": prepared.status, "messages": 0}
-    messages = enqueue(
-        rt.sqs,
-        rt.queue_url(),
-        prepared.issue_id,
-        due.mailing_list.id,
-        rt.store.active_recipients(due.mailing_list.id),
-        batch=rt.settings.send_batch_size,
-    )
-    rt.mark_enqueued(prepared.issue_id, messages)
-    return {"issue": prepared.issue_id, "status": "sending", "messages": messages}
+    done = fanout.enqueue_issue(due.mailing_list, due.day, rt, rt.queue)
+    return {"issue": done.issue_id, "status": str(done.status), "messages": done.batches}
 
 
 # ---------------------------------------------------------------------------------------------- send_batch
@@ -94,7 +84,14 @@ def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
         message_id = str(record.get("messageId", ""))
         try:
             batch = RecipientBatch.from_json(record.get("body", ""))
-            result = rt.send(batch)
+            result = fanout.deliver_batch(
+                rt,
+                batch.issue_id,
+                batch.list_id,
+                batch.recipients,
+                number=batch.number,
+                share=rt.settings.sender_concurrency,  # the account's rate is shared by the senders running at once
+            )
         except NewsletterError as err:
             log.error("SQS message %s: %s", message_id, err.message)
             failures.append({"itemIdentifier": message_id})

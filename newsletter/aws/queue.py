@@ -31,10 +31,12 @@ class RecipientBatch:
     issue_id: str
     list_id: str
     recipients: list[Recipient]
+    number: int | None = None  # the batch's place in the tick's sequence: the issue is sent when all are done
 
     def to_json(self) -> str:
         people = [[r.email, r.name] if r.name else [r.email] for r in self.recipients]
-        return json.dumps({"v": _VERSION, "issue": self.issue_id, "list": self.list_id, "to": people})
+        data = {"v": _VERSION, "issue": self.issue_id, "list": self.list_id, "n": self.number, "to": people}
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, body: str) -> RecipientBatch:
@@ -44,7 +46,10 @@ class RecipientBatch:
                 raise ValueError(f"version {data.get('v')!r}")
             list_id = str(data["list"])
             recipients = [Recipient(email=p[0], name=p[1] if len(p) > 1 else None, list_id=list_id) for p in data["to"]]
-            return cls(str(data["issue"]), list_id, recipients)
+            number = data.get("n")  # absent in batches queued before batches were numbered
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 0):
+                raise ValueError(f"batch number {number!r}")
+            return cls(str(data["issue"]), list_id, recipients, number)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
             raise InputError(f"not a recipient batch: {err}") from err
 
@@ -70,7 +75,7 @@ def enqueue(
     from botocore.exceptions import BotoCoreError, ClientError  # here, not at start-up: see newsletter.backends
 
     sent = 0
-    batches = (RecipientBatch(issue_id, list_id, chunk) for chunk in chunks(recipients, batch))
+    batches = (RecipientBatch(issue_id, list_id, chunk, n) for n, chunk in enumerate(chunks(recipients, batch)))
     for group in chunks(batches, ENTRIES):
         entries = {str(i): b.to_json() for i, b in enumerate(group)}
         for attempt in range(1, ATTEMPTS + 1):
@@ -93,3 +98,15 @@ def enqueue(
         else:
             raise DeliveryError(f"SQS kept failing {len(entries)} recipient batches", hint="the tick can be retried")
     return sent
+
+
+class SqsQueue:
+    """The tick's queue of recipient batches (``newsletter.fanout.BatchQueue``) on SQS."""
+
+    def __init__(self, sqs: Any, queue_url: str, *, batch: int = BATCH) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.batch = batch
+
+    def put(self, issue_id: str, list_id: str, recipients: Iterable[Recipient]) -> int:
+        return enqueue(self.sqs, self.queue_url, issue_id, list_id, recipients, batch=self.batch)

@@ -1,101 +1,36 @@
 """What the Lambda handlers share within one execution environment: a Context (settings with the SSM
-secrets, the store, senders, the archive, tokens, the lists) plus the SQS client, made once at cold start and
+secrets, the store, senders, the archive, tokens, the lists) plus the SQS queue, made once at cold start and
 reused by every invocation."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
-from newsletter.aws.queue import RecipientBatch
+from newsletter.aws.queue import SqsQueue
 from newsletter.aws.secrets import with_secrets
 from newsletter.config import Settings
 from newsletter.context import Context
-from newsletter.deliver.campaign import CampaignResult, send_issue
-from newsletter.deliver.service import load_sendable, options_for, still_current
-from newsletter.errors import ConfigError, NewsletterError
-from newsletter.models import Issue, MailingList
-from newsletter.segments import segment_messages
-
-if TYPE_CHECKING:
-    from newsletter.pipeline import Prepared
+from newsletter.errors import ConfigError
 
 
 class Runtime(Context):
     """The Context of a Lambda execution environment, plus what only the AWS fan-out needs."""
 
     @cached_property
-    def sqs(self) -> Any:
-        import boto3  # only the tick needs it
-
-        return boto3.client("sqs", region_name=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
-
-    def queue_url(self) -> str:
+    def queue(self) -> SqsQueue:
+        """The recipient batches' queue (only the tick writes to it)."""
         if not self.settings.send_queue_url:
             raise ConfigError("NEWSLETTER_SEND_QUEUE_URL is not set", hint="serverless.yml sets it to the send queue")
-        return self.settings.send_queue_url
+        import boto3  # only the tick needs it
+
+        sqs = boto3.client("sqs", region_name=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
+        return SqsQueue(sqs, self.settings.send_queue_url, batch=self.settings.send_batch_size)
 
     def public_url(self) -> str:
         if not self.settings.public_url:
             raise ConfigError("NEWSLETTER_PUBLIC_URL is not set", hint="serverless.yml sets it to the HTTP API's URL")
         return self.settings.public_url
-
-    # ------------------------------------------------------------------------------------------ the tick
-    def prepare(self, mailing_list: MailingList, day: date) -> Prepared:
-        """The issue of ``mailing_list`` for ``day``, built and archived once; ``fresh`` unless an earlier
-        tick (or a local run) already enqueued, sent or skipped it."""
-        from newsletter.pipeline import prepare  # the pipeline pulls in every stage: only the tick needs it
-
-        return prepare(mailing_list, day, self)
-
-    def mark_enqueued(self, key: str, messages: int) -> None:
-        record = self.store.get_issue(key)
-        if record is None:
-            return
-        stats = {**record.stats, "sqs_messages": messages}
-        self.store.update_issue(
-            record.model_copy(update={"status": "sending", "stats": stats, "updated_at": datetime.now(UTC)})
-        )
-
-    # ------------------------------------------------------------------------------------------ a batch
-    def send(self, batch: RecipientBatch) -> CampaignResult:
-        sendable = load_sendable(self.store, batch.issue_id)
-        if sendable is None:
-            raise NewsletterError(f"issue {batch.issue_id} is not in the store", hint="was the store reset?")
-        mailing_list = self.mailing_list(batch.list_id)
-        sender = self.sender_for(mailing_list)
-        day = date.fromisoformat(batch.issue_id.rsplit("/", 1)[-1])
-
-        def base(language: str) -> Issue:
-            from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
-
-            return base_issue(mailing_list, day, language, self)
-
-        # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
-        choices = ((r.email, self.store.preferences(r.email, batch.list_id)) for r in batch.recipients)
-        factory, _ = segment_messages(
-            mailing_list,
-            sendable,
-            settings=self.settings,
-            tokens=self.tokens,
-            store=self.store,
-            choices=choices,
-            base=base,
-        )
-        options = options_for(self.settings, sender)
-        # The account's rate is shared by every sender Lambda the queue runs at once.
-        rate = options.rate / self.settings.sender_concurrency if options.rate else None
-        options = dataclasses.replace(options, rate=rate, scan_ledger=False)
-        # The batch was snapshotted at tick time: whoever unsubscribed, bounced or complained since is dropped.
-        recipients = list(still_current(self.store, batch.list_id, batch.recipients))
-        result = send_issue(
-            batch.issue_id, iter(recipients), store=self.store, sender=sender, factory=factory, options=options
-        )
-        result.skipped += len(batch.recipients) - len(recipients)
-        return result
 
 
 _CACHED: tuple[frozenset[tuple[str, str]], Runtime] | None = None

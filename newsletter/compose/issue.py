@@ -93,8 +93,11 @@ def compose_issue(
     list_id: str | None = None,
     min_importance: Importance = Importance.LOW,
     generated_at: datetime | None = None,
+    postal_address: str | None = None,
+    web_url: str | None = None,
 ) -> Issue:
-    """``analysed`` maps a repository's full name to its analysed commits (any order)."""
+    """``analysed`` maps a repository's full name to its analysed commits (any order). ``postal_address`` and
+    ``web_url`` (the issue's page on the archive) come from the list and the archive: the Issue is complete."""
     overviews = overviews or {}
     digests = [
         digest(
@@ -117,4 +120,6 @@ def compose_issue(
         stats=stats(everything),
         usage=usage or Usage(),
         generated_at=generated_at or datetime.now(UTC),
+        postal_address=postal_address,
+        web_url=web_url,
     )

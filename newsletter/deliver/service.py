@@ -1,11 +1,12 @@
-"""Glue between the pipeline and a campaign: the issue as it is sent (kept in the store so that a resumed
-run sends byte-for-byte the same issue), the message factory, and the send rate."""
+"""Glue between the pipeline and a campaign: the issue as it is sent (kept with its issue record by
+``newsletter.lifecycle``, so that a resumed run sends byte-for-byte the same issue), the message factory, and
+the send rate."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TypeVar
 
@@ -25,7 +26,8 @@ from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Cache, Recipient, Recipients
 
-_KIND = "sent-issue"
+# Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
+LOCAL_PUBLIC_URL = "http://localhost:8000"
 
 
 class SendableIssue(BaseModel):
@@ -41,13 +43,18 @@ def issue_id(list_id: str, day: object) -> str:
     return f"{list_id}/{day}"
 
 
-def load_sendable(store: Cache, issue: str) -> SendableIssue | None:
-    value = store.get(_KIND, issue)
+_KIND = "sent-issue"
+
+
+def load_sendable(store: Cache, key: str) -> SendableIssue | None:
+    """A render kept in the cache under ``key`` (a segment's variant of an issue, newsletter/segments.py). The
+    issue itself is kept with its issue record by ``newsletter.lifecycle``."""
+    value = store.get(_KIND, key)
     return SendableIssue.model_validate(value) if value else None
 
 
 def keep_sendable(store: Cache, sendable: SendableIssue) -> SendableIssue:
-    """Store the issue unless one is stored already; the stored one wins (a resumed run must not change it)."""
+    """Keep a render unless one is kept already; the kept one wins (a resumed run must not change it)."""
     existing = load_sendable(store, sendable.issue_id)
     if existing is not None:
         return existing
@@ -92,27 +99,47 @@ def deliver(
     store: CampaignStore,
     sender: Sender,
     tokens: TokenMaker,
+    recipients: Sequence[Recipient] | None = None,
+    share: int = 1,
     dry_run: bool = False,
     resend_ambiguous: bool = False,
     progress: Callable[[Outcome], None] | None = None,
     messages: Messages | None = None,
     stop: threading.Event | None = None,
 ) -> CampaignResult:
-    """Send one stored issue to the list's active recipients; ``messages``: where each reader's message comes
-    from when readers chose differently (newsletter/segments.py), else every reader gets ``sendable``;
-    ``stop``: see CampaignOptions."""
+    """Send one stored issue to the list's active recipients, or to one batch of them (``recipients``, read
+    earlier: each is checked again, and those no longer current count as skipped). ``messages``: where each
+    reader's message comes from when readers chose differently (newsletter/segments.py), else every reader gets
+    ``sendable``. ``share``: how many senders run at once on the account's rate (the AWS sender Lambdas)."""
     factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
-    options = dataclasses.replace(options, stop=stop)
-    return send_issue(
+    options = dataclasses.replace(options, stop=stop)  # ``stop``: see CampaignOptions
+    if share > 1 and options.rate:
+        options = dataclasses.replace(options, rate=options.rate / share)
+    if recipients is None:
+        return send_issue(
+            sendable.issue_id,
+            current_recipients(store, mailing_list.id),
+            store=store,
+            sender=sender,
+            factory=factory,
+            options=options,
+            progress=progress,
+        )
+    # One small batch out of many: reading the issue's whole ledger first would cost more than the batch.
+    options = dataclasses.replace(options, scan_ledger=False)
+    current = list(still_current(store, mailing_list.id, recipients))
+    result = send_issue(
         sendable.issue_id,
-        current_recipients(store, mailing_list.id),
+        iter(current),
         store=store,
         sender=sender,
         factory=factory,
         options=options,
         progress=progress,
     )
+    result.skipped += len(recipients) - len(current)
+    return result
 
 
 def current_recipients(store: Recipients, list_id: str, *, chunk: int = 100) -> Iterator[Recipient]:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from newsletter.models import ReaderPreferences
 from newsletter.store.states import MemberStatus, SuppressionReason
@@ -119,18 +119,35 @@ class SendLedger(Protocol):
         ...
 
 
+class IssueStatus(StrEnum):
+    """Where an issue is in its life; ``newsletter.lifecycle`` is the only module that moves it."""
+
+    PREPARED = "prepared"  # built, archived and kept; nobody mailed yet
+    SENDING = "sending"  # a campaign started (CLI), or every recipient batch is queued (AWS)
+    SENT = "sent"  # every recipient settled: later runs and ticks leave it alone
+    SKIPPED = "skipped"  # an empty day the list skips
+
+
 class IssueRecord(BaseModel):
-    """One issue of one list on one day: what was built, where it is archived, how sending went."""
+    """One issue of one list on one day: what was built, where it is archived, how sending went, and the issue
+    as it is sent (``body``: compressed JSON, base64; or ``body_key``: where beside the archive it lies)."""
 
     issue_id: str  # f"{list_id}/{date}"
     list_id: str
     date: date
-    status: str = "built"  # built | sending | sent | skipped
+    status: IssueStatus = IssueStatus.PREPARED
     subject: str | None = None
     archive_key: str | None = None
     created_at: datetime
     updated_at: datetime
     stats: dict = Field(default_factory=dict)  # counts, usage and cost, html size, what was shed
+    body: str | None = None
+    body_key: str | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _built_is_prepared(cls, value: object) -> object:
+        return IssueStatus.PREPARED if value == "built" else value  # records written before the enum
 
 
 class IssueRecords(Protocol):
@@ -141,6 +158,15 @@ class IssueRecords(Protocol):
     def get_issue(self, issue_id: str) -> IssueRecord | None: ...
 
     def update_issue(self, record: IssueRecord) -> None: ...
+
+    def finish_batch(self, issue_id: str, batch: int) -> int:
+        """Record that recipient batch number ``batch`` of the issue is done (idempotent: SQS may deliver a
+        batch twice) and return how many distinct batches of it are done, read consistently."""
+        ...
+
+    def batches_done(self, issue_id: str) -> int:
+        """How many distinct batches of the issue are done (consistent read)."""
+        ...
 
 
 class RateLimits(Protocol):

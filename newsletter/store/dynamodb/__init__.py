@@ -14,6 +14,7 @@ send ledger        ``P#<email>``        ``S#<issue>``           ``S#<issue>``   
 preferences        ``P#<email>``        ``R#<list>``            ``R#<list>``             email
 suppression        ``X#<sha256(email)>`` ``X``
 issue record       ``I#<issue>``        ``I``
+batches done       ``I#<issue>``        ``B``   (attribute ``done``: the set of finished batch numbers)
 SES notification   ``N#<id>``           ``N``
 cache              ``C#<kind>#<key>``   ``C``
 =================  ===================  ======================  =======================  ==========

@@ -167,6 +167,22 @@ class Sending(DynamoStoreBase):
                 TableName=self.table, Item=_av(pk=f"I#{record.issue_id}", sk="I", doc=record.model_dump_json())
             )
 
+    def finish_batch(self, issue_id: str, batch: int) -> int:
+        # A number set: adding a batch twice (SQS delivers at least once) counts it once, atomically.
+        with self._aws():
+            answer = self._db.update_item(
+                TableName=self.table,
+                Key=_av(pk=f"I#{issue_id}", sk="B"),
+                UpdateExpression="ADD done :b",
+                ExpressionAttributeValues={":b": {"NS": [str(batch)]}},
+                ReturnValues="ALL_NEW",  # UPDATED_NEW leaves the set out when the batch was already in it
+            )
+        return len(answer.get("Attributes", {}).get("done", {}).get("NS", []))
+
+    def batches_done(self, issue_id: str) -> int:
+        item = self._get(f"I#{issue_id}", "B")
+        return len(item["done"]) if item and "done" in item else 0
+
     # Bounce events ---------------------------------------------------------------------------------
     def first_time(self, notification_id: str) -> bool:
         item = _av(pk=f"N#{notification_id}", sk="N", at=iso(self.clock()))

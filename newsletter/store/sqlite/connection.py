@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS issues (
     issue_id TEXT PRIMARY KEY,
     doc      TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issue_batches (
+    issue_id TEXT NOT NULL,
+    batch    INTEGER NOT NULL,
+    PRIMARY KEY (issue_id, batch)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notifications (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL
@@ -95,9 +100,8 @@ CREATE TABLE IF NOT EXISTS preferences (
 CREATE INDEX IF NOT EXISTS preferences_email ON preferences (email);
 """
 _TABLES = (
-    *("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "notifications"),
-    "preferences",
-    "rate_limits",
+    *("cache", "subscribers", "members", "suppressions", "consent_log", "ledger", "issues", "issue_batches"),
+    *("notifications", "preferences", "rate_limits"),
 )
 _MEMBER_COLUMNS = "m.email, m.list_id, m.status, s.name, m.source, m.created_at, m.updated_at"
 

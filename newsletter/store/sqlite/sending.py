@@ -123,6 +123,15 @@ class Sending(SqliteStoreBase):
                 (record.issue_id, record.model_dump_json()),
             )
 
+    def finish_batch(self, issue_id: str, batch: int) -> int:
+        with self._guard() as db:
+            db.execute("INSERT OR IGNORE INTO issue_batches (issue_id, batch) VALUES (?, ?)", (issue_id, batch))
+        return self.batches_done(issue_id)
+
+    def batches_done(self, issue_id: str) -> int:
+        with self._guard() as db:
+            return int(db.execute("SELECT COUNT(*) FROM issue_batches WHERE issue_id = ?", (issue_id,)).fetchone()[0])
+
     # Bounce events ---------------------------------------------------------------------------------
     def first_time(self, notification_id: str) -> bool:
         with self._guard() as db:

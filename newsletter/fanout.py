@@ -1,0 +1,95 @@
+"""Sending at scale, as the AWS deployment runs it: the scheduled tick queues an issue's recipients in batches
+(``enqueue_issue``), sender Lambdas each mail one batch (``deliver_batch``). Library code: the queue is a small
+protocol (SQS in ``newsletter.aws.queue``), the Lambda handlers only parse events and call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from newsletter import lifecycle
+from newsletter.context import Context
+from newsletter.deliver.campaign import CampaignResult
+from newsletter.deliver.service import deliver
+from newsletter.errors import NewsletterError
+from newsletter.models import Issue, MailingList
+from newsletter.segments import segment_messages
+from newsletter.store.base import IssueStatus, Recipient
+
+
+class BatchQueue(Protocol):
+    def put(self, issue_id: str, list_id: str, recipients: Iterable[Recipient]) -> int:
+        """Queue ``recipients`` (streamed) in numbered batches; returns how many batches were queued."""
+        ...
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    issue_id: str
+    status: IssueStatus
+    batches: int  # queued by this call (0: the issue was already queued, sent or skipped)
+
+
+def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued:
+    """The tick for one due list: the issue built and archived once (``lifecycle.prepare``), then — unless an
+    earlier tick or run already took it — every active recipient queued, and the issue moved to *sending*."""
+    from newsletter.pipeline import prepare  # every stage: only the tick builds issues, not the senders
+
+    prepared = prepare(mailing_list, day, ctx)
+    if not prepared.fresh:
+        return Enqueued(prepared.issue_id, prepared.status, 0)
+    batches = queue.put(prepared.issue_id, mailing_list.id, ctx.store.active_recipients(mailing_list.id))
+    status = lifecycle.start_sending(ctx.store, prepared.issue_id, batches=batches)
+    return Enqueued(prepared.issue_id, status or IssueStatus.SENDING, batches)
+
+
+def deliver_batch(
+    ctx: Context,
+    issue_id: str,
+    list_id: str,
+    recipients: Sequence[Recipient],
+    *,
+    number: int | None = None,
+    share: int = 1,
+) -> CampaignResult:
+    """Mail one queued batch of the kept issue ``issue_id`` (ledger, rate, retries as any campaign). Those who
+    unsubscribed, bounced or complained since the tick are skipped. When nobody in it is left deferred or
+    ambiguous, the batch (``number``) is done, and the issue becomes *sent* with its last batch."""
+    sendable = lifecycle.load(ctx.store, ctx.archive, issue_id)
+    if sendable is None:
+        raise NewsletterError(f"issue {issue_id} is not in the store", hint="was the store reset?")
+    mailing_list = ctx.mailing_list(list_id)
+    day = date.fromisoformat(issue_id.rsplit("/", 1)[-1])
+
+    def base(language: str) -> Issue:
+        from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
+
+        return base_issue(mailing_list, day, language, ctx)
+
+    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
+    choices = ((r.email, ctx.store.preferences(r.email, list_id)) for r in recipients)
+    messages, _ = segment_messages(
+        mailing_list,
+        sendable,
+        settings=ctx.settings,
+        tokens=ctx.tokens,
+        store=ctx.store,
+        choices=choices,
+        base=base,
+    )
+    result = deliver(
+        mailing_list,
+        sendable,
+        settings=ctx.settings,
+        store=ctx.store,
+        sender=ctx.sender_for(mailing_list),
+        tokens=ctx.tokens,
+        recipients=recipients,
+        share=share,
+        messages=messages,
+    )
+    if number is not None and not result.deferred and not result.ambiguous:
+        lifecycle.finish_batch(ctx.store, issue_id, number)
+    return result
