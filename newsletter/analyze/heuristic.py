@@ -18,45 +18,6 @@ from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Commit, Impo
 
 _TAGS = re.compile(r"^\s*((?:\[[^\]]+\]\s*)+)")
 _CONVENTIONAL = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*")
-_WORDS: dict[str, ChangeType] = {
-    "feat": ChangeType.FEATURE,
-    "feature": ChangeType.FEATURE,
-    "fix": ChangeType.FIX,
-    "bugfix": ChangeType.FIX,
-    "hotfix": ChangeType.FIX,
-    "bug": ChangeType.FIX,
-    "refactor": ChangeType.REFACTOR,
-    "cleanup": ChangeType.REFACTOR,
-    "perf": ChangeType.PERF,
-    "performance": ChangeType.PERF,
-    "optimize": ChangeType.PERF,
-    "docs": ChangeType.DOCS,
-    "doc": ChangeType.DOCS,
-    "test": ChangeType.TEST,
-    "tests": ChangeType.TEST,
-    "build": ChangeType.BUILD_CI,
-    "ci": ChangeType.BUILD_CI,
-    "deps": ChangeType.BUILD_CI,
-    "chore": ChangeType.CHORE,
-    "style": ChangeType.CHORE,
-    "misc": ChangeType.CHORE,
-    "lint": ChangeType.CHORE,
-    "revert": ChangeType.REVERT,
-    "security": ChangeType.SECURITY,
-    "sec": ChangeType.SECURITY,
-}
-# First words of a plain title ("Fix …", "Add …") when there is no prefix or tag.
-_VERBS: list[tuple[re.Pattern[str], ChangeType]] = [
-    (re.compile(r"^revert\b", re.I), ChangeType.REVERT),
-    (re.compile(r"^merge (pull request|branch|remote-tracking)\b", re.I), ChangeType.CHORE),
-    (re.compile(r"^(fix|fixed|fixes|bug|harden|guard|prevent|handle|avoid|correct)\b", re.I), ChangeType.FIX),
-    (re.compile(r"^(add|support|implement|introduce|enable|allow|new)\b", re.I), ChangeType.FEATURE),
-    (re.compile(r"^(optimi[sz]e|speed ?up|faster|accelerate)\b", re.I), ChangeType.PERF),
-    (re.compile(r"^(refactor|clean ?up|simplify|restructure|move|rename|remove|drop)\b", re.I), ChangeType.REFACTOR),
-    (re.compile(r"^(bump|upgrade|update dependency|pin)\b", re.I), ChangeType.BUILD_CI),
-    (re.compile(r"^(docs?|document|readme)\b", re.I), ChangeType.DOCS),
-    (re.compile(r"^(test|tests)\b", re.I), ChangeType.TEST),
-]
 _SECURITY_WORDS = re.compile(
     r"\b(CVE-\d+|security|vulnerab\w*|XSS|CSRF|injection|auth(?:entication|orization)?)\b", re.I
 )
@@ -87,7 +48,7 @@ def parse_title(title: str) -> tuple[list[str], str | None, bool, str]:
         tags = [tag.strip() for group in re.findall(r"\[([^\]]+)\]", match[1]) for tag in re.split(r"[/,|]", group)]
         rest = rest[match.end() :]
     conventional = _CONVENTIONAL.match(rest)
-    if conventional and conventional["type"].lower() in _WORDS:
+    if conventional and conventional["type"].lower() in rules.TYPE_WORDS:
         return tags, conventional["type"].lower(), bool(conventional["bang"]), rest[conventional.end() :]
     return tags, None, False, rest
 

@@ -26,7 +26,9 @@ from newsletter.models import ChangeType, Commit, Importance, Thread, ThreadKind
 
 _CONVENTIONAL = re.compile(r"^(?:\[[^\]]+\]\s*)*(?P<type>[A-Za-z]+)(?:\([^)]*\))?!?:\s*")
 _TAG = re.compile(r"^\s*\[(?P<tag>[^\]]+)\]")
-_WORDS: dict[str, ChangeType] = {
+# Conventional-commit type words (and bracket tags) and the change type they claim; the heuristic parses
+# titles with the same table.
+TYPE_WORDS: dict[str, ChangeType] = {
     "feat": ChangeType.FEATURE,
     "feature": ChangeType.FEATURE,
     "fix": ChangeType.FIX,
@@ -115,12 +117,12 @@ def role_of(commit: Commit, thread: Thread | None) -> Role:
 def claimed_type(title: str) -> ChangeType | None:
     """The type a title claims: its conventional prefix, its [tag], or its first verb."""
     match = _CONVENTIONAL.match(title)
-    if match and match["type"].lower() in _WORDS:
-        return _WORDS[match["type"].lower()]
+    if match and match["type"].lower() in TYPE_WORDS:
+        return TYPE_WORDS[match["type"].lower()]
     for tag in re.findall(r"\[([^\]]+)\]", title.split("]")[0] + "]" if title.startswith("[") else ""):
         for word in re.split(r"[/,| ]", tag.lower()):
-            if word in _WORDS:
-                return _WORDS[word]
+            if word in TYPE_WORDS:
+                return TYPE_WORDS[word]
     rest = re.sub(r"^(\s*\[[^\]]+\]\s*)+", "", title)
     rest = _CONVENTIONAL.sub("", rest)
     for pattern, kind in _VERBS:
