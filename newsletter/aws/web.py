@@ -340,7 +340,7 @@ def _preferences(rt: Context, request: Request) -> HttpResponse:
     joining = []
     for list_id in wanted or []:
         member = rt.store.get_member(claims.email, list_id)
-        if list_id in lists and (member is None or member.status == MemberStatus.UNSUBSCRIBED):
+        if list_id in lists and (member is None or member.status != MemberStatus.ACTIVE):
             # Joining waits for a confirmation link, like any subscribe.
             subscriptions.request_subscription(
                 rt.store,
