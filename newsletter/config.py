@@ -9,6 +9,7 @@ errors to one line that names the variable and what is wrong with it.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,8 +59,8 @@ def _positive(raw: Any, info: ValidationInfo) -> float:
         value = float(raw)
     except ValueError:
         raise _fail(f"{_name(info)}={raw!r} is not a number") from None
-    if not value > 0:
-        raise _fail(f"{_name(info)}={value} must be greater than 0")
+    if not math.isfinite(value) or value <= 0:  # inf passed a "> 0" check and overflowed where it was used
+        raise _fail(f"{_name(info)}={value} must be a finite number greater than 0")
     return value
 
 
@@ -205,9 +206,7 @@ class Settings(BaseSettings):
         None, validation_alias="NEWSLETTER_ARCHIVE_URL"
     )
     # Public base URL of the subscribe/confirm/unsubscribe/preferences endpoints (API Gateway in AWS)
-    public_url: Annotated[str | None, BeforeValidator(_base_url)] = Field(
-        None, validation_alias="NEWSLETTER_PUBLIC_URL"
-    )
+    public_url: OptionalUrl = Field(None, validation_alias="NEWSLETTER_PUBLIC_URL")  # http(s): it goes into links
 
     @classmethod
     def settings_customise_sources(
