@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,35 @@ def needs_chromium() -> pytest.MarkDecorator:
     if missing and os.environ.get("CI"):
         raise RuntimeError("CI=true but chromium is not installed: .ci/run should have installed it")
     return pytest.mark.skipif(missing, reason="chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """A fresh Chromium for one test (tests/conftest.py offers it to every test module)."""
+    b = Browser(str(chromium_path()), tmp_path / "chromium-profile")
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def endpoints_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, list_file: str, list_toml: str, secret: str
+) -> Iterator[str]:
+    """For a ``site`` fixture: the public endpoints (the ``http`` Lambda handler behind the local adapter) on a
+    loopback port, with one list file, the secret, and links pointing at that port; yields its URL."""
+    from newsletter.aws import handlers
+    from newsletter.aws.local import serve
+
+    lists = tmp_path / "subscribers"
+    lists.mkdir()
+    (lists / list_file).write_text(list_toml, encoding="utf-8")
+    server = serve(handlers.http)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(lists))
+    monkeypatch.setenv("NEWSLETTER_SECRET", secret)
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", url)
+    try:
+        yield url
+    finally:
+        server.shutdown()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import browser  # noqa: F401  (a fresh headless Chromium, for the *_browser tests)
+
 # Stores of both backends (SQLite in tmp, DynamoDB through moto server): see tests/stores.py.
 from tests.stores import any_store, clock, make_store, moto_endpoint, store_backend, store_env, store_location  # noqa: F401
 

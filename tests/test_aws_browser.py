@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.aws import handlers
-from newsletter.aws.local import serve
 from newsletter.backends import make_sender, open_store
 from newsletter.config import Settings
 from newsletter.deliver.service import SendableIssue, deliver
@@ -20,7 +18,7 @@ from newsletter.lists import load_list
 from newsletter.store.base import MemberStatus
 from newsletter.subscriptions import Tokens
 from tests.aws_stack import LIST_TOML, SECRET
-from tests.browser import Browser, chromium_path, needs_chromium
+from tests.browser import Browser, endpoints_site, needs_chromium
 from tests.deliver_support import rendered
 
 pytestmark = needs_chromium()
@@ -29,27 +27,7 @@ ADDRESS = "ada@example.org"
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    lists = tmp_path / "subscribers"
-    lists.mkdir()
-    (lists / "widgets.toml").write_text(LIST_TOML, encoding="utf-8")
-    server = serve(handlers.http)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(lists))
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", url)
-    try:
-        yield url
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(str(chromium_path()), tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
+    yield from endpoints_site(tmp_path, monkeypatch, "widgets.toml", LIST_TOML, SECRET)
 
 
 def outbox(settings: Settings) -> list[email.message.EmailMessage]:

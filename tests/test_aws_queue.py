@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -16,78 +13,39 @@ import pytest
 
 from newsletter.aws.queue import RETRY_BASE, RecipientBatch, backoff, enqueue
 from newsletter.store.base import Recipient
-from tests.fakes.aws import moto_server
+from tests.fakes.aws import Answer, RelayProxy, moto_server
 
 
-class FailingSqs:
+class FailingSqs(RelayProxy):
     """Forwards to moto; the first ``fail_calls`` SendMessageBatch calls lose their first entry the way SQS
     reports its own trouble (``Failed`` with ``SenderFault: false``), so the caller must send it again."""
 
     def __init__(self, upstream: str, fail_calls: int) -> None:
-        self.upstream = upstream.removeprefix("http://")
+        super().__init__(upstream)
         self.fail_calls = fail_calls
         self.batch_calls: list[float] = []  # monotonic time of each SendMessageBatch call
-        lock = threading.Lock()
-        proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                dropped: list[dict[str, Any]] = []
-                if self.headers.get("X-Amz-Target") == "AmazonSQS.SendMessageBatch":
-                    with lock:
-                        proxy.batch_calls.append(time.monotonic())
-                        failing = len(proxy.batch_calls) <= proxy.fail_calls
-                    if failing:
-                        request = json.loads(body)
-                        dropped, request["Entries"] = request["Entries"][:1], request["Entries"][1:]
-                        body = json.dumps(request).encode()
-                if dropped and not json.loads(body)["Entries"]:
-                    status, headers, data = 200, [("Content-Type", "application/x-amz-json-1.0")], b"{}"
-                else:
-                    status, headers, data = self._relay(body)
-                if dropped:
-                    answer = json.loads(data)
-                    answer.setdefault("Failed", []).extend(
-                        {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
-                        for e in dropped
-                    )
-                    data = json.dumps(answer).encode()
-                self.send_response(status)
-                for key, value in headers:
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _relay(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-                conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
-                skip = {"connection", "content-length"}
-                conn.request(
-                    "POST",
-                    self.path,
-                    body=body,
-                    headers={k: v for k, v in self.headers.items() if k.lower() not in skip},
-                )
-                answer = conn.getresponse()
-                data = answer.read()
-                conn.close()
-                keep = [(k, v) for k, v in answer.getheaders() if k.lower() in {"content-type", "x-amzn-requestid"}]
-                return answer.status, keep, data
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def exchange(self, target: str, body: bytes, forward: Callable[[bytes], Answer]) -> Answer:
+        dropped: list[dict[str, Any]] = []
+        if target == "SendMessageBatch":
+            with self.lock:
+                self.batch_calls.append(time.monotonic())
+                failing = len(self.batch_calls) <= self.fail_calls
+            if failing:
+                request = json.loads(body)
+                dropped, request["Entries"] = request["Entries"][:1], request["Entries"][1:]
+                body = json.dumps(request).encode()
+        if dropped and not json.loads(body)["Entries"]:
+            status, headers, data = 200, [("Content-Type", "application/x-amz-json-1.0")], b"{}"
+        else:
+            status, headers, data = forward(body)
+        if dropped:
+            answer = json.loads(data)
+            answer.setdefault("Failed", []).extend(
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"} for e in dropped
+            )
+            data = json.dumps(answer).encode()
+        return status, [(k, v) for k, v in headers if k.lower() != "x-amz-crc32"], data
 
 
 @pytest.fixture

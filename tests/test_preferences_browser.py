@@ -12,15 +12,13 @@ from urllib.parse import quote
 
 import pytest
 
-from newsletter.aws import handlers
-from newsletter.aws.local import serve
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.models import Importance, ReaderPreferences, zone
 from newsletter.pipeline import run_list
 from newsletter.store.base import MemberStatus
 from newsletter.subscriptions import Tokens
-from tests.browser import Browser, chromium_path, needs_chromium
+from tests.browser import Browser, endpoints_site, needs_chromium
 from tests.day import day_of_commits
 
 pytestmark = needs_chromium()
@@ -39,27 +37,7 @@ analyzer = "heuristic"
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    lists = tmp_path / "subscribers"
-    lists.mkdir()
-    (lists / "sglang.toml").write_text(LIST_TOML, encoding="utf-8")
-    server = serve(handlers.http)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(lists))
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", url)
-    try:
-        yield url
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(str(chromium_path()), tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
+    yield from endpoints_site(tmp_path, monkeypatch, "sglang.toml", LIST_TOML, SECRET)
 
 
 def _texts(settings: Settings, day: object) -> list[str]:

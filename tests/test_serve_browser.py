@@ -13,16 +13,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-
-import pytest
 
 from newsletter.store.base import MemberStatus
 from newsletter.store.sqlite import SqliteStore
 from tests.aws_stack import LIST_TOML, SECRET
-from tests.browser import Browser, chromium_path, needs_chromium
+from tests.browser import Browser, needs_chromium
 from tests.fakes.github import FakeGitHub
 from tests.fakes.smtp_sink import SmtpSink
 from tests.serve_support import Served, free_port, request, wait_for
@@ -30,15 +27,6 @@ from tests.serve_support import Served, free_port, request, wait_for
 pytestmark = needs_chromium()
 GITHUB = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 ADA, BOB = "ada@example.org", "bob@example.org"
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(str(chromium_path()), tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def mails_to(sink: SmtpSink, address: str) -> list[EmailMessage]:
