@@ -21,6 +21,7 @@ from newsletter.store.base import Cache
 from newsletter.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from newsletter.deliver.mailer import ConfirmationQueue, Pace, Send
     from newsletter.store.dynamodb import DynamoStore
 
 # Backends on AWS import boto3 only when configuration chooses them (it is most of a cold start otherwise).
@@ -131,3 +132,16 @@ def open_archive(settings: Settings) -> SiteArchive:
         f"NEWSLETTER_ARCHIVE={settings.archive_url!r} is not an archive location",
         hint="use local:///path/to/folder or s3://bucket/prefix",
     )
+
+
+def make_confirmations(settings: Settings, send: Send, pace: Pace) -> ConfirmationQueue:
+    """Confirmation mails: on the AWS send queue when there is one (the sender Lambdas send them), else sent
+    by a thread of this process; either way after the answer, at ``pace``."""
+    from newsletter.deliver.mailer import PacedMailer, SqsConfirmations
+
+    if settings.send_queue_url:
+        import boto3  # only where a queue is configured
+
+        sqs = boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        return SqsConfirmations(sqs, settings.send_queue_url)
+    return PacedMailer(send, pace)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from newsletter.analyze import Analyzer
 from newsletter.archive import SiteArchive
-from newsletter.backends import Store, make_analyzer, make_sender, open_archive, open_store
+from newsletter.backends import Store, make_analyzer, make_confirmations, make_sender, open_archive, open_store
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
+from newsletter.deliver.mailer import Confirmation, ConfirmationQueue, Pace
 from newsletter.lists import load_list, load_lists
 from newsletter.logs import install as install_log_redaction
 from newsletter.logs import set_key
@@ -108,7 +109,30 @@ class Context:
             self.senders[kind] = make_sender(self.settings, mailing_list.delivery)
         return self.senders[kind]
 
+    @cached_property
+    def confirmations(self) -> ConfirmationQueue:
+        """Where subscribe requests hand their confirmation mails (newsletter/deliver/mailer.py)."""
+        return make_confirmations(self.settings, self.send_confirmation, self.confirmation_pace)
+
+    @cached_property
+    def confirmation_pace(self) -> Pace:
+        """Confirmations draw on the provider's quota like the digest: NEWSLETTER_SEND_RATE, else the
+        provider's ceiling (SES); shared, like the digest's, by the sender Lambdas running at once (AWS)."""
+        rate = self.settings.send_rate
+        if rate is None:
+            kind = self.settings.delivery
+            if kind not in self.senders:
+                self.senders[kind] = make_sender(self.settings)
+            rate = self.senders[kind].max_send_rate()
+        return Pace(rate / self.settings.sender_concurrency if rate else None)
+
+    def send_confirmation(self, confirmation: Confirmation) -> None:
+        sender = self.sender_for(self.mailing_list(confirmation.list_id))
+        sender.send(confirmation.raw, sender=confirmation.sender, recipient=confirmation.recipient)
+
     def close(self) -> None:
+        if "confirmations" in self.__dict__:  # what subscribers asked for goes out before the senders close
+            self.__dict__.pop("confirmations").close()
         for sender in self.senders.values():
             sender.close()
         self.senders.clear()

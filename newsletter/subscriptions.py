@@ -33,7 +33,7 @@ from newsletter.store.base import (
 from newsletter.store.common import email_hash
 
 if TYPE_CHECKING:
-    from newsletter.deliver.base import Sender
+    from newsletter.deliver.mailer import ConfirmationQueue
     from newsletter.models import MailingList
 
 log = logging.getLogger("newsletter.subscriptions")
@@ -392,7 +392,7 @@ def set_lists(
 def request_subscription(
     store: SubscriberStore,
     tokens: Tokens,
-    sender: Sender,
+    mailer: ConfirmationQueue,
     mailing_list: MailingList,
     email: str,
     *,
@@ -400,33 +400,47 @@ def request_subscription(
     name: str | None = None,
     source: str,
 ) -> Subscribed | None:
-    """Someone asked to join ``mailing_list`` (the web form): subscribe them as *pending* and mail the
-    confirmation link through the list's ``sender``.
+    """Someone asked to join ``mailing_list`` (the web form): subscribe them as *pending* and hand the
+    confirmation mail to ``mailer``, which sends it after the answer, paced with the send rate.
 
-    Raises ``InputError`` for an invalid address only. A suppressed address gets ``None`` and no mail, and the
-    caller answers exactly as for anyone else, so that the answer tells a stranger nothing about the address.
+    Raises ``InputError`` for an invalid address only. Whatever the address's state (new, pending, active,
+    unsubscribed, suppressed, asked again within the window) the request does the same work — the same store
+    calls, a confirmation built and handed over (marked not to go when it must not) — so that neither the answer
+    nor the time it takes tells a stranger anything about the address. A suppressed address gets ``None``.
     """
     from newsletter.deliver.confirmation import confirm_url, confirmation_message  # jinja2: only when mailing
+    from newsletter.deliver.mailer import Confirmation
     from newsletter.deliver.message import wire_address
 
     email = normalise_email(email)
+    suppressed = store.suppression(email) is not None
+    # A suppressed address is asked about all the same (no status allows a change): the same store calls.
+    change = store.transition(
+        email,
+        mailing_list.id,
+        MemberStatus.PENDING,
+        allowed_from=frozenset() if suppressed else frozenset({None, MemberStatus.UNSUBSCRIBED}),
+        action="subscribed",
+        source=source,
+        uniform=True,
+    )
+    # Someone keeps asking for this address: one confirmation per window is enough for its owner, and a
+    # stranger cannot turn the form into a way of flooding a mailbox (or of spending the send quota).
+    fresh = store.take_slot(f"confirm:{email_hash(email)}", CONFIRMATION_WINDOW.total_seconds())
+    go = not suppressed and change.after == MemberStatus.PENDING and fresh
+    token = tokens.make("confirm", email, mailing_list.id, name=name)
     try:
-        done = subscribe(store, tokens, email, mailing_list.id, name=name, source=source)
-    except InputError as err:
-        log.info("subscribe refused: %s", err.message)
+        raw = confirmation_message(mailing_list, email, confirm_url(public_url, token))
+        mailer.put(Confirmation(mailing_list.id, mailing_list.sender, wire_address(email), raw, go=go))
+    except DeliveryError as err:
+        # The same answer as when the mail was queued: what happened to it is nothing a stranger may learn.
+        log.warning("confirmation not queued (%s): %s", type(err).__name__, err.message)
+    if suppressed:
+        log.info("subscribe: %s is suppressed; no confirmation", email)
         return None
-    if done.token and not store.take_slot(f"confirm:{email_hash(email)}", CONFIRMATION_WINDOW.total_seconds()):
-        # Someone keeps asking for this address: one confirmation per window is enough for its owner, and a
-        # stranger cannot turn the form into a way of flooding a mailbox (or of spending the send quota).
-        log.info("confirmation for %s not sent again within %s", email, CONFIRMATION_WINDOW)
-    elif done.token:
-        try:
-            raw = confirmation_message(mailing_list, email, confirm_url(public_url, done.token))
-            sender.send(raw, sender=mailing_list.sender, recipient=wire_address(email))
-        except DeliveryError as err:
-            # The same answer as when the mail went out: what happened to it is nothing a stranger may learn.
-            log.warning("confirmation not sent (%s): %s", type(err).__name__, err.message)
-    return done
+    if not go:
+        log.info("subscribe: no confirmation for %s (%s)", email, "asked again" if not fresh else change.after)
+    return Subscribed(email, mailing_list.id, change, token if change.after == MemberStatus.PENDING else None)
 
 
 def preferences(

@@ -214,6 +214,8 @@ def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> No
     )
     assert ok["statusCode"] == 202
     assert store.get_member(address, "widgets").status == MemberStatus.PENDING
+    assert not [m for m in stack.mails() if str(m["To"]) == address]  # queued, not sent by the web Lambda
+    assert stack.drain(handlers.send_batch)[0] == 1  # the sender Lambdas send it, at their pace
     confirmation = [m for m in stack.mails() if str(m["To"]) == address]
     assert len(confirmation) == 1
     text = confirmation[0].get_body(("plain",)).get_content()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import os
 import re
 import socket
 import urllib.error
@@ -20,6 +21,7 @@ import pytest
 from newsletter import subscriptions
 from newsletter.aws import handlers
 from newsletter.aws.local import serve
+from newsletter.aws.runtime import runtime
 from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.store.base import MemberStatus
@@ -58,6 +60,11 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
             server.shutdown()
 
 
+def mailed() -> None:
+    """Wait until the confirmations the requests so far handed over are sent (they go after the answer)."""
+    runtime(os.environ).confirmations.join()
+
+
 def post(url: str, form: dict[str, str]) -> tuple[int, str]:
     request = urllib.request.Request(url, data=urlencode(form).encode(), method="POST")
     request.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -80,6 +87,7 @@ def test_confirmation_mail_has_crlf_line_ends_and_the_form_answers_alike_whateve
         who: post(f"{site.url}/subscribe", {"list": "widgets", "email": who})
         for who in ("new@example.org", "member@example.org", "blocked@example.org", "nobody@example.org")
     }
+    mailed()
     (mail,) = site.sink.received
     assert mail.rcpt_tos == ["new@example.org"]
     assert b"\n" not in mail.data.replace(b"\r\n", b"")  # CRLF only
@@ -133,6 +141,7 @@ def test_an_anonymous_subscribe_never_renames_a_reader_and_a_new_name_waits_for_
     pending = store.get_member("bob@example.org", "widgets")
     assert pending is not None and pending.status == MemberStatus.PENDING and pending.name is None
 
+    mailed()
     mail = next(m for m in site.sink.received if m.rcpt_tos == ["bob@example.org"])
     body = email.message_from_bytes(mail.data, policy=email.policy.default).get_body(("plain",)).get_content()
     link = next(word for word in body.split() if "/confirm?token=" in word)
@@ -212,6 +221,7 @@ def test_joining_from_preferences_needs_confirmation_and_a_forgotten_person_stay
     status, _ = post(f"{site.url}/preferences?token={prefs}", {"lists": "widgets"})
     assert status == 200
     assert store.get_member("ada@example.org", "widgets").status == MemberStatus.PENDING  # not active
+    mailed()
     (mail,) = site.sink.received
     assert mail.rcpt_tos == ["ada@example.org"] and b"confirm" in mail.data
 
@@ -252,9 +262,10 @@ def test_no_address_reaches_the_logs(site: Site, caplog: pytest.LogCaptureFixtur
     caplog.set_level(logging.DEBUG)
     for who in ("blocked@example.org", "nobody@example.org", "Fresh.Person@Example.org"):
         assert post(f"{site.url}/subscribe", {"list": "widgets", "email": who})[0] == 202
+    mailed()
     # Ours only: the SMTP server of the test logs what it receives.
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("newsletter"))
-    assert "subscribe refused" in logged and "confirmation not sent" in logged  # the lines are there …
+    assert "is suppressed" in logged and "not sent" in logged  # the lines are there …
     assert "@example.org" not in logged.lower()  # … without the addresses
     assert address_id("blocked@example.org") in logged
 
@@ -278,6 +289,7 @@ def test_forget_leaves_no_trace_of_the_address_in_the_sqlite_file(tmp_path: Path
 def test_twenty_subscribe_requests_for_one_address_send_one_confirmation(site: Site) -> None:
     answers = {post(f"{site.url}/subscribe", {"list": "widgets", "email": "victim@example.org"}) for _ in range(20)}
     assert len(answers) == 1  # every request gets the same answer
+    mailed()
     assert [m.rcpt_tos for m in site.sink.received] == [["victim@example.org"]]
 
 

@@ -14,6 +14,7 @@ import pytest
 from newsletter import subscriptions
 from newsletter.backends import open_store
 from newsletter.config import Settings
+from newsletter.deliver.mailer import Pace, PacedMailer
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.errors import ConfigError, ConflictError, InputError
 from newsletter.store.base import IssueRecord, IssueStatus, LedgerState, MemberStatus
@@ -353,11 +354,14 @@ def test_request_subscription_mails_one_confirmation_and_tells_nothing(
 ) -> None:
     tokens = _tokens(clock)
     outbox = OutboxSender(tmp_path / "outbox")
+    # The real in-process mailer; join() waits until what was handed over is sent (it goes after the answer).
+    mailer = PacedMailer(lambda c: outbox.send(c.raw, sender=c.sender, recipient=c.recipient), Pace(None))
     digest = mailing_list()
     done = subscriptions.request_subscription(
-        any_store, tokens, outbox, digest, " Ada@Example.COM ", public_url="https://x.test/", name="Ada", source="web"
+        any_store, tokens, mailer, digest, " Ada@Example.COM ", public_url="https://x.test/", name="Ada", source="web"
     )
     assert done and done.email == A and done.transition.after == MemberStatus.PENDING
+    mailer.join()
     [mail] = list(outbox.folder.glob("*.eml"))
     message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
     assert message["To"] == A and message["From"] == digest.sender
@@ -365,25 +369,29 @@ def test_request_subscription_mails_one_confirmation_and_tells_nothing(
     assert link in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     # asked again while pending: no second mail within the confirmation window (one per address), still pending
     again = subscriptions.request_subscription(
-        any_store, tokens, outbox, digest, A, public_url="https://x.test", source="web"
+        any_store, tokens, mailer, digest, A, public_url="https://x.test", source="web"
     )
+    mailer.join()
     assert again and not again.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 1
     # after the window: a second confirmation (the first may be lost)
     clock.advance(subscriptions.CONFIRMATION_WINDOW.total_seconds())
     later = subscriptions.request_subscription(
-        any_store, tokens, outbox, digest, A, public_url="https://x.test", source="web"
+        any_store, tokens, mailer, digest, A, public_url="https://x.test", source="web"
     )
+    mailer.join()
     assert later and not later.transition.changed and len(list(outbox.folder.glob("*.eml"))) == 2
     # a suppressed address: no mail, no change, no error (the caller answers as for anyone)
     any_store.suppress(B, "complained", "ses")
     assert (
-        subscriptions.request_subscription(any_store, tokens, outbox, digest, B, public_url="x", source="web") is None
+        subscriptions.request_subscription(any_store, tokens, mailer, digest, B, public_url="x", source="web") is None
     )
+    mailer.join()
     assert len(list(outbox.folder.glob("*.eml"))) == 2 and any_store.get_member(B, digest.id) is None
     with pytest.raises(InputError, match="invalid address"):
         subscriptions.request_subscription(
-            any_store, tokens, outbox, digest, "not-an-address", public_url="x", source="web"
+            any_store, tokens, mailer, digest, "not-an-address", public_url="x", source="web"
         )
+    mailer.close()
 
 
 def test_preferences_reads_and_sets_every_offered_list(any_store: Store) -> None:

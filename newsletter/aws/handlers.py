@@ -3,7 +3,8 @@
 - ``scheduled``: the EventBridge Scheduler tick. Every list due now gets its issue built and archived once
   (pipeline), then its active recipients are written to SQS in batches.
 - ``send_batch``: the SQS consumer. Each message is one batch of recipients of one stored issue, sent through
-  the campaign (ledger, rate, retries); only the records that must be retried are reported as failures.
+  the campaign (ledger, rate, retries), or one confirmation mail queued by a subscribe request, sent at the
+  same pace; only the records that must be retried are reported as failures.
 - ``http``: API Gateway HTTP API (payload 2.0): subscribe, confirm, unsubscribe (RFC 8058 one-click too),
   preferences. Logic in ``newsletter.aws.web``.
 - ``ses_events``: SES notifications delivered by SNS, into the same ingest code as ``newsletter events``.
@@ -23,6 +24,8 @@ from newsletter.aws import web
 from newsletter.aws.queue import RecipientBatch
 from newsletter.aws.runtime import Runtime, runtime
 from newsletter.deliver.events import ingest
+from newsletter.deliver.mailer import Confirmation
+from newsletter.deliver.mailer import deliver as deliver_confirmation
 from newsletter.errors import InputError, NewsletterError
 from newsletter.schedule import Due, due_lists
 
@@ -83,6 +86,10 @@ def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     for record in event.get("Records", []):
         message_id = str(record.get("messageId", ""))
         try:
+            confirmation = Confirmation.from_json(record.get("body", ""))
+            if confirmation is not None:  # queued by a subscribe request: sent at this sender's share of the rate
+                deliver_confirmation(confirmation, rt.send_confirmation, rt.confirmation_pace)
+                continue
             batch = RecipientBatch.from_json(record.get("body", ""))
             result = fanout.deliver_batch(
                 rt,

@@ -218,7 +218,7 @@ def _subscribe(rt: Context, request: Request) -> HttpResponse:
         subscriptions.request_subscription(
             rt.store,
             rt.tokens,
-            rt.sender_for(mailing_list),
+            rt.confirmations,
             mailing_list,
             request.one("email"),
             public_url=p.public_url,
@@ -345,7 +345,7 @@ def _preferences(rt: Context, request: Request) -> HttpResponse:
             subscriptions.request_subscription(
                 rt.store,
                 rt.tokens,
-                rt.sender_for(lists[list_id]),
+                rt.confirmations,
                 lists[list_id],
                 claims.email,
                 public_url=p.public_url,

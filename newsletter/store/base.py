@@ -268,10 +268,13 @@ class Subscribers(Protocol):
         action: str,
         source: str,
         name: str | None = None,
+        uniform: bool = False,
     ) -> Transition:
         """Move the membership to ``to`` when its current status (None: absent) is in ``allowed_from``;
         otherwise change nothing and return ``changed=False`` with the current status. Atomic against a
-        concurrent change (compare-and-set on the status), and logged as a ConsentEvent when it changes."""
+        concurrent change (compare-and-set on the status), and logged as a ConsentEvent when it changes.
+        ``uniform``: a call that changes nothing makes the same round trips as one that does (a write its
+        condition refuses), so that its duration tells nothing about the status (the public subscribe form)."""
         ...
 
     def remove_member(self, email: str, list_id: str, *, source: str) -> bool:

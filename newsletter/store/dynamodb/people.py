@@ -47,11 +47,13 @@ class People(DynamoStoreBase):
         action: str,
         source: str,
         name: str | None = None,
+        uniform: bool = False,
     ) -> Transition:
         for _ in range(5):
             current = self._get(f"P#{email}", f"M#{list_id}")
             before = MemberStatus(current["status"]) if current else None
-            if before not in allowed_from or before == to:
+            unchanged = before not in allowed_from or before == to
+            if unchanged and not uniform:
                 return Transition(before=before, after=before, changed=False)
             now = iso(self.clock())
             member = _membership(
@@ -65,11 +67,12 @@ class People(DynamoStoreBase):
             )
             condition: dict[str, Any] = (
                 {"ConditionExpression": "attribute_not_exists(pk)"}
-                if current is None
+                if current is None and not unchanged
                 else {
                     "ConditionExpression": "#status = :before",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": _av(**{":before": before.value if before else ""}),
+                    # unchanged (``uniform``): the same transaction, with a condition no item meets
+                    "ExpressionAttributeValues": _av(**{":before": before.value if before and not unchanged else "-"}),
                 }
             )
             profile_set = "SET email = :e, created_at = if_not_exists(created_at, :now), updated_at = :now"
@@ -90,8 +93,10 @@ class People(DynamoStoreBase):
                 },
                 {"Put": {"TableName": self.table, "Item": self._event(email, list_id, action, to.value, source, now)}},
             ]
-            if self._transact(items):
+            if self._transact(items) and not unchanged:
                 return Transition(before=before, after=to, changed=True)
+            if unchanged:
+                return Transition(before=before, after=before, changed=False)
         raise ConflictError(f"{email} on {list_id} keeps changing under us", hint="try again")
 
     def remove_member(self, email: str, list_id: str, *, source: str) -> bool:
