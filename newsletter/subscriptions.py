@@ -7,21 +7,17 @@ one purpose, so that an unsubscribe link cannot confirm and a link for one perso
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
-import math
 import re
-import time
-from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-
-from newsletter.errors import ConfigError, DeliveryError, InputError, TokenError
+from newsletter.errors import DeliveryError, InputError, TokenError
 from newsletter.store.base import (
     MemberStatus,
     RateLimits,
@@ -31,6 +27,9 @@ from newsletter.store.base import (
     Transition,
 )
 from newsletter.store.common import email_hash
+from newsletter.tokens import PURPOSES, SECRET_HINT, TokenClaims, Tokens, check_secret
+
+__all__ = ["PURPOSES", "SECRET_HINT", "TokenClaims", "Tokens", "check_secret"]  # where they were first defined
 
 if TYPE_CHECKING:
     from newsletter.deliver.mailer import ConfirmationQueue
@@ -38,17 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsletter.subscriptions")
 
-# How long each kind of link stays valid; None: for ever (an unsubscribe link must work in a years-old mail).
-PURPOSES: dict[str, timedelta | None] = {
-    "confirm": timedelta(days=7),
-    "unsubscribe": None,
-    "preferences": None,
-    # Issued by the unsubscribe result page only, and good only while that unsubscribe is the latest change.
-    "undo": timedelta(hours=1),
-}
 # At most one confirmation mail per address in this window, whatever the list and however often the form is sent.
 CONFIRMATION_WINDOW = timedelta(minutes=10)
-_LABEL = {"confirm": "confirmation", "unsubscribe": "unsubscribe", "preferences": "preferences", "undo": "undo"}
 
 
 class SubscriberStore(Subscribers, Suppressions, RateLimits, Protocol):
@@ -93,106 +83,6 @@ def normalise_email(text: str) -> str:
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as err:
         raise InputError(f"invalid address {text!r}: {err}") from None
-
-
-SECRET_HINT = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))' (and keep it stable)"
-MIN_SECRET_BYTES = 32
-MIN_SECRET_BITS = 128  # estimated; secrets.token_urlsafe(32) scores about 200, a repeated word far less
-
-
-def check_secret(secret: str) -> str:
-    """``secret`` when it can sign links nobody can forge: at least 32 bytes that look random. A short or
-    patterned secret ("password", a word repeated) falls to a dictionary in seconds, and with it every link."""
-    data = secret.strip()
-    if len(data.encode("utf-8")) < MIN_SECRET_BYTES:
-        raise ConfigError(
-            f"NEWSLETTER_SECRET is too short ({len(data.encode('utf-8'))} bytes; at least {MIN_SECRET_BYTES})",
-            hint=SECRET_HINT,
-        )
-    counts = Counter(data)
-    # Shannon entropy of its characters times its length, scaled by the share of its three-character pieces
-    # that are distinct: a cheap estimate that a word, a repeated pattern ("0123456789" * 4) or a run of one
-    # character fails, and any random string of this length passes.
-    trigrams = [data[i : i + 3] for i in range(len(data) - 2)]
-    bits = -sum(n * math.log2(n / len(data)) for n in counts.values()) * len(set(trigrams)) / len(trigrams)
-    if bits < MIN_SECRET_BITS:
-        raise ConfigError(
-            f"NEWSLETTER_SECRET does not look random (about {bits:.0f} bits; at least {MIN_SECRET_BITS})",
-            hint=SECRET_HINT,
-        )
-    return secret
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    email: str
-    list_id: str
-    purpose: str
-    issued_at: datetime
-    name: str | None = None  # a confirmation link carries the name given with the request, applied on confirming
-    extra: dict[str, str] | None = None  # an undo link: the status before and the time of the unsubscribe
-
-
-class Tokens:
-    """Signed, URL-safe tokens. ``clock`` (seconds since the epoch) exists so that tests can age a token."""
-
-    def __init__(self, secret: str, *, clock: Callable[[], float] = time.time) -> None:
-        check_secret(secret)
-
-        class _Signer(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(clock())
-
-        self._by_purpose = {p: URLSafeTimedSerializer(secret, salt=f"newsletter.{p}", signer=_Signer) for p in PURPOSES}
-
-    def make(
-        self, purpose: str, email: str, list_id: str, *, name: str | None = None, extra: dict[str, str] | None = None
-    ) -> str:
-        payload: dict[str, object] = {"e": email, "l": list_id} | ({"n": name} if name else {})
-        if extra:
-            payload["x"] = extra
-        return self._serializer(purpose).dumps(payload)
-
-    def read(self, token: str, purpose: str) -> TokenClaims:
-        serializer = self._serializer(purpose)
-        label = _LABEL[purpose]
-        max_age = PURPOSES[purpose]
-        token = token.strip()
-        try:
-            payload, signed = serializer.loads(
-                token, max_age=max_age.total_seconds() if max_age else None, return_timestamp=True
-            )
-        except SignatureExpired as err:
-            when = f" on {err.date_signed + max_age:%Y-%m-%d %H:%M} UTC" if err.date_signed and max_age else ""
-            raise TokenError(
-                f"this {label} link expired{when} (links are valid for {max_age.days if max_age else '?'} days)",
-                hint="subscribe again to get a new link",
-            ) from None
-        except BadData:
-            for other, other_serializer in self._by_purpose.items():
-                if other == purpose:
-                    continue
-                try:
-                    other_serializer.loads(token)
-                except BadData:
-                    continue
-                raise TokenError(f"this is an {_LABEL[other]} link, not a {label} link") from None
-            raise TokenError(
-                f"this {label} link is damaged or was not issued by us (its signature does not match)",
-                hint="copy the whole link from the email",
-            ) from None
-        if not (isinstance(payload, dict) and isinstance(payload.get("e"), str) and isinstance(payload.get("l"), str)):
-            raise TokenError(f"this {label} link carries no address and list")
-        name = payload.get("n") if isinstance(payload.get("n"), str) else None
-        extra = payload.get("x") if isinstance(payload.get("x"), dict) else None
-        return TokenClaims(
-            email=payload["e"], list_id=payload["l"], purpose=purpose, issued_at=signed, name=name, extra=extra
-        )
-
-    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        if purpose not in self._by_purpose:
-            raise ValueError(f"unknown token purpose {purpose!r}")
-        return self._by_purpose[purpose]
 
 
 @dataclass(frozen=True)
@@ -262,9 +152,24 @@ def subscribe(
     return Subscribed(email, list_id, change, token)
 
 
+def read_link(store: SubscriberStore, tokens: Tokens, token: str, purpose: str) -> TokenClaims:
+    """A verified link of ``purpose``, with the address its reference stands for looked up in the store. A link
+    for someone no longer held (forgotten, removed) is a ``TokenError`` like a damaged one — except an
+    unsubscribe link, which keeps ``email`` empty: leaving is done already, and its page says so as ever."""
+    claims = tokens.read(token, purpose)
+    if claims.email or claims.subject is None:  # a link from before references: it carries the address
+        return claims
+    found = store.address(claims.subject)
+    if found is None and purpose == "unsubscribe":
+        return claims
+    if found is None:
+        raise TokenError("this link is for a subscriber we no longer hold", hint="subscribe again")
+    return dataclasses.replace(claims, email=found)
+
+
 def confirm(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> Subscribed:
     """pending → active, from a confirmation link; confirming twice is fine."""
-    claims = tokens.read(token, "confirm")
+    claims = read_link(store, tokens, token, "confirm")
     known = store.get_member(claims.email, claims.list_id)
     change = store.transition(
         claims.email,
@@ -298,7 +203,9 @@ def unsubscribe(store: SubscriberStore, email: str, list_id: str, *, source: str
 
 
 def unsubscribe_by_token(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> Transition:
-    claims = tokens.read(token, "unsubscribe")
+    claims = read_link(store, tokens, token, "unsubscribe")
+    if not claims.email:  # nobody held: nothing to change
+        return Transition(before=None, after=None, changed=False)
     return unsubscribe(store, claims.email, claims.list_id, source=source)
 
 
@@ -327,6 +234,8 @@ def unsubscribe_from_link(store: SubscriberStore, tokens: Tokens, claims: TokenC
     """Unsubscribe the member a verified unsubscribe link names. Returns an undo token when this request made
     the change: it restores the status from before (a pending member stays pending: undo never confirms), for
     an hour, and only while this unsubscribe is still the member's latest change."""
+    if not claims.email:  # nobody held (forgotten, removed): nothing to change, nothing to undo
+        return None
     change = unsubscribe(store, claims.email, claims.list_id, source=source)
     if not change.changed or change.before is None:
         return None
@@ -340,7 +249,7 @@ def unsubscribe_from_link(store: SubscriberStore, tokens: Tokens, claims: TokenC
 def undo_unsubscribe(store: SubscriberStore, tokens: Tokens, token: str, *, source: str) -> TokenClaims:
     """Undo the web unsubscribe an undo token was issued for; any later change (the CLI, a new subscribe, a
     second unsubscribe) voids it, as does its age."""
-    claims = tokens.read(token, "undo")
+    claims = read_link(store, tokens, token, "undo")
     mark = claims.extra or {}
     member = store.get_member(claims.email, claims.list_id)
     latest = (

@@ -182,7 +182,7 @@ def _claims(rt: Context, request: Request, purpose: str) -> subscriptions.TokenC
     if not token:
         return None
     try:
-        return rt.tokens.read(token, purpose)
+        return subscriptions.read_link(rt.store, rt.tokens, token, purpose)
     except TokenError as err:
         log.info("%s token refused: %s", purpose, err.message)
         return None

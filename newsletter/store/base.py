@@ -296,6 +296,11 @@ class Subscribers(Protocol):
 
     def suppression(self, email: str) -> Suppression | None: ...
 
+    def address(self, email_hash: str) -> str | None:
+        """The address of the person held whose address hashes (``store.common.email_hash``) to ``email_hash``:
+        what the opaque reference in a link stands for (newsletter/tokens.py). None when nobody is held."""
+        ...
+
     def unsuppress(self, email: str, *, source: str) -> bool: ...
 
     def person(self, email: str) -> dict[str, Any]:

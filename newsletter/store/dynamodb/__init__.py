@@ -6,7 +6,7 @@ exporting or forgetting a person is one Query and one batch of deletes, with no 
 =================  ===================  ======================  =======================  ==========
 item               pk                   sk                      gsi1pk                   gsi1sk
 =================  ===================  ======================  =======================  ==========
-profile            ``P#<email>``        ``PROFILE``
+profile            ``P#<email>``        ``PROFILE``             ``H#<sha256(email)>``    ``PROFILE``
 membership         ``P#<email>``        ``M#<list>``            ``L#<list>#<status>``    email
 consent event      ``P#<email>``        ``E#<at>#<ns><random>``
 soft bounce        ``P#<email>``        ``B#<at>``
@@ -20,9 +20,11 @@ cache              ``C#<kind>#<key>``   ``C``
 =================  ===================  ======================  =======================  ==========
 
 The index ``gsi1`` lists a list's members of one status in email order (recipients, ``ls``, counts) and
-an issue's ledger entries. Races are settled with ConditionExpression on the base table: the ledger claim,
-issue creation, notification de-duplication and every membership change (compare-and-set on the status,
-written together with its consent event in one transaction). Imports use BatchGetItem then BatchWriteItem,
+an issue's ledger entries, and finds a person by the hash of the address (what a link's reference stands for:
+newsletter/tokens.py; ``store init`` adds it to profiles written before). Races are settled with
+ConditionExpression on the base table: the ledger claim, issue creation, notification de-duplication and
+every membership change (compare-and-set on the status, written together with its consent event in one
+transaction). Imports use BatchGetItem then BatchWriteItem,
 which has no conditions: an address that is absent when the batch is read and created by someone else in
 the milliseconds before the batch is written would be overwritten; imports are an operator's action.
 """

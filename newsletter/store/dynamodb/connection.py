@@ -89,7 +89,8 @@ class DynamoStoreBase:
         with self._aws():
             try:
                 self._db.describe_table(TableName=self.table)
-                return [f"{self.table}: exists"]
+                added = self.index_profiles()
+                return [f"{self.table}: exists"] + ([f"{added} profiles indexed by address hash"] if added else [])
             except ClientError as err:
                 if _code(err) != "ResourceNotFoundException":
                     raise
@@ -112,6 +113,9 @@ class DynamoStoreBase:
             )
             self._db.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1})
         return [f"{self.table}: created (pk/sk, index gsi1)"]
+
+    def index_profiles(self) -> int:  # people.py
+        raise NotImplementedError
 
     # Low-level helpers -----------------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:

@@ -75,8 +75,11 @@ class People(DynamoStoreBase):
                     "ExpressionAttributeValues": _av(**{":before": before.value if before and not unchanged else "-"}),
                 }
             )
-            profile_set = "SET email = :e, created_at = if_not_exists(created_at, :now), updated_at = :now"
-            profile_values = _av(**{":e": email, ":now": now})
+            profile_set = (
+                "SET email = :e, created_at = if_not_exists(created_at, :now), updated_at = :now,"
+                " gsi1pk = :h, gsi1sk = :p"
+            )
+            profile_values = _av(**{":e": email, ":now": now, ":h": f"H#{email_hash(email)}", ":p": "PROFILE"})
             if name:
                 profile_set += ", #name = :name"
                 profile_values[":name"] = _SER.serialize(name)
@@ -98,6 +101,43 @@ class People(DynamoStoreBase):
             if unchanged:
                 return Transition(before=before, after=before, changed=False)
         raise ConflictError(f"{email} on {list_id} keeps changing under us", hint="try again")
+
+    def address(self, email_hash: str) -> str | None:
+        for item in self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :h",
+            ExpressionAttributeValues=_av(**{":h": f"H#{email_hash}"}),
+            Limit=1,
+        ):
+            return str(item["email"])
+        return None
+
+    def index_profiles(self) -> int:
+        """Put every profile written before profiles were indexed by address hash into the index (idempotent);
+        returns how many were added."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :p AND attribute_not_exists(gsi1pk)",
+            "ExpressionAttributeValues": _av(**{":p": "PROFILE"}),
+            "ProjectionExpression": "pk, email",
+        }
+        added = 0
+        while True:
+            with self._aws():
+                page = self._db.scan(**args)
+            for item in page.get("Items", []):
+                email = item["email"]["S"]
+                with self._aws():
+                    self._db.update_item(
+                        TableName=self.table,
+                        Key=_av(pk=f"P#{email}", sk="PROFILE"),
+                        UpdateExpression="SET gsi1pk = :h, gsi1sk = :p",
+                        ExpressionAttributeValues=_av(**{":h": f"H#{email_hash(email)}", ":p": "PROFILE"}),
+                    )
+                added += 1
+            if "LastEvaluatedKey" not in page:
+                return added
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def remove_member(self, email: str, list_id: str, *, source: str) -> bool:
         now = iso(self.clock())
@@ -135,7 +175,7 @@ class People(DynamoStoreBase):
         for email in outcome.added:
             name = names[email]
             if email not in profiles:
-                profile = _av(pk=f"P#{email}", sk="PROFILE", email=email, name=name, created_at=now, updated_at=now)
+                profile = _profile(email, name=name, created_at=now, updated_at=now)
                 writes.append({"PutRequest": {"Item": profile}})
             member = _membership(email, list_id, status, name=name, source=source, created_at=now, updated_at=now)
             writes.append({"PutRequest": {"Item": member}})
@@ -286,6 +326,20 @@ class People(DynamoStoreBase):
         ]
         self._batch_write(keys)
         return len(keys)
+
+
+def _profile(email: str, *, name: str | None, created_at: str, updated_at: str) -> dict[str, Any]:
+    """A person's profile item: in their partition, and in the index under the hash of the address."""
+    return _av(
+        pk=f"P#{email}",
+        sk="PROFILE",
+        gsi1pk=f"H#{email_hash(email)}",
+        gsi1sk="PROFILE",
+        email=email,
+        name=name,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _membership(

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 ) WITHOUT ROWID;
+-- links carry a reference to the address's hash (newsletter/tokens.py), looked up here
+CREATE INDEX IF NOT EXISTS subscribers_hash ON subscribers (email_hash);
 CREATE TABLE IF NOT EXISTS members (
     list_id    TEXT NOT NULL,
     email      TEXT NOT NULL,

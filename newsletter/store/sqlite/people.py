@@ -74,6 +74,11 @@ class People(SqliteStoreBase):
             self._log(db, email, list_id, action, to.value, source, now)
         return Transition(before=before, after=to, changed=True)
 
+    def address(self, email_hash: str) -> str | None:
+        with self._guard() as db:
+            row = db.execute("SELECT email FROM subscribers WHERE email_hash = ?", (email_hash,)).fetchone()
+        return str(row[0]) if row else None
+
     def remove_member(self, email: str, list_id: str, *, source: str) -> bool:
         now = iso(self.clock())
         with self._tx() as db:
