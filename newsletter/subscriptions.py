@@ -50,9 +50,10 @@ _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'
 
 
 @functools.lru_cache(maxsize=4096)
-def _domain(domain: str) -> tuple[str, str] | str:
-    """(normalised, ASCII) forms of a domain, or why it is not one. The domain check (UTS-46 mapping, IDNA)
-    is most of an address's validation, and a list's addresses share a few domains."""
+def _domain(domain: str) -> tuple[str, int] | str:
+    """The normalised form of a domain and the longer of its UTF-8 and ASCII (IDNA) forms in bytes, or why it
+    is not one. The domain check (UTS-46 mapping, IDNA) is most of an address's validation, and a list's
+    addresses share a few domains."""
     # email-validator compiles its grammar on import: a start that validates no address (a Lambda cold start
     # for a tick, the CLI's help) does not pay for it.
     from email_validator import EmailNotValidError, validate_email
@@ -61,7 +62,7 @@ def _domain(domain: str) -> tuple[str, str] | str:
         checked = validate_email(f"x@{domain}", check_deliverability=False)
     except EmailNotValidError as err:
         return str(err)
-    return checked.domain, checked.ascii_domain
+    return checked.domain, max(len(checked.domain.encode()), len(checked.ascii_domain))
 
 
 def normalise_email(text: str) -> str:
@@ -75,8 +76,10 @@ def normalise_email(text: str) -> str:
         if isinstance(forms, str):
             raise InputError(f"invalid address {text!r}: {forms}")
         # email-validator's limit: 254 bytes of UTF-8, as typed, normalised and with the ASCII domain
-        if max(len(text.encode()), len(local) + 1 + max(len(forms[0].encode()), len(forms[1]))) <= 254:
-            return f"{local}@{forms[0]}".lower()
+        normalised, longest = forms
+        typed = len(text) if text.isascii() else len(text.encode())
+        if typed <= 254 and len(local) + 1 + longest <= 254:
+            return f"{local}@{normalised}".lower()
     from email_validator import EmailNotValidError, validate_email
 
     try:  # anything else (quoted or non-ASCII local parts, lengths at the limits): the whole check

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadData,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+    base64_encode,
+    want_bytes,
+)
 
 from newsletter.errors import ConfigError, TokenError
 from newsletter.store.common import email_hash
@@ -85,7 +92,24 @@ class Tokens:
             def get_timestamp(self) -> int:
                 return int(clock())
 
+            def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+                # Signing always uses the newest secret: its key is derived once per signer, not per token.
+                if secret_key is not None:
+                    return super().derive_key(secret_key)
+                if self._signing_key is None:
+                    self._signing_key = super().derive_key()
+                return self._signing_key
+
+            def get_signature(self, value: str | bytes) -> bytes:
+                # The library's HMAC-SHA1 in one call to OpenSSL (its own goes through hmac's pure-Python path
+                # because its digest is a Python function): a third of the time of a campaign's message.
+                return base64_encode(hmac.digest(self.derive_key(), want_bytes(value), "sha1"))
+
+            _signing_key: bytes | None = None
+
         self._by_purpose = {p: URLSafeTimedSerializer(secret, salt=f"newsletter.{p}", signer=_Signer) for p in PURPOSES}
+        # A campaign signs two links per message: one signer per purpose, made once (``dumps`` makes one per call).
+        self._signers = {p: serializer.make_signer() for p, serializer in self._by_purpose.items()}
         self._pad_key = hmac.new(secret.encode("utf-8"), b"newsletter.subscriber-ref.pad", hashlib.sha256).digest()
         self._iv_key = hmac.new(secret.encode("utf-8"), b"newsletter.subscriber-ref.iv", hashlib.sha256).digest()
 
@@ -94,8 +118,8 @@ class Tokens:
         a key from the secret (a synthetic IV, so that one address always gets the same reference and nobody
         without the secret can test a guessed address against it). 64 URL-safe characters."""
         digest = bytes.fromhex(email_hash(email))
-        iv = hmac.new(self._iv_key, digest, hashlib.sha256).digest()[:16]
-        pad = hmac.new(self._pad_key, iv, hashlib.sha256).digest()
+        iv = hmac.digest(self._iv_key, digest, "sha256")[:16]
+        pad = hmac.digest(self._pad_key, iv, "sha256")
         return base64.urlsafe_b64encode(iv + bytes(a ^ b for a, b in zip(digest, pad, strict=True))).decode("ascii")
 
     def _subject(self, reference: str) -> str | None:
@@ -107,9 +131,9 @@ class Tokens:
         if len(raw) != 48:
             return None
         iv, sealed = raw[:16], raw[16:]
-        pad = hmac.new(self._pad_key, iv, hashlib.sha256).digest()
+        pad = hmac.digest(self._pad_key, iv, "sha256")
         digest = bytes(a ^ b for a, b in zip(sealed, pad, strict=True))
-        if not hmac.compare_digest(hmac.new(self._iv_key, digest, hashlib.sha256).digest()[:16], iv):
+        if not hmac.compare_digest(hmac.digest(self._iv_key, digest, "sha256")[:16], iv):
             return None
         return digest.hex()
 
@@ -120,7 +144,9 @@ class Tokens:
         payload: dict[str, object] = {"r": self.reference(email), "l": list_id} | ({"n": name} if name else {})
         if extra:
             payload["x"] = extra
-        return self._serializer(purpose).dumps(payload)
+        # What ``dumps`` does, with the purpose's signer made once.
+        serializer = self._serializer(purpose)
+        return self._signers[purpose].sign(serializer.dump_payload(payload)).decode("utf-8")
 
     def read(self, token: str, purpose: str) -> TokenClaims:
         serializer = self._serializer(purpose)
