@@ -24,10 +24,11 @@ from newsletter.deliver.mailer import PacedMailer
 from newsletter.store.base import MemberStatus
 from newsletter.store.common import email_hash
 from newsletter.store.dynamodb import DynamoStore
-from tests.aws_stack import LIST_TOML, SECRET
+from tests.aws_stack import LIST_TOML, SECRET, http_event, make_stack
 from tests.fakes.aws import RelayProxy
 from tests.fakes.smtp_sink import SmtpSink
 
+FORM = "application/x-www-form-urlencoded"
 STATES = ("new", "pending", "active", "unsubscribed", "suppressed", "asked-again")
 
 
@@ -145,3 +146,29 @@ def test_a_burst_of_subscribe_requests_is_mailed_at_the_send_rate(site: str, mon
     assert len(times) == count
     # A lower bound only (a slow machine spreads them further): no faster than the rate allows.
     assert times[-1] - started >= (count - 1) / rate, [round(t - started, 2) for t in times]
+
+
+def test_on_aws_confirmations_go_through_the_send_queue_at_the_senders_share_of_the_rate(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``http`` Lambda queues every confirmation (a suppressed address's too, marked not to go) and sends
+    nothing itself; ``send_batch`` sends them at NEWSLETTER_SEND_RATE / NEWSLETTER_SENDER_CONCURRENCY."""
+    stack = make_stack(moto_endpoint, tmp_path, {})
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    # two sender Lambdas (the stack's): one confirmation every 2 s each, well below what moto's round trips
+    # allow unpaced (about one a second on a loaded machine), so that a missing pace shows
+    monkeypatch.setenv("NEWSLETTER_SEND_RATE", "1")
+    readers = [f"reader{i}@{stack.domain}" for i in range(5)]
+    stack.store().suppress(f"blocked@{stack.domain}", "complained", "test")
+    for address in [*readers, f"blocked@{stack.domain}"]:
+        body = urlencode({"list": "widgets", "email": address}).encode()
+        answer = handlers.http(http_event("POST", "/subscribe", body=body, content_type=FORM), None)
+        assert answer["statusCode"] == 202
+    assert not stack.mails()  # nothing sent while answering
+    started = time.monotonic()
+    handled, _ = stack.drain(handlers.send_batch)
+    elapsed = time.monotonic() - started
+    assert handled == len(readers) + 1
+    assert sorted(str(m["To"]) for m in stack.mails()) == readers
+    assert elapsed >= (len(readers) - 1) * 2.0, elapsed  # a lower bound only: paced, not as fast as SES answers
