@@ -3,7 +3,7 @@
 For a synthetic analysed issue of each size (default 100 and 300 commits; 15% high, 40% medium): one whole
 render_issue (the email within its budget, its web version, the text part and the Markdown), and its parts
 timed alone — the view, the items' fragments (Jinja2 + css-inline, every item whole: what the web version
-needs anyway), one MJML compile of the frame with its inlining, the text part and the Markdown. Then the
+needs anyway), the one MJML compile of the frame with its inlining, the text part and the Markdown. Then the
 email's size as sent against Gmail's clip, what was shed, and how many times the frame was compiled.
 Targets: the email (everything but the Markdown, which only the archive uses) in 50 ms at 100 commits and
 150 ms at 300. Prints wall time and CPU time (medians): on a shared machine the CPU time is the steadier one.
@@ -95,7 +95,7 @@ def bench(commits: int, repeats: int) -> None:
         return f
 
     frag_w, frag_c, _ = timed(fragments, repeats)
-    frame_w, frame_c, _ = timed(lambda: email._document(view, t, whole), repeats)
+    frame_w, frame_c, _ = timed(lambda: email._document(view, t), repeats)
     mjml_src = email._env().get_template("issue.mjml.j2").render(v=view, t=t, plan=whole, slot=lambda key: "")
     mjml_w, mjml_c, _ = timed(lambda: mjml2html(mjml_src, disable_comments=True, fonts={}), repeats)
     text_w, text_c, _ = timed(lambda: render_text(view, t, whole), repeats)
@@ -107,12 +107,12 @@ def bench(commits: int, repeats: int) -> None:
     line("  Markdown (archive only)", md_w, md_c)
     line("view (build_view)", view_w, view_c)
     line("every item whole (Jinja2 + css-inline)", frag_w, frag_c)
-    line("frame: Jinja2 + MJML + css-inline", frame_w, frame_c, "(once for the web, once for the email)")
+    line("frame: Jinja2 + MJML + css-inline", frame_w, frame_c, "(once per render: web version and email)")
     line("  of which mjml2html", mjml_w, mjml_c)
     line("text part, every item whole", text_w, text_c)
     sent = len(rendered.html.encode()) + budget.growth(rendered.html, issue.list_id or "")  # type: ignore[attr-defined]
     web = len(rendered.web_html.encode())  # type: ignore[attr-defined]
-    print(f"  frame compiles per render: {frame_compiles(issue)} (at most two: web version, email)")
+    print(f"  frame compiles per render: {frame_compiles(issue)} (one: the web version and the email fill it)")
     print(f"  email HTML as sent (longest links)   {sent:9,} bytes ({sent / GMAIL_CLIP:.2f} x Gmail's clip)")
     print(f"  web version                          {web:9,} bytes (never shed)")
     print(f"  text part                            {len(rendered.text.encode()):9,} bytes")  # type: ignore[attr-defined]
