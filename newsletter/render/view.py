@@ -118,6 +118,7 @@ class CommitView:
     mismatch: str | None
     author_url: str | None = None  # the author's GitHub profile (the login); the name is what is shown
     members: list[CommitView] = field(default_factory=list)  # a thread's commits, listed compactly
+    fallback: str = ""  # "heuristic analysis: <why>" when the model's analysis fell back, as Markdown says
 
 
 @dataclass
@@ -215,6 +216,7 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
         mismatch = t("mismatch", note=note) if note else t("mismatch_plain")
     title = clip(c.title, TITLE_MAX) or c.short_sha
     headline = clip(a.headline, LINE_MAX)
+    reason = clip(a.fallback_reason, LINE_MAX)
     return CommitView(
         sha=c.sha,
         anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
@@ -240,6 +242,7 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
         breaking=a.breaking_change,
         security=a.security_relevant,
         mismatch=mismatch,
+        fallback=t("fallback.label") + (t("colon") + reason if reason else "") if a.fallback_reason else "",
     )
 
 
