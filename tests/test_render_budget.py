@@ -184,6 +184,16 @@ def test_shedding_keeps_its_order_as_the_budget_shrinks() -> None:
     assert sizes == sorted(sizes, reverse=True)
 
 
+def _detail(html: str) -> dict[str, bool]:
+    """Each card's anchor → whether it shows any detail (insights, risks, recommendations)."""
+    cards = {}
+    for part in html.split('<table class="card ')[1:]:
+        anchor = re.search(r'id="(c-[0-9a-z-]+)"', part)
+        assert anchor
+        cards[anchor[1]] = any(f">{label}<" in part for label in ("Insights", "Risks", "Recommendations"))
+    return cards
+
+
 def test_the_high_items_analysis_outlasts_the_commit_table(days: dict[str, tuple[Issue, RenderedIssue]]) -> None:
     """On the real 311-commit day the commit table gives way to a link before any high item loses its
     analysis (the email used to keep the 311-row table and none of the day's 18 high items)."""
@@ -194,6 +204,12 @@ def test_the_high_items_analysis_outlasts_the_commit_table(days: dict[str, tuple
     high = next(g for g in _NOTE.finditer(out.html) if g["group"].endswith("-high"))
     assert len(_ITEM.findall(high["body"])) == int(high["total"])
     assert len(re.findall(r'<table class="card ', high["body"])) == int(high["total"])
+    # "N of them are shortened here" counts the cards that lost something the web version has (a card with
+    # no detail to lose was counted too).
+    email, web = _detail(high["body"]), _detail(out.web_html)
+    lost = sum(web[anchor] and not kept for anchor, kept in email.items())
+    shortened = re.search(r"(\d+) of them are shortened here", high["body"])
+    assert 0 < lost < len(email) and (int(shortened[1]) if shortened else 0) == lost
     for limit in (90_000, 70_000, 50_000, 30_000):
         names = [s.split(":")[0] for s in render_issue(busy_issue(60), budget_bytes=limit).shed]
         if "high-analysis" in names or "high-lines" in names:

@@ -147,6 +147,10 @@ def choose(
     def delta(key: str, before: int, after: int) -> int:
         return size(key, after) - size(key, before)
 
+    # A card with no insights, risks or recommendations loses nothing without them: it stays whole, and is
+    # not counted among the shortened (the renderer has both levels at hand, so asking costs nothing).
+    steps = [step for step in steps if step[2:] != (3, 2) or delta(step[1], 3, 2)]
+
     # Items first, up to the detail of the high cards; then the commit tables; then what is left of the
     # high items' analysis, which goes last of all.
     first = next((n for n, step in enumerate(steps) if step[0] in LAST), len(steps))
