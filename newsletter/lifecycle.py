@@ -14,6 +14,10 @@
 - ``settle`` (CLI, after a campaign that left nobody deferred or ambiguous) and ``finish_batch`` (AWS, after
   each SQS batch, once every batch is done) → ``sent``, with the ledger's counts. Later runs and ticks leave a
   ``sent`` or ``skipped`` issue alone.
+
+Every move is a conditional write (``update_issue(…, expected=)``): it happens only while the record still has
+the status it was read with, so two runners (a duplicated tick, the tick and the last sender batch) never move
+an issue back — a stale *sending* can never be written over *sent*.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = ["BodyStore", "IssueStatus", "Prepared", "finish_batch", "prepare", "s
 # larger ones go beside the archive. Typical days compress to 20–80 KB.
 INLINE_LIMIT = 240_000
 _LEGACY_KIND = "sent-issue"  # where issues were kept before they moved into the record
+_RACES = 5  # a record moves at most prepared → sending → sent: a few re-reads always settle it
 
 
 class LifecycleStore(IssueRecords, SendLedger, Cache, Protocol):
@@ -97,9 +102,9 @@ def prepare(
     if sendable is not None:
         fresh = _with_body(fresh, bodies, sendable)
     if record is not None:  # a record from before bodies lived in it, whose kept issue was lost: build it again
-        store.update_issue(fresh)
-        return Prepared(key, sendable, fresh.status, built=sendable is not None)
-    if store.create_issue(fresh):
+        if store.update_issue(fresh, expected=IssueStatus.PREPARED):
+            return Prepared(key, sendable, fresh.status, built=sendable is not None)
+    elif store.create_issue(fresh):
         return Prepared(key, sendable, fresh.status, built=sendable is not None)
     winner = store.get_issue(key)  # another runner created it first: theirs is the issue
     if winner is None:
@@ -123,19 +128,18 @@ def start_sending(store: LifecycleStore, key: str, *, batches: int | None = None
     if batches is not None:
         stats["sqs_messages"] = batches
     sending = _moved(record, IssueStatus.SENDING, stats)
-    store.update_issue(sending)
+    if not store.update_issue(sending, expected=IssueStatus.PREPARED):
+        moved = store.get_issue(key)  # another runner started it first (and may have finished it)
+        return moved.status if moved else None
     if batches is not None and store.batches_done(key) >= batches:
-        return _to_sent(store, sending)
+        return _to_sent(store, key)
     return IssueStatus.SENDING
 
 
 def settle(store: LifecycleStore, key: str) -> IssueStatus | None:
     """→ sent, with the ledger's counts: every recipient is settled (sent, or refused for good). Called after a
     campaign that left nobody deferred or ambiguous; a later ``newsletter run`` or tick leaves the issue alone."""
-    record = store.get_issue(key)
-    if record is None or record.status in (IssueStatus.SENT, IssueStatus.SKIPPED):
-        return record.status if record else None
-    return _to_sent(store, record)
+    return _to_sent(store, key)
 
 
 def finish_batch(store: LifecycleStore, key: str, batch: int) -> IssueStatus | None:
@@ -147,7 +151,7 @@ def finish_batch(store: LifecycleStore, key: str, batch: int) -> IssueStatus | N
         return None
     expected = record.stats.get("sqs_messages")
     if record.status == IssueStatus.SENDING and isinstance(expected, int) and done >= expected:
-        return _to_sent(store, record)
+        return _to_sent(store, key)
     return record.status
 
 
@@ -158,11 +162,18 @@ def _moved(record: IssueRecord, status: IssueStatus, stats: dict) -> IssueRecord
     return record.model_copy(update={"status": status, "stats": stats, "updated_at": datetime.now(UTC)})
 
 
-def _to_sent(store: LifecycleStore, record: IssueRecord) -> IssueStatus:
-    counts = Counter(entry.state for entry in store.entries(record.issue_id))
-    stats = {**record.stats, "sent": counts[LedgerState.SENT], "failed": counts[LedgerState.FAILED]}
-    store.update_issue(_moved(record, IssueStatus.SENT, stats))
-    return IssueStatus.SENT
+def _to_sent(store: LifecycleStore, key: str) -> IssueStatus | None:
+    """→ sent with the ledger's counts, from whatever the record says now (prepared or sending); a record that
+    another writer moves in between is read again, so that its move (and its counts) are kept."""
+    for _ in range(_RACES):
+        record = store.get_issue(key)
+        if record is None or record.status in (IssueStatus.SENT, IssueStatus.SKIPPED):
+            return record.status if record else None
+        counts = Counter(entry.state for entry in store.entries(key))
+        stats = {**record.stats, "sent": counts[LedgerState.SENT], "failed": counts[LedgerState.FAILED]}
+        if store.update_issue(_moved(record, IssueStatus.SENT, stats), expected=record.status):
+            return IssueStatus.SENT
+    raise StoreError(f"issue {key} kept changing while it was being settled", hint="run it again")
 
 
 def _with_body(record: IssueRecord, bodies: BodyStore, sendable: SendableIssue) -> IssueRecord:

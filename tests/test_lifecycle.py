@@ -124,6 +124,30 @@ def test_batches_done_before_the_tick_records_them_still_end_sent(any_store: Sto
     assert lifecycle.start_sending(any_store, KEY, batches=2) == IssueStatus.SENT
 
 
+def test_a_duplicated_tick_never_writes_sending_over_sent(
+    make_store: Callable[..., Store], archive: LocalArchive
+) -> None:
+    """Two ticks for the same list and day (EventBridge delivers at least once): the duplicate read the issue
+    while it was prepared; by the time it moves it, the first tick queued the batches and the last sender
+    batch made it sent. The duplicate's move must not land, and the issue stays sent with its counts."""
+    first, duplicate = make_store(), make_store()
+    assert lifecycle.prepare(first, archive, "digest", DAY, lambda: sendable()).fresh
+    assert lifecycle.prepare(duplicate, archive, "digest", DAY, lambda: sendable()).fresh  # read as prepared
+    assert lifecycle.start_sending(first, KEY, batches=1) == IssueStatus.SENDING
+    _ledger(first, ["a@example.com"], [])
+    assert lifecycle.finish_batch(first, KEY, 0) == IssueStatus.SENT
+    # The duplicate's own start_sending re-reads (sent: it does nothing); its write, had it read before the
+    # move, is refused by the store's condition.
+    assert lifecycle.start_sending(duplicate, KEY, batches=1) == IssueStatus.SENT
+    record = first.get_issue(KEY)
+    assert record is not None
+    stale = record.model_copy(update={"status": IssueStatus.SENDING, "stats": {"sqs_messages": 1}})
+    assert not duplicate.update_issue(stale, expected=IssueStatus.PREPARED)
+    assert not duplicate.update_issue(stale, expected=IssueStatus.SENDING)
+    final = first.get_issue(KEY)
+    assert final and final.status == IssueStatus.SENT and final.stats == {"sqs_messages": 1, "sent": 1, "failed": 0}
+
+
 def test_an_issue_kept_before_bodies_moved_into_the_record_is_still_sent_as_it_was(
     any_store: Store, archive: LocalArchive
 ) -> None:
