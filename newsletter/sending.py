@@ -85,6 +85,7 @@ def campaign(
         settings=ctx.settings,
         tokens=ctx.tokens,
         store=ctx.store,
+        bodies=ctx.archive,
         choices=choices,
         base=base,
     )
