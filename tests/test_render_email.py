@@ -25,7 +25,7 @@ from newsletter.models import (
     Window,
 )
 from newsletter.render.email import minify, render_issue
-from newsletter.render.view import safe_url
+from newsletter.render.view import LOCAL_WEB_VERSION, safe_url
 from newsletter.samples.synthetic import busy_issue
 
 GMAIL_CLIP = 102_000
@@ -60,7 +60,7 @@ def footer(issue: Issue) -> list[str]:
     return [
         f'href="{Placeholder.UNSUBSCRIBE_URL.value}"',
         f'href="{Placeholder.PREFERENCES_URL.value}"',
-        f'href="{Placeholder.VIEW_URL.value}"',
+        f'href="{issue.web_url or LOCAL_WEB_VERSION}"',  # the issue's page: the same for every reader
         issue.postal_address or "",
     ]
 
@@ -157,7 +157,9 @@ def test_injection_in_titles_pr_bodies_and_model_output_renders_as_text(language
     assert "<mj-" not in out.html and "</mj-" not in out.html  # no MJML tag leaked through unparsed
     assert not [k for k, _ in doc.attrs if k.startswith("on")]
     for href in doc.hrefs:
-        assert href.startswith(("https://", "http://", "#")) or href in {p.value for p in Placeholder}, href
+        # (no safe page address: "view in browser" leads to the web version written beside the preview)
+        assert href.startswith(("https://", "http://", "#", LOCAL_WEB_VERSION)) or href in set(Placeholder), href
+    assert f'href="{LOCAL_WEB_VERSION}"' in out.html
     assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
     assert "&lt;script&gt;" in out.html
     # Inside a tag (text may say href="javascript:…" verbatim: the inliner's serializer leaves quotes in text).

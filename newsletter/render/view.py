@@ -49,6 +49,11 @@ class Catalogue:
         )
 
 
+# Where "view in browser" and "read the whole issue" lead when the issue has no archive page (``newsletter
+# preview``, ``build``): the web version the preview writes beside the email (newsletter/render/preview.py).
+LOCAL_WEB_VERSION = "web.html"
+
+
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an absolute http(s) URL with a host and nothing that could break out; else None."""
     if not url or _URL_BAD.search(url):
@@ -143,7 +148,7 @@ class IssueView:
     counts: dict[str, int]
     bars: list[Bar]
     overview: str
-    web_url: str  # a validated URL of the full issue, or the per-recipient view placeholder
+    web_url: str  # a validated URL of the full issue on the archive, else LOCAL_WEB_VERSION
     postal_address: str
     analyzed_note: str
     placeholders: dict[str, str] = field(default_factory=dict)
@@ -377,7 +382,7 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         counts=counts,
         bars=bars,
         overview=" ".join(r.overview for r in repos if r.overview) if len(repos) == 1 else "",
-        web_url=safe_url(issue.web_url) or Placeholder.VIEW_URL.value,
+        web_url=safe_url(issue.web_url) or LOCAL_WEB_VERSION,
         postal_address=clip(issue.postal_address, 300),
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},
