@@ -66,16 +66,14 @@ def preview(
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
     if not sample and not repos:
         raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
-    specs = [RepoSpec.parse(r) for r in repos or []]
+    known: list[RepoCommits] | None = None  # the sample day's commits; else build_day collects them
+    if sample:
+        known = sample_day()[0]
+        specs, window = [RepoSpec.parse(r.repo) for r in known], known[0].window
+    else:
+        specs, window = [RepoSpec.parse(r) for r in repos or []], resolve_window(day, tz)
+    name = title or t("preview_title", repos=", ".join(spec.full_name for spec in specs))
     with context(config) as ctx, RichProgress() as progress:
-        collected: list[RepoCommits]
-        if sample:
-            collected = sample_day()[0]
-            window = collected[0].window
-        else:
-            window = resolve_window(day, tz)
-            collected = ctx.collect(specs, window, progress=progress)
-        name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
         issue = build_day(
             ctx,
             specs,
@@ -83,7 +81,7 @@ def preview(
             language=lang,
             analyzer=ctx.analyzer(analyzer),
             title=name,
-            repos=collected,
+            repos=known,
             progress=progress,
         )
     rendered = render_issue(issue, budget_bytes=budget)
