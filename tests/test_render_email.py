@@ -336,3 +336,15 @@ def test_text_twin_in_chinese_uses_measure_words_and_full_width_colons() -> None
     # Every label colon is full-width; an ASCII ": " is left only inside English model text and URLs.
     for label in ("影响范围", "在浏览器中查看", "退订", "管理订阅设置", "架构", "性能"):
         assert f"{label}：" in body and f"{label}: " not in body
+
+
+@pytest.mark.parametrize(
+    "url", ["https://digest.example.com/busy/2026-01-13.html", "file:///srv/newsletter/archive/busy/2026-01-13.html"]
+)
+def test_view_in_browser_is_the_issues_page_in_the_render(url: str) -> None:
+    """The issue's page is the same for every reader: it is in the render (email and text twin), not a
+    placeholder filled per recipient. A local archive's file:// page counts (the embedded defaults)."""
+    out = render_issue(busy_issue(3).model_copy(update={"web_url": url}))
+    assert f'href="{url}"' in out.html
+    assert f"View in browser: {url}" in out.text
+    assert "view_url" not in out.html + out.text

@@ -67,6 +67,14 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+def page_url(url: str | None) -> str | None:
+    """The issue's page on the archive: a safe http(s) URL, or a local archive's ``file:///`` URL (the embedded
+    default, before NEWSLETTER_ARCHIVE_URL says where the folder is served)."""
+    if url and url.startswith("file:///") and not _URL_BAD.search(url):
+        return url
+    return safe_url(url)
+
+
 def clip(text: str | None, limit: int) -> str:
     """One line of at most ``limit`` characters (whitespace collapsed, an ellipsis when cut)."""
     if not text:
@@ -382,7 +390,7 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         counts=counts,
         bars=bars,
         overview=" ".join(r.overview for r in repos if r.overview) if len(repos) == 1 else "",
-        web_url=safe_url(issue.web_url) or LOCAL_WEB_VERSION,
+        web_url=page_url(issue.web_url) or LOCAL_WEB_VERSION,
         postal_address=clip(issue.postal_address, 300),
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},
