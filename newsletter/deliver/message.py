@@ -223,6 +223,7 @@ class MessageFactory:
         self.view_url = view_url
         self.domain = _domain(mailing_list.sender)
         self.mailto = parseaddr(_address(unsubscribe_mailto or mailing_list.reply_to or mailing_list.sender))[1]
+        self.mailto_url = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + mailing_list.id)}"
         self.text = _Part(rendered.text, escape=False)
         self.html = _Part(rendered.html, escape=True)
         self.boundary = f"=_digest_{secrets.token_hex(12)}"  # "=" never occurs in QP or base64 lines
@@ -269,14 +270,13 @@ class MessageFactory:
         """The raw RFC 5322 message (CRLF line ends) for one recipient: addressed to ``wire_address(email)``,
         while the links name the address as stored. Raises PermanentDeliveryError when it cannot be written."""
         links = self.links(email)
-        mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + self.list.id)}"
         headers = [
             self.fixed_headers,
             _recipient(name, wire_address(email)),
             f"Date: {formatdate(usegmt=True)}".encode("ascii"),
             f"Message-ID: {make_msgid('digest', domain=self.domain)}".encode("ascii"),
             # RFC 2369 allows folding between the URIs; RFC 8058 needs the https one for one-click.
-            f"List-Unsubscribe: <{links.unsubscribe_url}>,\r\n <{mailto}>".encode("ascii"),
+            f"List-Unsubscribe: <{links.unsubscribe_url}>,\r\n <{self.mailto_url}>".encode("ascii"),
             b"",
             b"",
         ]
