@@ -67,20 +67,40 @@ def segments_of(choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: 
 
 def narrow(base: Issue, segment: Segment, *, whole_url: str | None = None) -> Issue:
     """The base issue (every commit, in the segment's language) as the segment reads it: the commits at or
-    above its lowest importance that touch its areas; statistics over every commit touching its areas."""
+    above its lowest importance that touch its areas; statistics over every commit touching its areas.
+
+    A thread counts as a unit: it touches the areas when any of its commits does (then all of them count as
+    touching), and it is shown, with every commit of it, when the thread's own importance is high enough —
+    a model may rate a thread above each of its commits. A commit of a thread is never shown on its own rating.
+    """
     rank = segment.min_importance.rank
     repos = []
     touching_all = []
     for digest in base.repos:
-        touching = [
-            c
-            for c in digest.commits
+        by_sha = {c.commit.sha: c for c in digest.commits}
+        touching_shas = {
+            sha
+            for sha, c in by_sha.items()
             if not segment.areas or any(touches(f.path, segment.areas) for f in c.commit.files)
-        ]
-        shown = [c for c in touching if Importance(c.analysis.importance).rank <= rank]
+        }
+        shown_shas = {sha for sha in touching_shas if Importance(by_sha[sha].analysis.importance).rank <= rank}
+        for thread in digest.threads:
+            members = {sha for sha in thread.shas if sha in by_sha}
+            if thread.importance is None or not members:  # not analysed as a whole: its commits stand alone
+                continue
+            shown_shas -= members
+            if members & touching_shas:
+                touching_shas |= members
+                if thread.importance.rank <= rank:
+                    shown_shas |= members
+        touching = [c for c in digest.commits if c.commit.sha in touching_shas]
+        shown = [c for c in digest.commits if c.commit.sha in shown_shas]
         update: dict[str, object] = {"commits": shown}
         if segment.areas:
+            # The day overview speaks about the whole day ("41 commits today"): the reader's numbers are the
+            # focus line and the glance; the whole day is one link away.
             update["stats"] = stats(touching)
+            update["overview"] = None
         repos.append(digest.model_copy(update=update))
         touching_all.extend(touching)
     update = {"repos": repos}
