@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from newsletter import lifecycle
+from newsletter import lifecycle, weekly
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.service import deliver
@@ -40,9 +40,32 @@ def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: Bat
     prepared = prepare(mailing_list, day, ctx)
     if not prepared.fresh:
         return Enqueued(prepared.issue_id, prepared.status, 0)
-    batches = queue.put(prepared.issue_id, mailing_list.id, ctx.store.active_recipients(mailing_list.id))
-    status = lifecycle.start_sending(ctx.store, prepared.issue_id, batches=batches)
-    return Enqueued(prepared.issue_id, status or IssueStatus.SENDING, batches)
+    daily = weekly.daily_only(ctx, mailing_list.id)  # weekly readers get the week instead
+    everyone = ctx.store.active_recipients(mailing_list.id)
+    recipients = (r for r in everyone if daily(r.email)) if daily else everyone
+    return _queued(ctx, queue, prepared.issue_id, mailing_list.id, recipients)
+
+
+def enqueue_week(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued | None:
+    """The weekly part of the tick: when the issue of ``day`` goes out on the list's weekly day and the list has
+    weekly readers, the week ending on ``day`` is built and archived once and its readers queued. None when
+    there is no week to send at this tick."""
+    if not weekly.ends_week(mailing_list, day):
+        return None
+    readers = weekly.weekly_readers(ctx.store.list_preferences(mailing_list.id))
+    if not readers:
+        return None
+    prepared = weekly.prepare_week(mailing_list, day, ctx)
+    if not prepared.fresh:
+        return Enqueued(prepared.issue_id, prepared.status, 0)
+    recipients = (r for r in ctx.store.active_recipients(mailing_list.id) if r.email in readers)
+    return _queued(ctx, queue, prepared.issue_id, mailing_list.id, recipients)
+
+
+def _queued(ctx: Context, queue: BatchQueue, key: str, list_id: str, recipients: Iterable[Recipient]) -> Enqueued:
+    batches = queue.put(key, list_id, recipients)
+    status = lifecycle.start_sending(ctx.store, key, batches=batches)
+    return Enqueued(key, status or IssueStatus.SENDING, batches)
 
 
 def deliver_batch(
@@ -61,23 +84,28 @@ def deliver_batch(
     if sendable is None:
         raise NewsletterError(f"issue {issue_id} is not in the store", hint="was the store reset?")
     mailing_list = ctx.mailing_list(list_id)
-    day = date.fromisoformat(issue_id.rsplit("/", 1)[-1])
+    _, day, is_week = weekly.parse_issue_id(issue_id)
 
     def base(language: str) -> Issue:
+        if is_week:
+            return weekly.week_base(mailing_list, day, language, ctx)
         from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
 
         return base_issue(mailing_list, day, language, ctx)
 
-    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
-    choices = ((r.email, ctx.store.preferences(r.email, list_id)) for r in recipients)
+    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000. A reader
+    # who changed cadence since the tick is left to the issue of their new cadence.
+    choices = {r.email: ctx.store.preferences(r.email, list_id) for r in recipients}
+    mine = {email for email, prefs in choices.items() if weekly.is_weekly(prefs) == is_week}
     messages, _ = segment_messages(
         mailing_list,
         sendable,
         settings=ctx.settings,
         tokens=ctx.tokens,
         store=ctx.store,
-        choices=choices,
+        choices=((email, prefs) for email, prefs in choices.items() if email in mine),
         base=base,
+        default=weekly.weekly_segment(mailing_list) if is_week else None,
     )
     result = deliver(
         mailing_list,
@@ -89,6 +117,7 @@ def deliver_batch(
         recipients=recipients,
         share=share,
         messages=messages,
+        who=mine.__contains__,
     )
     if number is not None and not result.deferred and not result.ambiguous:
         lifecycle.finish_batch(ctx.store, issue_id, number)

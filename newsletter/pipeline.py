@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from newsletter.models import (
     Importance,
     Issue,
     MailingList,
+    ReaderPreferences,
     RepoCommits,
     RepoSpec,
     Usage,
@@ -40,6 +41,7 @@ from newsletter.schedule import due_lists
 from newsletter.segments import keep_base, list_segment, load_base, narrow, segment_messages
 from newsletter.store.base import Cache, IssueStatus, LedgerState, MemberStatus
 from newsletter.subscriptions import normalise_email
+from newsletter.weekly import is_weekly, run_week
 
 log = logging.getLogger("newsletter.pipeline")
 
@@ -293,13 +295,23 @@ def deliver_issue(
     """Send the list's issue to every active reader, each the issue of their segment. ``day`` defaults to the
     one in the issue id; ``repos``: the day's commits when already known."""
     day = day or date.fromisoformat(sendable.issue_id.rsplit("/", 1)[-1])
-    messages, counts = segment_messages(
+    weekly: set[str] = set()
+
+    def daily(choices: Iterable[tuple[str, ReaderPreferences]]) -> Iterator[tuple[str, ReaderPreferences]]:
+        # Weekly readers get the week's issue instead (newsletter/weekly.py): noted while the choices stream by.
+        for email, prefs in choices:
+            if is_weekly(prefs):
+                weekly.add(email)
+            else:
+                yield email, prefs
+
+    messages, counts = segment_messages(  # reads every choice before it returns
         mailing_list,
         sendable,
         settings=ctx.settings,
         tokens=ctx.tokens,
         store=ctx.store,
-        choices=ctx.store.list_preferences(mailing_list.id),
+        choices=daily(ctx.store.list_preferences(mailing_list.id)),
         base=lambda language: base_issue(mailing_list, day, language, ctx, repos=repos),
     )
     if not dry_run:
@@ -316,6 +328,7 @@ def deliver_issue(
         progress=progress,
         messages=messages,
         stop=ctx.stop,
+        who=(lambda email: email not in weekly) if weekly else None,
     )
     result.segments, result.rendered = counts.segments, counts.rendered
     if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
@@ -390,6 +403,7 @@ class ListRun:
     campaign: CampaignResult | None = None
     error: str | None = None
     usage: Usage | None = None  # what building the issue cost (when this run built it)
+    weekly: bool = False  # the week ending on ``day``, for the weekly readers (newsletter/weekly.py)
 
     @property
     def ok(self) -> bool:
@@ -482,6 +496,9 @@ def run_due(
         if ctx.stop.is_set():  # serve shutting down: the list in progress winds down, no other starts
             break
         runs.append(run_list(ml, when, ctx, dry_run=dry_run, progress=progress))
+        week = run_week(ml, when, ctx, dry_run=dry_run)
+        if week is not None:
+            runs.append(week)
     return runs
 
 

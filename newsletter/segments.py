@@ -19,7 +19,17 @@ from newsletter.config import Settings
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.deliver.service import SendableIssue, factory_for, issue_id, keep_sendable, load_sendable
-from newsletter.models import Cadence, Focus, Importance, Issue, MailingList, ReaderPreferences
+from newsletter.models import (
+    AnalyzedCommit,
+    Cadence,
+    Focus,
+    Importance,
+    Issue,
+    MailingList,
+    ReaderPreferences,
+    Week,
+    zone,
+)
 from newsletter.preferences import touches
 from newsletter.store.base import Cache, Recipient
 
@@ -53,9 +63,11 @@ def segment_of(prefs: ReaderPreferences, mailing_list: MailingList) -> Segment:
     )
 
 
-def segments_of(choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: MailingList) -> dict[str, Segment]:
-    """Email → segment of every reader whose choices put them outside the list's own segment."""
-    default = list_segment(mailing_list)
+def segments_of(
+    choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: MailingList, default: Segment | None = None
+) -> dict[str, Segment]:
+    """Email → segment of every reader whose choices put them outside ``default`` (the list's own segment)."""
+    default = default or list_segment(mailing_list)
     found: dict[Segment, Segment] = {}  # one object per segment, however many readers share it
     segments = {}
     for email, prefs in choices:
@@ -106,10 +118,24 @@ def narrow(base: Issue, segment: Segment, *, whole_url: str | None = None) -> Is
     update = {"repos": repos}
     if segment.areas:
         update["stats"] = stats(touching_all)
+        if base.week is not None:
+            update["week"] = _narrow_week(base, touching_all)
         update["focus"] = Focus(
             areas=list(segment.areas), commits=len(touching_all), total=base.stats.commits, whole_url=whole_url
         )
     return base.model_copy(update=update)
+
+
+def _narrow_week(base: Issue, touching: list[AnalyzedCommit]) -> Week:
+    """A weekly issue's days as the reader of some areas sees them: each day's statistics over what touched the
+    areas that day, and no day overview (it speaks about the whole day)."""
+    assert base.week is not None
+    tz = zone(base.timezone)
+    by_day: dict[date, list[AnalyzedCommit]] = {}
+    for c in touching:
+        by_day.setdefault(c.commit.committed_at.astimezone(tz).date(), []).append(c)
+    days = [d.model_copy(update={"stats": stats(by_day.get(d.date, [])), "overview": None}) for d in base.week.days]
+    return base.week.model_copy(update={"days": days})
 
 
 _BASE = "issue-base"
@@ -194,15 +220,17 @@ def segment_messages(
     store: Cache,
     choices: Iterable[tuple[str, ReaderPreferences]],
     base: Callable[[str], Issue],
+    default: Segment | None = None,
 ) -> tuple[MessageFactory | SegmentedMessages, CampaignResult]:
     """Where each reader's message comes from: the list's issue, or their segment's (``choices``: the readers'
     preferences), narrowed from ``base`` (the day's base issue in a language), rendered once and kept, so that a
-    resumed run sends the same bytes. The result carries the segment counts for the campaign's summary."""
+    resumed run sends the same bytes. The result carries the segment counts for the campaign's summary.
+    ``default``: the segment ``sendable`` was made for (the list's own; the weekly one for a weekly issue)."""
     counts = CampaignResult(sendable.issue_id)
-    default = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
-    readers = segments_of(choices, mailing_list)
+    readers = segments_of(choices, mailing_list, default)
+    everyone = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     if not readers:
-        return default, counts
+        return everyone, counts
     counts.segments = len(set(readers.values()))
 
     def make(segment: Segment) -> MessageFactory | None:
@@ -221,4 +249,4 @@ def segment_messages(
             counts.rendered += 1
         return factory_for(mailing_list, kept, settings=settings, tokens=tokens)
 
-    return SegmentedMessages(default, readers, make), counts
+    return SegmentedMessages(everyone, readers, make), counts

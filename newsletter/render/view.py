@@ -127,6 +127,15 @@ class Bar:
 
 
 @dataclass
+class DayView:
+    """One day of a weekly issue: its date, counts and condensed overview."""
+
+    label: str
+    line: str  # "12 commits (3 high, 5 medium, 4 low)"
+    overview: str
+
+
+@dataclass
 class IssueView:
     language: str
     title: str
@@ -148,6 +157,9 @@ class IssueView:
     analyzed_note: str
     placeholders: dict[str, str] = field(default_factory=dict)
     focus: str = ""  # "6 of today's 41 commits touch your areas (…)": a reader's issue narrowed to their areas
+    days: list[DayView] = field(default_factory=list)  # a weekly issue's days, oldest first
+    kicker: str = ""  # "Daily commit digest" / "Weekly commit digest"
+    glance_title: str = ""
 
 
 _TAGS = re.compile(r"^(?:\s*\[[^\]]*\])*\s*(?:[\w/-]+(?:\([^)]*\))?!?:\s*)?")
@@ -311,11 +323,13 @@ def _top_change(c: CommitView, colon: str) -> str:
     return f"{scope}{colon}{change}" if scope and scope.lower() not in change.lower() else change
 
 
-def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None) -> str:
+def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None, *, week: bool = False) -> str:
     """ "{title} · {date}: {top change}" in at most SUBJECT_MAX columns: the short date, then the list title
     cut to about a third of the room when both do not fit (never under _TITLE_MIN columns), then the change
     cut at a word."""
     short = t("subject_date").format(day=day.day, month=t("subject_months").split(",")[day.month - 1])
+    if week:  # ``day`` is the week's first
+        short = t("subject_week", date=short)
     if top is None:
         return shorten(t("subject_empty", title=title, date=short), SUBJECT_MAX)
     change = _top_change(top, t("colon"))
@@ -345,18 +359,20 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         for imp in IMPORTANCES
     ]
     title = clip(issue.title, TITLE_MAX)
-    day = t.date(issue.date)
+    week = issue.week
+    day = t.date(issue.date) if week is None else t("week_dates", start=t.date(week.start), end=t.date(week.end))
+    first = week.start if week else issue.date
     total = len(every)
     if total:
         items = _top_items(repos)
         ranked = [c for imp in IMPORTANCES for r in repos for c in r.groups[imp.value]]
         # The top change, not counts: it is what makes someone open today's issue (counts are in the preheader).
-        subject = subject_line(t, title, issue.date, ranked[0] if ranked else None)
+        subject = subject_line(t, title, first, ranked[0] if ranked else None, week=week is not None)
         preheader = t("preheader", commits=total, **counts)
         if items:
             preheader += " · " + t("preheader_top", items="; ".join(items))
     else:
-        subject = subject_line(t, title, issue.date, None)
+        subject = subject_line(t, title, first, None, week=week is not None)
         preheader = t("no_commits")
     usage = issue.usage
     model = clip(usage.model, 80)
@@ -382,8 +398,22 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},
         focus=_focus(issue, t),
+        days=_days(issue, t),
+        kicker=t("header_kicker_week" if week else "header_kicker"),
+        glance_title=t("glance_title_week" if week else "glance_title"),
     )
     return view, t
+
+
+def _days(issue: Issue, t: Catalogue) -> list[DayView]:
+    if issue.week is None:
+        return []
+    out = []
+    for d in issue.week.days:
+        by = {level.value: d.stats.by_importance.get(level, 0) for level in IMPORTANCES}
+        line = t("week_day_line", commits=d.stats.commits, count=d.stats.commits, **by)
+        out.append(DayView(label=t.date(d.date), line=line, overview=clip(d.overview, PARAGRAPH_MAX)))
+    return out
 
 
 def _focus(issue: Issue, t: Catalogue) -> str:
@@ -392,4 +422,5 @@ def _focus(issue: Issue, t: Catalogue) -> str:
     areas = ", ".join(clip(area, 80) for area in issue.focus.areas[:5])
     if len(issue.focus.areas) > 5:
         areas += ", …"
-    return t("focus", count=issue.focus.commits, total=issue.focus.total, areas=areas)
+    key = "focus_week" if issue.week else "focus"
+    return t(key, count=issue.focus.commits, total=issue.focus.total, areas=areas)
