@@ -109,8 +109,8 @@ def test_weekly_readers_get_one_message_on_the_weekly_day_covering_seven_days(
     assert str(mine["Subject"]).startswith("Widgets daily · week of Mar 8: ")
     text = mine.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "The week at a glance" in text and "Day by day:" in text
-    assert "Sunday, 8 March 2026: 6 commits (" in text and "Monday, 9 March 2026: 3 commits (" in text
-    assert "Saturday, 14 March 2026: 0 commits (0 high, 0 medium, 0 low)" in text
+    assert "Sun 8 Mar: 6 commits (" in text and "Mon 9 Mar: 3 commits (" in text
+    assert "Sat 14 Mar: 0 commits (0 high, 0 medium, 0 low)" in text
     page = isolated_env / "archive" / "widgets" / f"week-{LAST}.html"
     assert page.is_file() and f"week-{LAST}.html" in (isolated_env / "archive" / "widgets" / "index.html").read_text()
     assert f"week-{LAST}.html" in text  # view in browser: the week's own page
@@ -120,7 +120,7 @@ def test_weekly_readers_get_one_message_on_the_weekly_day_covering_seven_days(
     assert not shas(theirs) & DAY9  # nothing under widgets/ on the 9th
     their_text = theirs.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert re.search(r"\b[34] of this week's 9 commits touch your areas \(widgets/\)\.", their_text), their_text
-    assert "Monday, 9 March 2026: 0 commits (0 high, 0 medium, 0 low)" in their_text  # their days' statistics
+    assert "Mon 9 Mar: 0 commits (0 high, 0 medium, 0 low)" in their_text  # their days' statistics
 
     # One ledger per reader and week; the daily reader is not in it.
     ledger = {e.email: e.state for e in store.entries(week_id("widgets", LAST))}

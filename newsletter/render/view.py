@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from newsletter import i18n
@@ -33,8 +33,21 @@ class Catalogue:
 
     Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own (``email.``)."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, weekly: bool = False) -> None:
         self.language = i18n.check_language(language)
+        self.weekly = weekly  # a weekly issue: times carry their day
+
+    def short_date(self, day: date) -> str:
+        """ "Sun 8 Mar": a day of a weekly issue, short enough for a phone's column."""
+        return self("week_day_label").format(
+            weekday=self("weekdays_short").split(",")[day.weekday()],
+            day=day.day,
+            month=self("subject_months").split(",")[day.month - 1],
+        )
+
+    def moment(self, when: datetime, tz: str) -> str:
+        local = when.astimezone(zone(tz))
+        return f"{self.short_date(local.date())} {local:%H:%M}" if self.weekly else f"{local:%H:%M}"
 
     def __call__(self, key: str, **values: object) -> str:
         return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
@@ -213,7 +226,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
         title=title,
         author=clip(c.author.name or c.author.login, 60),
         author_url=_profile(safe_url(c.url), c.author.login),
-        time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
+        time=t.moment(c.committed_at, tz),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
         type_label=t(f"change_type.{a.change_type.value}"),
@@ -342,7 +355,7 @@ def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None, *,
 
 def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     """The issue as the templates see it, and the catalogue of its language."""
-    t = Catalogue(issue.language)
+    t = Catalogue(issue.language, weekly=issue.week is not None)
     anchors: set[str] = set()
     repos = [_repo_view(d, issue.timezone, t, anchors) for d in issue.repos]
     for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
@@ -412,7 +425,7 @@ def _days(issue: Issue, t: Catalogue) -> list[DayView]:
     for d in issue.week.days:
         by = {level.value: d.stats.by_importance.get(level, 0) for level in IMPORTANCES}
         line = t("week_day_line", commits=d.stats.commits, count=d.stats.commits, **by)
-        out.append(DayView(label=t.date(d.date), line=line, overview=clip(d.overview, PARAGRAPH_MAX)))
+        out.append(DayView(label=t.short_date(d.date), line=line, overview=clip(d.overview, PARAGRAPH_MAX)))
     return out
 
 
