@@ -12,10 +12,9 @@ from typing import Protocol
 from newsletter import lifecycle, weekly
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult
-from newsletter.deliver.service import deliver
 from newsletter.errors import NewsletterError
-from newsletter.models import Issue, MailingList
-from newsletter.segments import segment_messages
+from newsletter.models import MailingList
+from newsletter.sending import campaign, prepare
 from newsletter.store.base import IssueStatus, Recipient
 
 
@@ -35,8 +34,6 @@ class Enqueued:
 def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued:
     """The tick for one due list: the issue built and archived once (``lifecycle.prepare``), then — unless an
     earlier tick or run already took it — every active recipient queued, and the issue moved to *sending*."""
-    from newsletter.pipeline import prepare  # every stage: only the tick builds issues, not the senders
-
     prepared = prepare(mailing_list, day, ctx)
     if not prepared.fresh:
         return Enqueued(prepared.issue_id, prepared.status, 0)
@@ -49,7 +46,7 @@ def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: Bat
 def enqueue_week(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued | None:
     """The weekly part of the tick: when the issue of ``day`` goes out on the list's weekly day and the list has
     weekly readers, the week ending on ``day`` is built and archived once and its readers queued. None when
-    there is no week to send at this tick."""
+    there is no week to send at this tick. The senders mail it like any issue (``deliver_batch``)."""
     if not weekly.ends_week(mailing_list, day):
         return None
     readers = weekly.weekly_readers(ctx.store.list_preferences(mailing_list.id))
@@ -83,42 +80,7 @@ def deliver_batch(
     sendable = lifecycle.load(ctx.store, ctx.archive, issue_id)
     if sendable is None:
         raise NewsletterError(f"issue {issue_id} is not in the store", hint="was the store reset?")
-    mailing_list = ctx.mailing_list(list_id)
-    _, day, is_week = weekly.parse_issue_id(issue_id)
-
-    def base(language: str) -> Issue:
-        if is_week:
-            return weekly.week_base(mailing_list, day, language, ctx)
-        from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
-
-        return base_issue(mailing_list, day, language, ctx)
-
-    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000. A reader
-    # who changed cadence since the tick is left to the issue of their new cadence.
-    choices = {r.email: ctx.store.preferences(r.email, list_id) for r in recipients}
-    mine = {email for email, prefs in choices.items() if weekly.is_weekly(prefs) == is_week}
-    messages, _ = segment_messages(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        tokens=ctx.tokens,
-        store=ctx.store,
-        choices=((email, prefs) for email, prefs in choices.items() if email in mine),
-        base=base,
-        default=weekly.weekly_segment(mailing_list) if is_week else None,
-    )
-    result = deliver(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        store=ctx.store,
-        sender=ctx.sender_for(mailing_list),
-        tokens=ctx.tokens,
-        recipients=recipients,
-        share=share,
-        messages=messages,
-        who=mine.__contains__,
-    )
+    result = campaign(ctx, ctx.mailing_list(list_id), sendable, recipients=recipients, share=share)
     if number is not None and not result.deferred and not result.ambiguous:
         lifecycle.finish_batch(ctx.store, issue_id, number)
     return result

@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING
 from newsletter import lifecycle
 from newsletter.compose import stats
 from newsletter.context import Context
-from newsletter.deliver.campaign import CampaignResult
-from newsletter.deliver.message import MessageFactory
-from newsletter.deliver.service import SendableIssue, deliver
+from newsletter.deliver.service import SendableIssue
 from newsletter.errors import InputError, NewsletterError
 from newsletter.models import (
     Cadence,
@@ -33,7 +31,7 @@ from newsletter.models import (
     Week,
     Window,
 )
-from newsletter.segments import Segment, SegmentedMessages, keep_base, load_base, narrow, segment_messages
+from newsletter.segments import Segment, keep_base, load_base, narrow
 from newsletter.store.base import IssueStatus
 
 if TYPE_CHECKING:
@@ -155,7 +153,7 @@ def compose_week(days: Sequence[Issue], *, end: date, web_url: str | None = None
 def week_base(mailing_list: MailingList, end: date, language: str, ctx: Context) -> Issue:
     """The week ending on ``end`` in ``language``, every commit, kept (the first one made wins): the seven kept
     daily bases, a day never run (or skipped as empty) collected and analysed now."""
-    from newsletter.pipeline import base_issue  # every stage, only when a week is made
+    from newsletter.building import base_issue  # every stage, only when a week is made
 
     key = week_id(mailing_list.id, end)
     kept = load_base(ctx.store, key, language)
@@ -195,62 +193,12 @@ def prepare_week(mailing_list: MailingList, end: date, ctx: Context) -> lifecycl
     )
 
 
-def week_messages(
-    mailing_list: MailingList,
-    sendable: SendableIssue,
-    end: date,
-    ctx: Context,
-    readers: dict[str, ReaderPreferences],
-) -> tuple[MessageFactory | SegmentedMessages, CampaignResult]:
-    """The weekly campaign's messages: each weekly reader's segment of the week (see segments.segment_messages)."""
-    return segment_messages(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        tokens=ctx.tokens,
-        store=ctx.store,
-        choices=readers.items(),
-        base=lambda language: week_base(mailing_list, end, language, ctx),
-        default=weekly_segment(mailing_list),
-    )
-
-
-def deliver_week(
-    mailing_list: MailingList,
-    sendable: SendableIssue,
-    end: date,
-    ctx: Context,
-    readers: dict[str, ReaderPreferences],
-    *,
-    dry_run: bool = False,
-) -> CampaignResult:
-    """Send the week's issue to the weekly readers (each their segment's), through the week's own ledger."""
-    messages, counts = week_messages(mailing_list, sendable, end, ctx, readers)
-    if not dry_run:
-        lifecycle.start_sending(ctx.store, sendable.issue_id)
-    result = deliver(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        store=ctx.store,
-        sender=ctx.sender_for(mailing_list),
-        tokens=ctx.tokens,
-        dry_run=dry_run,
-        messages=messages,
-        stop=ctx.stop,
-        who=readers.__contains__,
-    )
-    result.segments, result.rendered = counts.segments, counts.rendered
-    if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
-        lifecycle.settle(ctx.store, sendable.issue_id)
-    return result
-
-
 def run_week(mailing_list: MailingList, day: date, ctx: Context, *, dry_run: bool = False) -> ListRun | None:
     """The weekly part of the run of ``day``: when the issue of ``day`` goes out on the list's weekly day and
     the list has weekly readers, the week ending on ``day`` is built, archived and mailed to them. None when
     there is no week to send today. Idempotent like the daily run (own issue record and ledger)."""
     from newsletter.pipeline import ListRun
+    from newsletter.sending import deliver_issue
 
     if not ends_week(mailing_list, day):
         return None
@@ -277,7 +225,8 @@ def run_week(mailing_list: MailingList, day: date, ctx: Context, *, dry_run: boo
         if prepared.status == IssueStatus.SENT:
             done.outcome = "already-sent"
             return done
-        done.campaign = deliver_week(mailing_list, prepared.sendable, day, ctx, readers, dry_run=dry_run)
+        # The campaign sends a week's issue to the weekly readers only (sending.campaign reads the issue id).
+        done.campaign = deliver_issue(mailing_list, prepared.sendable, ctx, dry_run=dry_run)
         return done
     except NewsletterError as err:
         return ListRun(mailing_list.id, day, key, "failed", error=str(err), weekly=True)
@@ -287,7 +236,6 @@ __all__ = [
     "build_week",
     "compose_week",
     "daily_only",
-    "deliver_week",
     "ends_week",
     "parse_issue_id",
     "prepare_week",
