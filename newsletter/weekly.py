@@ -156,12 +156,12 @@ def week_base(mailing_list: MailingList, end: date, language: str, ctx: Context)
     from newsletter.building import base_issue  # every stage, only when a week is made
 
     key = week_id(mailing_list.id, end)
-    kept = load_base(ctx.store, key, language)
+    kept = load_base(ctx.store, ctx.archive, key, language)
     if kept is not None:
         return kept
     days = [base_issue(mailing_list, end - timedelta(days=back), language, ctx) for back in range(DAYS - 1, -1, -1)]
     web_url = ctx.archive.url_for(mailing_list.id, end, weekly=True)
-    return keep_base(ctx.store, key, compose_week(days, end=end, web_url=web_url))
+    return keep_base(ctx.store, ctx.archive, key, compose_week(days, end=end, web_url=web_url))
 
 
 def build_week(mailing_list: MailingList, end: date, ctx: Context) -> SendableIssue | None:
