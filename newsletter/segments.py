@@ -173,7 +173,8 @@ def load_base(store: LifecycleStore, bodies: BodyStore, issue_id: str, language:
 def keep_render(store: LifecycleStore, bodies: BodyStore, sendable: SendableIssue, list_id: str) -> SendableIssue:
     """Keep a segment's render of the issue as a part of the issue (first writer wins: a resumed run must not
     change it); returns the kept one."""
-    day = date.fromisoformat(sendable.issue_id.split("#", 1)[0].rsplit("/", 1)[-1])
+    # "<list>/<day>#<segment>" or a week's "<list>/week-<last day>#<segment>" (newsletter/weekly.py)
+    day = date.fromisoformat(sendable.issue_id.split("#", 1)[0].rsplit("/", 1)[-1].removeprefix("week-"))
     data = keep_part(store, bodies, sendable.issue_id, list_id, day, sendable.model_dump_json().encode("utf-8"))
     return SendableIssue.model_validate_json(data)
 
