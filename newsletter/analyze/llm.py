@@ -10,16 +10,16 @@ a language share the analyses.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import openai
-from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
@@ -34,9 +34,32 @@ from newsletter.i18n import t
 from newsletter.models import Analysis, AnalyzedCommit, Thread, Usage
 from newsletter.store.base import Cache
 
+if TYPE_CHECKING:
+    import openai
+
 log = logging.getLogger(__name__)
 _OVERVIEW_TOKENS = 400
-_FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def _sdk() -> Any:
+    """The openai SDK. Importing it is most of this analyzer's start (about half a second of CPU), so it is
+    imported in the background when the analyzer is made (``_warm_up``), while the day is being collected,
+    and here when a request is first sent (waiting for that import to finish if it has not)."""
+    import openai
+
+    return openai
+
+
+def _fatal_errors() -> tuple[type[Exception], ...]:
+    openai = _sdk()
+    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def _warm_up() -> None:
+    try:
+        importlib.import_module("openai")
+    except Exception:  # the first request imports it again and reports what is wrong
+        log.debug("importing the openai SDK in the background failed", exc_info=True)
 
 
 class _Fallback(Exception):
@@ -54,12 +77,10 @@ class LlmAnalyzer:
         self.settings = settings
         self.model: str | None = settings.openai_model
         self.cache = cache
-        self.client = client or openai.OpenAI(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            max_retries=settings.llm_max_retries,
-            timeout=settings.llm_timeout,
-        )
+        if client is not None:
+            self.client = client
+        else:
+            threading.Thread(target=_warm_up, name="openai-import", daemon=True).start()
         # "auto" starts with json_schema and switches to json_object for the rest of the run on the first 400
         # that json_object then answers.
         self.response_format = "json_object" if settings.llm_response_format == "json_object" else "json_schema"
@@ -70,6 +91,15 @@ class LlmAnalyzer:
         self._fatal: AnalysisError | None = None
         self._unreachable: str | None = None  # set once the server could not be reached even after retries
         self.usage = Usage(analyzer=self.name, model=self.model)
+
+    @cached_property
+    def client(self) -> openai.OpenAI:
+        return _sdk().OpenAI(
+            api_key=self.settings.openai_api_key,
+            base_url=self.settings.openai_base_url,
+            max_retries=self.settings.llm_max_retries,
+            timeout=self.settings.llm_timeout,
+        )
 
     # ------------------------------------------------------------------------------------------ commits
     def analyze(self, jobs: Sequence[Job], *, language: str, progress: ProgressFn | None = None) -> list[Analysis]:
@@ -91,8 +121,11 @@ class LlmAnalyzer:
         done = len(jobs) - len(pending)
         if progress:
             progress(done, len(jobs))
-        # What the heuristic rates high is sent first, so that a run budget cuts the low-rated commits.
-        pending.sort(key=lambda i: heuristic.importance(jobs[i].commit).rank)
+        # With a run budget, what the heuristic rates high is sent first, so that the budget cuts the low-rated
+        # commits. Without one every commit is asked and the order does not matter: rating them all first (their
+        # diffs' facts) would hold back the first request by seconds on a large day.
+        if self.settings.run_token_budget:
+            pending.sort(key=lambda i: heuristic.importance(jobs[i].commit).rank)
         with ThreadPoolExecutor(max_workers=self.settings.analysis_concurrency, thread_name_prefix="llm") as pool:
             futures = {pool.submit(self._one, jobs[i], language): i for i in pending}
             try:
@@ -134,7 +167,7 @@ class LlmAnalyzer:
             self._count(heuristic=1)
             analysis = heuristic.analyse(job.commit, language, fallback_reason=fb.reason)
             return analysis.model_copy(update={"tokens_in": fb.tokens_in, "tokens_out": fb.tokens_out})
-        except _FATAL as err:
+        except _fatal_errors() as err:
             self._fatal = _fatal(err, self.settings)
             raise self._fatal from err
         except AnalysisError as err:
@@ -199,6 +232,7 @@ class LlmAnalyzer:
         """One completion in the run's response format; the SDK itself retries 429/5xx/connection errors,
         honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
         schema in the prompt, and when that works the rest of the run uses json_object."""
+        openai = _sdk()
         mode = self.response_format
         try:
             return self._send_commit(job, language, max_tokens, mode, reminder)
@@ -206,7 +240,7 @@ class LlmAnalyzer:
             if mode != "json_schema" or not self._auto_format:
                 raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
             first = err
-        except _FATAL:
+        except _fatal_errors():
             raise
         except openai.RateLimitError as err:
             raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
@@ -217,7 +251,7 @@ class LlmAnalyzer:
             raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
         try:
             completion = self._send_commit(job, language, max_tokens, "json_object", reminder)
-        except _FATAL:
+        except _fatal_errors():
             raise
         except openai.RateLimitError as err:
             raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
@@ -267,7 +301,7 @@ class LlmAnalyzer:
             raise _not_openai(self.settings, f"invalid JSON ({err.msg})") from err
         # A body that is not JSON (a proxy's or a web server's page) comes back as a str, JSON of another
         # shape as a ChatCompletion without choices: either way OPENAI_BASE_URL is not a chat completions API.
-        if not isinstance(completion, ChatCompletion):
+        if not isinstance(completion, _sdk().types.chat.ChatCompletion):
             raise _not_openai(self.settings, f"{' '.join(str(completion).split())[:60]!r}")
         if not isinstance(getattr(completion, "choices", None), list):
             raise _not_openai(self.settings, "JSON with no choices")
@@ -337,13 +371,14 @@ class LlmAnalyzer:
 
     def _overview_text(self, prompt: Prompt, repo: str, language: str) -> str | None:
         """The model's paragraph, or None when it has none to give (the heuristic's stands in)."""
+        openai = _sdk()
         try:
             self._reserve(prompt.tokens + _OVERVIEW_TOKENS, language)
             try:
                 completion = self._send(prompt, _OVERVIEW_TOKENS, None)
             finally:
                 self._release(prompt.tokens + _OVERVIEW_TOKENS)
-        except _FATAL as err:
+        except _fatal_errors() as err:
             raise _fatal(err, self.settings) from err
         except openai.RateLimitError as err:
             if quota := _quota(err, self.settings):
@@ -387,7 +422,7 @@ def _not_openai(settings: Settings, got: str) -> AnalysisError:
 
 def _fatal(err: openai.APIStatusError, settings: Settings) -> AnalysisError:
     where = settings.openai_base_url or "OpenAI"
-    if isinstance(err, openai.NotFoundError):
+    if isinstance(err, _sdk().NotFoundError):
         return AnalysisError(
             f"the model server at {where} does not know model {settings.openai_model!r} (HTTP 404)",
             hint="check NEWSLETTER_MODEL and OPENAI_BASE_URL (it usually ends in /v1)",
