@@ -275,3 +275,14 @@ def test_commit_message_body_stands_in_without_a_pr() -> None:
     found = extract(commit(message="perf: faster\n\nPolling is now linear: 40 ms instead of 900 ms per step."))
     assert [f.section for f in found.of(FactKind.PR_FIGURE)] == ["commit message"]
     assert found.scope is Scope.NONE and not facts.only_ci_tests_docs(found)
+
+
+def test_inside_one_build_a_commit_is_read_once_and_another_commit_under_its_sha_is_not_mixed_up() -> None:
+    first = commit(patch("scripts/prepare_hidden_states.py", ARGPARSE))
+    other = commit(patch("scripts/train.py", '+parser.add_argument("--plan", type=str)'))  # same SHA, other diff
+    with facts.memo():
+        found = extract(first)
+        assert extract(first) is found  # the same facts object: not extracted again
+        assert "--plan" in named(extract(other), FactKind.FLAG_ADDED)
+        assert "--capture-layers" in named(extract(first), FactKind.FLAG_REMOVED)
+    assert extract(first) is not found  # outside a build nothing is kept

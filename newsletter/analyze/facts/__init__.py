@@ -14,8 +14,10 @@ model's answer ask of them::
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
@@ -31,6 +33,7 @@ __all__ = [
     "combine",
     "extract",
     "licence_changed",
+    "memo",
     "only_ci_tests_docs",
     "removes_public_surface",
 ]
@@ -174,8 +177,50 @@ def combine(parts: Iterable[Facts]) -> Facts:
     )
 
 
+_memo: dict[tuple[str, int], Facts] = {}
+_memo_users = 0
+_memo_lock = threading.Lock()
+
+
+@contextmanager
+def memo() -> Iterator[None]:
+    """Within this block (one build) each commit's facts are extracted once: the analysis, the prompt, the
+    checks of a model's answer and the story of the day all ask for them, and a large day's diffs are slow
+    to read. Kept by SHA and content, and dropped when the last block open ends."""
+    global _memo_users
+    with _memo_lock:
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _memo_lock:
+            _memo_users -= 1
+            if not _memo_users:
+                _memo.clear()
+
+
 def extract(commit: Commit) -> Facts:
-    """Every fact of one commit: its files' diffs, then its PR body (or its message body)."""
+    """Every fact of one commit: its files' diffs, then its PR body (or its message body). The same object
+    for the same commit inside ``memo()``: read it, never change it."""
+    if not _memo_users:
+        return _extract(commit)
+    # The SHA names the commit; the content guards against two different commits under one SHA (made-up days).
+    content = (
+        commit.message,
+        commit.pr.body if commit.pr else None,
+        tuple((f.path, f.status, f.patch) for f in commit.files),
+    )
+    key = (commit.sha, hash(content))
+    found = _memo.get(key)
+    if found is None:
+        found = _extract(commit)
+        with _memo_lock:
+            if _memo_users:
+                _memo[key] = found
+    return found
+
+
+def _extract(commit: Commit) -> Facts:
     found: list[Fact] = []
     for change in commit.files:
         found += file_facts(change)
