@@ -200,3 +200,21 @@ def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such
     assert "历史重写或批量导入" in shape(commits, [], "zh-CN")[0]
     ordinary = [make(f"fix: {i}", ["e" * 40], minutes=60 * i) for i in range(12)]
     assert shape(ordinary, [], "en") == []
+
+
+def _source(lines: int, path: str = "src/model.py") -> list[FileChange]:
+    return [FileChange(path=path, status="modified", additions=lines, deletions=0, patch="@@ -1,1 +1,2 @@\n x\n+y")]
+
+
+def test_a_series_is_named_after_its_largest_change_with_its_scope() -> None:
+    p1 = make("[DataFlow runtime] Phase A: scaffolding", ["e" * 40], author="mao", files=_source(20))
+    p2 = make("Phase B: the dataflow executor", [p1.sha], author="mao", minutes=1, files=_source(900))
+    tests = make(
+        "[DataFlow runtime] tests for phase B", [p2.sha], author="mao", minutes=2, files=_source(5000, "tests/t.py")
+    )
+    p3 = make("[DataFlow runtime] Phase C: wire it up", [tests.sha], author="mao", minutes=3, files=_source(40))
+    (series,) = find_threads([p3, tests, p2, p1])
+    # Not the first commit's title nor the newest's, nor the commit with the most lines (tests): the largest
+    # change of code users run; the scope of the series is kept in front of it.
+    assert series.lead == p2.sha
+    assert series.title == "DataFlow runtime: Phase B: the dataflow executor"
