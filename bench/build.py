@@ -67,7 +67,7 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             raise SystemExit(f"build failed: {done.stderr.decode()[-500:]}")
-        analyses = len(model.completions("analysis"))
+        analyses = len(model.completions("analysis")) + len(model.completions("thread"))
         overviews = len(model.completions("overview"))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if args.analyzer == "heuristic":

@@ -5,7 +5,7 @@ changes, not a chain of titles."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from newsletter.analyze import facts, writing
@@ -24,15 +24,27 @@ def _highest(members: Sequence[AnalyzedCommit]) -> Importance:
     return min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
 
 
-def analyse_threads(threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], language: str) -> list[Thread]:
-    """Each thread with one importance (the highest of its commits) and one analysis of the whole, most
-    important first."""
+def analyse_threads(
+    threads: Sequence[Thread],
+    commits: Sequence[AnalyzedCommit],
+    language: str,
+    *,
+    wholes: Mapping[str, Analysis] | None = None,
+) -> list[Thread]:
+    """Each thread with one importance (the highest of its commits) and one analysis of the whole (the
+    model's, by thread id in ``wholes``, when it analysed the thread as a whole), most important first."""
     by_sha = {c.commit.sha: c for c in commits}
     done = []
     for thread in threads:
         members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
         if members:
-            analysis = thread_analysis(thread, members, language)
+            whole = (wholes or {}).get(thread.id)
+            level = min(_highest(members), Importance(whole.importance), key=lambda i: i.rank) if whole else None
+            analysis = (
+                whole.model_copy(update={"importance": level})
+                if whole and level
+                else thread_analysis(thread, members, language)
+            )
             done.append(thread.model_copy(update={"importance": analysis.importance, "analysis": analysis}))
     return sorted(done, key=lambda th: (th.importance.rank if th.importance else 3, -len(th.shas)))
 
