@@ -11,7 +11,7 @@ from datetime import timedelta
 from newsletter.analyze import facts, writing
 from newsletter.analyze.paths import Kind, directory, kind_of
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Commit, Importance, Thread, ThreadKind
+from newsletter.models import Analysis, AnalyzedCommit, BulkImport, Commit, Importance, Thread, ThreadKind
 
 BULK_WINDOW = timedelta(minutes=10)  # committed together …
 BULK_SPREAD = timedelta(days=2)  # … but authored over this much time: not a day's work
@@ -87,9 +87,9 @@ def thread_analysis(thread: Thread, members: Sequence[AnalyzedCommit], language:
     )
 
 
-def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -> list[str]:
-    """What kind of day it was, when it was not an ordinary one."""
-    lines: list[str] = []
+def bulk_import(commits: Sequence[Commit]) -> BulkImport | None:
+    """The largest group of commits committed within BULK_WINDOW, when it is at least BULK_MIN commits
+    authored over at least BULK_SPREAD."""
     ordered = sorted(commits, key=lambda c: c.committed_at)
     best: list[Commit] = []
     start = 0
@@ -98,20 +98,32 @@ def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -
             start += 1
         if end - start + 1 > len(best):
             best = ordered[start : end + 1]
-    if len(best) >= BULK_MIN:
-        authored = sorted(c.authored_at for c in best)
-        if authored[-1] - authored[0] >= BULK_SPREAD:
-            minutes = max(1, round((best[-1].committed_at - best[0].committed_at).total_seconds() / 60))
-            lines.append(
-                t(
-                    language,
-                    "facts.shape_bulk",
-                    count=len(best),
-                    minutes=minutes,
-                    first=authored[0].date().isoformat(),
-                    last=authored[-1].date().isoformat(),
-                )
+    if len(best) < BULK_MIN:
+        return None
+    authored = sorted(c.authored_at for c in best)
+    if authored[-1] - authored[0] < BULK_SPREAD:
+        return None
+    minutes = max(1, round((best[-1].committed_at - best[0].committed_at).total_seconds() / 60))
+    return BulkImport(
+        commits=len(best), minutes=minutes, first_authored=authored[0].date(), last_authored=authored[-1].date()
+    )
+
+
+def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -> list[str]:
+    """What kind of day it was, when it was not an ordinary one."""
+    lines: list[str] = []
+    bulk = bulk_import(commits)
+    if bulk is not None:
+        lines.append(
+            t(
+                language,
+                "facts.shape_bulk",
+                count=bulk.commits,
+                minutes=bulk.minutes,
+                first=bulk.first_authored.isoformat(),
+                last=bulk.last_authored.isoformat(),
             )
+        )
     for commit in commits:
         versions = facts.extract(commit).of(facts.FactKind.VERSION_CHANGED)
         if versions and any(kind_of(f.path) is Kind.DOCS and "change" in f.path.lower() for f in commit.files):

@@ -116,6 +116,8 @@ class RepoView:
     groups: dict[str, list[CommitView]]
     degraded: bool
     warnings: list[str]
+    time_label: str = ""  # the commit table's time column: committed, or authored on a bulk import's day
+    bulk: str = ""  # a bulk import or history rewrite, said in the statistics
 
 
 @dataclass
@@ -166,20 +168,22 @@ def _profile(commit_url: str | None, login: str | None) -> str | None:
     return safe_url(commit_url.split("/commit/", 1)[0].rsplit("/", 2)[0] + "/" + login)
 
 
-def _card_view(card: Card, tz: str, t: Catalogue) -> CommitView:
+def _card_view(card: Card, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
     """One card: a commit, or a thread (its analysis, its commits listed compactly inside)."""
-    view = _commit_view(AnalyzedCommit(commit=card.commit, analysis=card.analysis), tz, t)
+    view = _commit_view(AnalyzedCommit(commit=card.commit, analysis=card.analysis), tz, t, authored)
     view.title = clip(card.title, TITLE_MAX) or view.title
     view.headline = "" if _restates(view.headline, view.title) else view.headline
     if card.thread is not None:
-        view.members = [_commit_view(m, tz, t) for m in card.members]
+        view.members = [_commit_view(m, tz, t, authored) for m in card.members]
         if card.thread.kind is not ThreadKind.PR:  # a PR's merge already carries the whole diff
             view.additions = sum(m.commit.additions for m in card.members)
             view.deletions = sum(m.commit.deletions for m in card.members)
     return view
 
 
-def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
+def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
+    """``authored``: the day is a bulk import, whose commits were all committed within minutes — the date
+    each was authored is shown instead of the minute it was committed."""
     c, a = item.commit, item.analysis
     labels = {
         "architecture": a.insights.architecture,
@@ -201,7 +205,11 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue) -> CommitView:
         title=title,
         author=clip(c.author.name or c.author.login, 60),
         author_url=_profile(safe_url(c.url), c.author.login),
-        time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
+        time=(
+            c.authored_at.astimezone(zone(tz)).strftime("%Y-%m-%d")
+            if authored
+            else c.committed_at.astimezone(zone(tz)).strftime("%H:%M")
+        ),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
         type_label=t(f"change_type.{a.change_type.value}"),
@@ -248,7 +256,13 @@ def _anchor(name: str) -> str:
 
 
 def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
-    commits = [_commit_view(item, tz, t) for item in digest.commits]
+    bulk = digest.bulk_import
+    shown = sorted(digest.commits, key=lambda c: c.commit.authored_at, reverse=True) if bulk else digest.commits
+    commits = [_commit_view(item, tz, t, bulk is not None) for item in shown]
+    bulk_note = ""
+    if bulk is not None:
+        first, last = bulk.first_authored.isoformat(), bulk.last_authored.isoformat()
+        bulk_note = t("bulk_note", repo=digest.repo, count=bulk.commits, minutes=bulk.minutes, first=first, last=last)
     return RepoView(
         name=digest.repo,
         anchor=_unique(_anchor(digest.repo), anchors),
@@ -256,9 +270,13 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
         commits=commits,
-        groups={imp.value: [_card_view(card, tz, t) for card in digest.cards(imp)] for imp in IMPORTANCES},
+        groups={
+            imp.value: [_card_view(card, tz, t, bulk is not None) for card in digest.cards(imp)] for imp in IMPORTANCES
+        },
         degraded=digest.degraded,
         warnings=_clip_list(digest.warnings),
+        time_label=t("col_authored" if bulk else "col_time"),
+        bulk=bulk_note,
     )
 
 
