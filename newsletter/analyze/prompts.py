@@ -82,8 +82,12 @@ def fact_lines(found: Facts, per_kind: int = _FACTS_PER_KIND) -> list[str]:
     """The facts as the prompt shows them: per kind the first few, each with where it was found. The
     key-less analysis names only facts from these first ones, so all it says is in the prompt too."""
     lines = []
+    found = found.for_reading()  # a rename as a rename, as the key-less analysis says it
     for kind in FactKind:
         for fact in found.of(kind)[:per_kind]:
+            if kind is FactKind.RENAMED:
+                lines.append(f"- renamed {fact.detail}: {fact.old} -> {fact.name} ({fact.source})")
+                continue
             if fact.old and fact.new:
                 value = f": {fact.old} -> {fact.new}"
             else:

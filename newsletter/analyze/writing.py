@@ -75,10 +75,20 @@ def _named(facts: Facts, keys: dict[FactKind, str], language: str) -> list[str]:
     return lines
 
 
+def _renames(found: Sequence[Fact]) -> str:
+    """`old` → `new`, … (at most NAMES)."""
+    pairs = [f"`{f.old}` → `{f.name}`" for f in found]
+    return ", ".join(pairs[:NAMES]) + (", …" if len(pairs) > NAMES else "")
+
+
 def summary(facts: Facts, language: str) -> list[str]:
     """What the diff does, most user-visible first."""
+    facts = facts.for_reading()
     of = facts.of
-    lines = _named(facts, {FactKind.FLAG_REMOVED: "facts.flags_removed"}, language)
+    lines = []
+    if found := of(FactKind.RENAMED):
+        lines.append(t(language, "facts.renamed", pairs=_renames(found), where=_where(found)))
+    lines += _named(facts, {FactKind.FLAG_REMOVED: "facts.flags_removed"}, language)
     if found := of(FactKind.FLAG_ADDED):
         first = found[0]
         extra = (
@@ -146,7 +156,9 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
         return None
     if facts.only_ci_tests_docs() or facts.cosmetic:
         return t(language, "facts.impact_none")
-    surface = facts.of(
+    facts = facts.for_reading()
+    renamed = [f for f in facts.of(FactKind.RENAMED) if f.detail != "symbol"]
+    surface = renamed + facts.of(
         FactKind.FLAG_REMOVED,
         FactKind.FLAG_ADDED,
         FactKind.DEFAULT_CHANGED,
@@ -159,7 +171,7 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
     where = ", ".join(f"`{a}`" for a in areas(facts, paths))
     if surface:
         return t(language, "facts.impact_users", where=_where(surface), areas=where)
-    if facts.of(FactKind.SYMBOL_REMOVED):
+    if facts.of(FactKind.SYMBOL_REMOVED, FactKind.RENAMED):
         return t(language, "facts.impact_api", areas=where)
     deps = facts.of(FactKind.DEPENDENCY_ADDED, FactKind.DEPENDENCY_CHANGED, FactKind.DEPENDENCY_REMOVED)
     if deps:
@@ -168,8 +180,13 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
 
 
 def risks(facts: Facts, language: str) -> list[str]:
+    facts = facts.for_reading()
     of = facts.of
-    out = _named(facts, {FactKind.FLAG_REMOVED: "facts.risk_flag"}, language)
+    out = []
+    if found := of(FactKind.RENAMED):
+        olds = ", ".join(f"`{f.old}`" for f in found[:NAMES]) + (", …" if len(found) > NAMES else "")
+        out.append(t(language, "facts.risk_renamed", olds=olds))
+    out += _named(facts, {FactKind.FLAG_REMOVED: "facts.risk_flag"}, language)
     for fact in _distinct(of(FactKind.DEFAULT_CHANGED))[:2]:
         out.append(t(language, "facts.risk_default", name=fact.name, old=_value(fact.old), new=_value(fact.new)))
     out += _named(facts, _RISKS_NAMED, language)
@@ -181,8 +198,12 @@ def risks(facts: Facts, language: str) -> list[str]:
 
 
 def recommendations(facts: Facts, language: str) -> list[str]:
+    facts = facts.for_reading()
     of = facts.of
-    out = _named(facts, {FactKind.FLAG_REMOVED: "facts.do_flag"}, language)
+    out = []
+    if found := of(FactKind.RENAMED):
+        out.append(t(language, "facts.do_renamed", pairs=_renames(found)))
+    out += _named(facts, {FactKind.FLAG_REMOVED: "facts.do_flag"}, language)
     for fact in _distinct(of(FactKind.DEFAULT_CHANGED))[:2]:
         out.append(t(language, "facts.do_default", name=fact.name, old=_value(fact.old)))
     out += _named(facts, _DO_NAMED, language)
