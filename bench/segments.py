@@ -100,7 +100,7 @@ def main(readers: int = 100_000, segments: int = 50) -> None:
     print(f"{readers:,} readers with their preferences stored in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
-    result = deliver_issue(mailing_list, sendable, ctx, day=DAY)
+    result = deliver_issue(mailing_list, sendable, ctx)
     seconds = time.perf_counter() - started
     renders = time.perf_counter()
     for _ in range(3):
@@ -117,7 +117,7 @@ def main(readers: int = 100_000, segments: int = 50) -> None:
         f"one render: {render_seconds:.2f} s; per-reader renders would have cost {readers * render_seconds:,.0f} s,"
         f" the segments' {result.rendered * render_seconds:,.1f} s"
     )
-    again = deliver_issue(mailing_list, sendable, ctx, day=DAY)
+    again = deliver_issue(mailing_list, sendable, ctx)
     print(f"rerun: sent {again.sent}, skipped {again.skipped:,}, rendered {again.rendered}")
     ctx.close()
 

@@ -12,10 +12,9 @@ from typing import Protocol
 from newsletter import lifecycle
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult
-from newsletter.deliver.service import deliver
 from newsletter.errors import NewsletterError
-from newsletter.models import Issue, MailingList
-from newsletter.segments import segment_messages
+from newsletter.models import MailingList
+from newsletter.sending import campaign, prepare
 from newsletter.store.base import IssueStatus, Recipient
 
 
@@ -35,8 +34,6 @@ class Enqueued:
 def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued:
     """The tick for one due list: the issue built and archived once (``lifecycle.prepare``), then — unless an
     earlier tick or run already took it — every active recipient queued, and the issue moved to *sending*."""
-    from newsletter.pipeline import prepare  # every stage: only the tick builds issues, not the senders
-
     prepared = prepare(mailing_list, day, ctx)
     if not prepared.fresh:
         return Enqueued(prepared.issue_id, prepared.status, 0)
@@ -60,36 +57,7 @@ def deliver_batch(
     sendable = lifecycle.load(ctx.store, ctx.archive, issue_id)
     if sendable is None:
         raise NewsletterError(f"issue {issue_id} is not in the store", hint="was the store reset?")
-    mailing_list = ctx.mailing_list(list_id)
-    day = date.fromisoformat(issue_id.rsplit("/", 1)[-1])
-
-    def base(language: str) -> Issue:
-        from newsletter.pipeline import base_issue  # only a batch with readers of another language needs it
-
-        return base_issue(mailing_list, day, language, ctx)
-
-    # The batch's readers' own choices (one read each), not the whole list's: a batch is 50 of 100,000.
-    choices = ((r.email, ctx.store.preferences(r.email, list_id)) for r in recipients)
-    messages, _ = segment_messages(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        tokens=ctx.tokens,
-        store=ctx.store,
-        choices=choices,
-        base=base,
-    )
-    result = deliver(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        store=ctx.store,
-        sender=ctx.sender_for(mailing_list),
-        tokens=ctx.tokens,
-        recipients=recipients,
-        share=share,
-        messages=messages,
-    )
+    result = campaign(ctx, ctx.mailing_list(list_id), sendable, recipients=recipients, share=share)
     if number is not None and not result.deferred and not result.ambiguous:
         lifecycle.finish_batch(ctx.store, issue_id, number)
     return result

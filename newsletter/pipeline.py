@@ -1,46 +1,29 @@
-"""One run of one list for one date, stage by stage: collect → analyse → compose → render → deliver → archive."""
+"""One run of one list for one date, stage by stage: collect → analyse → compose → render → archive → deliver.
+
+The stages live in ``newsletter.building`` (the day's issue) and ``newsletter.sending`` (keep it once, mail it);
+this module is the job that runs them per list (``run_list``), for every list due (``run_due``) and for the
+sample day (``run_sample``). Their names are re-exported here for callers that think of "the pipeline"."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from newsletter import lifecycle
-from newsletter.analyze import Analyzer, Job, ProgressFn, facts
-from newsletter.backends import make_analyzer
-from newsletter.collect import CollectOptions
-from newsletter.compose import compose_issue, find_threads
-from newsletter.config import Settings
+from newsletter.building import base_issue, build_day, build_issue, build_sendable
 from newsletter.context import Context
-from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
+from newsletter.deliver.campaign import CampaignResult, Outcome
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id
-from newsletter.errors import InputError, NewsletterError
-from newsletter.i18n import check_language, t
-from newsletter.lifecycle import Prepared
-from newsletter.models import (
-    AnalyzedCommit,
-    Importance,
-    Issue,
-    MailingList,
-    RepoCommits,
-    RepoSpec,
-    Thread,
-    Usage,
-    Window,
-    zone,
-)
+from newsletter.deliver.service import issue_id
+from newsletter.errors import NewsletterError
+from newsletter.models import MailingList, RepoCommits, Usage, zone
 from newsletter.progress import Progress
-from newsletter.render.email import render_issue
 from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_list
 from newsletter.schedule import due_lists
-from newsletter.segments import keep_base, list_segment, load_base, narrow, segment_messages
-from newsletter.store.base import Cache, IssueStatus, LedgerState, MemberStatus
-from newsletter.subscriptions import normalise_email
+from newsletter.sending import Prepared, SendRun, deliver_issue, prepare, prepare_issue, send_day, test_send
+from newsletter.store.base import IssueStatus, LedgerState, MemberStatus
 
 log = logging.getLogger("newsletter.pipeline")
 
@@ -48,11 +31,14 @@ __all__ = [
     "Context",
     "ListRun",
     "Prepared",
+    "SendRun",
+    "base_issue",
     "build_day",
     "build_issue",
     "build_sendable",
     "deliver_issue",
     "issue_id",
+    "last_complete_day",
     "prepare",
     "prepare_issue",
     "run_due",
@@ -61,326 +47,6 @@ __all__ = [
     "send_day",
     "test_send",
 ]
-
-
-def build_issue(
-    repos: Sequence[RepoCommits],
-    *,
-    language: str,
-    settings: Settings,
-    store: Cache,
-    analyzer_choice: str = "auto",
-    title: str | None = None,
-    list_id: str | None = None,
-    progress: Progress | None = None,
-    min_importance: Importance = Importance.LOW,
-    day: date | None = None,
-    timezone: str | None = None,
-    analyzer: Analyzer | None = None,
-    postal_address: str | None = None,
-    web_url: str | None = None,
-) -> Issue:
-    """Analyse every commit of ``repos`` (one analysis each, cached in ``store``), write each repository's
-    day overview and compose the Issue. ``day``/``timezone`` default to the first repository's window."""
-    check_language(language)
-    if day is None or timezone is None:
-        if not repos:
-            raise ValueError("build_issue needs day and timezone when there is no repository")
-        day = day or repos[0].window.local_date
-        timezone = timezone or repos[0].window.timezone
-    started = time.monotonic()
-    analyzer = analyzer or make_analyzer(settings, analyzer_choice, cache=store)
-    with facts.memo():
-        threads, analysed, overviews = _analyse(repos, analyzer, language, progress)
-    usage = analyzer.usage.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
-    return compose_issue(
-        repos,
-        analysed,
-        title=title or t(language, "issue.title"),
-        language=language,
-        day=day,
-        timezone=timezone,
-        overviews=overviews,
-        threads=threads,
-        usage=usage,
-        list_id=list_id,
-        min_importance=min_importance,
-        postal_address=postal_address,
-        web_url=web_url,
-    )
-
-
-def _analyse(
-    repos: Sequence[RepoCommits], analyzer: Analyzer, language: str, progress: Progress | None
-) -> tuple[dict[str, list[Thread]], dict[str, list[AnalyzedCommit]], dict[str, str | None]]:
-    """Threads, one analysis per commit, each thread's analysis and each repository's overview."""
-    threads = {repo.repo: find_threads(repo.commits) for repo in repos}
-    thread_of = {sha: thread for found in threads.values() for thread in found for sha in thread.shas}
-    jobs = [Job(repo.repo, commit, thread_of.get(commit.sha)) for repo in repos for commit in repo.commits]
-    analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
-    analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
-    for job, analysis in zip(jobs, analyses, strict=True):
-        analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
-    for repo in repos:
-        threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
-    overviews = {
-        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
-        for repo in repos
-    }
-    return threads, analysed, overviews
-
-
-def build_day(
-    ctx: Context,
-    specs: Sequence[RepoSpec],
-    window: Window,
-    *,
-    language: str,
-    analyzer: Analyzer,
-    title: str | None = None,
-    list_id: str | None = None,
-    options: CollectOptions | None = None,
-    min_importance: Importance = Importance.LOW,
-    postal_address: str | None = None,
-    web_url: str | None = None,
-    repos: Sequence[RepoCommits] | None = None,
-    progress: Progress | None = None,
-) -> Issue:
-    """collect → analyse → compose: the Issue of ``specs`` over ``window``, complete (what ``newsletter build``
-    writes, what ``preview`` renders, what a list's run mails). ``repos``: the day's commits when already known
-    (the sample day); else they are collected through the context's collector."""
-    check_language(language)
-    if repos is None:
-        repos = ctx.collect(specs, window, options=options, progress=progress)
-    return build_issue(
-        repos,
-        language=language,
-        settings=ctx.settings,
-        store=ctx.store,
-        title=title,
-        list_id=list_id,
-        progress=progress,
-        min_importance=min_importance,
-        day=window.local_date,
-        timezone=window.timezone,
-        analyzer=analyzer,
-        postal_address=postal_address,
-        web_url=web_url,
-    )
-
-
-def _bar(progress: Progress | None, total: int) -> ProgressFn | None:
-    """The analyzers report (done, total); the stage progress wants start + advance."""
-    if progress is None:
-        return None
-    progress.start("analysing commits", total)
-    shown = 0
-
-    def report(done: int, _total: int) -> None:
-        nonlocal shown
-        progress.advance(done - shown)
-        shown = done
-
-    return report
-
-
-def _collect(mailing_list: MailingList, day: date, ctx: Context, *, progress: Progress | None) -> list[RepoCommits]:
-    options = CollectOptions(
-        exclude_merges=mailing_list.exclude_merges,
-        exclude_bots=mailing_list.exclude_bots,
-        bot_logins=ctx.settings.github_bot_logins,
-    )
-    window = Window.for_day(day, mailing_list.timezone)
-    return ctx.collect(list(mailing_list.repos), window, options=options, progress=progress)
-
-
-def _base(
-    mailing_list: MailingList,
-    day: date,
-    repos: Sequence[RepoCommits],
-    language: str,
-    ctx: Context,
-    *,
-    progress: Progress | None = None,
-) -> Issue:
-    """The day's issue in ``language`` with every commit, kept: what every segment of readers is narrowed from."""
-    base = build_day(
-        ctx,
-        list(mailing_list.repos),
-        Window.for_day(day, mailing_list.timezone),  # the list's day, even for commits handed in (``repos``)
-        language=language,
-        analyzer=ctx.analyzer_for(mailing_list),
-        title=mailing_list.title,  # the subject adds the date: a dated default title would say it twice
-        list_id=mailing_list.id,
-        min_importance=Importance.LOW,
-        # CAN-SPAM: the sender's postal address in every footer (email, text twin and archived page).
-        postal_address=mailing_list.postal_address,
-        web_url=ctx.archive.url_for(mailing_list.id, day),
-        repos=repos,
-        progress=progress,
-    )
-    return keep_base(ctx.store, issue_id(mailing_list.id, day), base)
-
-
-def base_issue(
-    mailing_list: MailingList,
-    day: date,
-    language: str,
-    ctx: Context,
-    *,
-    repos: Sequence[RepoCommits] | None = None,
-    progress: Progress | None = None,
-) -> Issue:
-    """The kept base issue of ``language``; the first reader of a second language has it collected (commit
-    details come from the store's cache) and analysed in that language (analyses cached per language).
-    ``repos``: the day's commits when already known."""
-    kept = load_base(ctx.store, issue_id(mailing_list.id, day), language)
-    if kept is not None:
-        return kept
-    if repos is None:
-        repos = _collect(mailing_list, day, ctx, progress=progress)
-    return _base(mailing_list, day, repos, language, ctx, progress=progress)
-
-
-def build_sendable(
-    mailing_list: MailingList,
-    day: date,
-    ctx: Context,
-    *,
-    progress: Progress | None = None,
-    repos: Sequence[RepoCommits] | None = None,
-) -> SendableIssue | None:
-    """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
-    which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
-    None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
-    if repos is None:
-        repos = _collect(mailing_list, day, ctx, progress=progress)
-    if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):
-        return None
-    base = _base(mailing_list, day, repos, mailing_list.language, ctx, progress=progress)
-    issue = narrow(base, list_segment(mailing_list))
-    rendered = render_issue(issue)
-    view_url = ctx.archive.publish(issue, rendered)
-    return SendableIssue(
-        issue_id=issue_id(mailing_list.id, day), rendered=rendered, view_url=view_url, usage=issue.usage
-    )
-
-
-def prepare(
-    mailing_list: MailingList,
-    day: date,
-    ctx: Context,
-    *,
-    repos: Sequence[RepoCommits] | None = None,
-    progress: Progress | None = None,
-) -> Prepared:
-    """The issue of ``mailing_list`` for ``day``, built and archived once and kept with its issue record (see
-    ``newsletter.lifecycle``): shared by ``newsletter run``/``send`` and the scheduled Lambda."""
-
-    def build() -> SendableIssue | None:
-        return build_sendable(mailing_list, day, ctx, progress=progress, repos=repos)
-
-    return lifecycle.prepare(ctx.store, ctx.archive, mailing_list.id, day, build)
-
-
-def prepare_issue(mailing_list: MailingList, day: date, ctx: Context) -> SendableIssue | None:
-    """The issue as it is (or was) sent — built, archived and kept first when no run has built it yet, so that
-    ``newsletter send`` and ``newsletter run`` always send the same issue. None for an empty day the list skips."""
-    return prepare(mailing_list, day, ctx).sendable
-
-
-def deliver_issue(
-    mailing_list: MailingList,
-    sendable: SendableIssue,
-    ctx: Context,
-    *,
-    dry_run: bool = False,
-    resend_ambiguous: bool = False,
-    progress: Callable[[Outcome], None] | None = None,
-    day: date | None = None,
-    repos: Sequence[RepoCommits] | None = None,
-) -> CampaignResult:
-    """Send the list's issue to every active reader, each the issue of their segment. ``day`` defaults to the
-    one in the issue id; ``repos``: the day's commits when already known."""
-    day = day or date.fromisoformat(sendable.issue_id.rsplit("/", 1)[-1])
-    messages, counts = segment_messages(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        tokens=ctx.tokens,
-        store=ctx.store,
-        choices=ctx.store.list_preferences(mailing_list.id),
-        base=lambda language: base_issue(mailing_list, day, language, ctx, repos=repos),
-    )
-    if not dry_run:
-        lifecycle.start_sending(ctx.store, sendable.issue_id)
-    result = deliver(
-        mailing_list,
-        sendable,
-        settings=ctx.settings,
-        store=ctx.store,
-        sender=ctx.sender_for(mailing_list),
-        tokens=ctx.tokens,
-        dry_run=dry_run,
-        resend_ambiguous=resend_ambiguous,
-        progress=progress,
-        messages=messages,
-        stop=ctx.stop,
-    )
-    result.segments, result.rendered = counts.segments, counts.rendered
-    if not dry_run and not result.deferred and not result.ambiguous and not result.interrupted:
-        lifecycle.settle(ctx.store, sendable.issue_id)
-    return result
-
-
-@dataclass
-class SendRun:
-    """How ``newsletter send`` went: plain data for the summary."""
-
-    issue_id: str
-    delivery: str  # where the messages went (the sender's description)
-    campaign: CampaignResult | None = None  # None: an empty day the list skips, or a test message
-    test_message: str | None = None  # the provider's id of the one test message (``to``)
-
-
-def send_day(
-    mailing_list: MailingList,
-    day: date,
-    ctx: Context,
-    *,
-    dry_run: bool = False,
-    resend_ambiguous: bool = False,
-    to: str | None = None,
-    progress: Callable[[Outcome], None] | None = None,
-) -> SendRun:
-    """``newsletter send``: the list's issue of ``day`` (built, archived and kept first when no run did) to every
-    active member, or one test message to ``to``. The campaign runs even for a sent issue (the ledger skips
-    everyone already settled)."""
-    key = issue_id(mailing_list.id, day)
-    sendable = prepare_issue(mailing_list, day, ctx)
-    delivery = ctx.sender_for(mailing_list).describe()
-    if sendable is None:
-        return SendRun(key, delivery)
-    if to:
-        return SendRun(key, delivery, test_message=test_send(mailing_list, sendable, ctx, to))
-    campaign = deliver_issue(
-        mailing_list, sendable, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, progress=progress
-    )
-    return SendRun(key, delivery, campaign)
-
-
-def test_send(mailing_list: MailingList, sendable: SendableIssue, ctx: Context, email: str) -> str:
-    """``send --to``: outside the ledger, but never to a suppressed address (a bounce or a complaint is for good)."""
-    address = normalise_email(email)
-    suppression = ctx.store.suppression(address)
-    if suppression is not None:
-        why = f"{suppression.reason.value} on {suppression.at:%Y-%m-%d}, by {suppression.source}"
-        raise InputError(
-            f"{address} is suppressed ({why})",
-            hint="send the test to another address",
-        )
-    factory = factory_for(mailing_list, sendable, settings=ctx.settings, tokens=ctx.tokens)
-    return send_test(factory, ctx.sender_for(mailing_list), address)
 
 
 # ---------------------------------------------------------------------------------------------- the job
@@ -446,7 +112,6 @@ def run_list(
             ctx,
             dry_run=dry_run,
             progress=_sending(progress, ctx, mailing_list, key),
-            day=day,
             repos=repos,
         )
         return done

@@ -114,7 +114,7 @@ def test_the_prompt_carries_the_facts_and_a_new_version() -> None:
     found = commit("del capture-layers parameter", change("scripts/prepare_hidden_states.py", REMOVED_FLAG))
     prompt = commit_prompt(Job("o/r", found), "en", budget=12_000)
     assert "- flag removed: --capture-layers (scripts/prepare_hidden_states.py)" in prompt.user
-    assert PROMPT_VERSION == "2" and version("en").startswith("2.")  # the analysis cache key carries it
+    assert PROMPT_VERSION == "3" and version("en").startswith("3.")  # the analysis cache key carries it
 
 
 def test_a_renamed_flag_is_reported_as_renamed_not_removed_and_added() -> None:
