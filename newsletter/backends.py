@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlparse
 
-from newsletter.analyze import Analyzer, HeuristicAnalyzer
-from newsletter.archive import LocalArchive, S3Archive, SiteArchive
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.smtp import SmtpSender
 from newsletter.errors import ConfigError
 from newsletter.store.base import Cache
 from newsletter.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from newsletter.analyze import Analyzer
+    from newsletter.archive import SiteArchive
     from newsletter.store.dynamodb import DynamoStore
 
 # Backends on AWS import boto3 only when configuration chooses them (it is most of a cold start otherwise).
@@ -72,6 +71,8 @@ def make_analyzer(settings: Settings, choice: str = "auto", *, cache: Cache | No
     analyses (the store by default)."""
     check_analyzer(choice)
     if choice == "heuristic" or (choice == "auto" and not settings.openai_api_key):
+        from newsletter.analyze import HeuristicAnalyzer  # the facts and rules: only for commands that analyse
+
         return HeuristicAnalyzer()
     if not settings.openai_api_key:
         raise ConfigError("--analyzer llm needs OPENAI_API_KEY", hint="set it, or use --analyzer heuristic")
@@ -94,6 +95,8 @@ def make_sender(settings: Settings, override: str | None = None) -> Sender:
     if choice == "smtp":
         if not settings.smtp_host:
             raise ConfigError("delivery is smtp but SMTP_HOST is not set", hint="set SMTP_HOST (and SMTP_PORT …)")
+        from newsletter.deliver.smtp import SmtpSender  # ssl and smtplib: only when mail goes out by SMTP
+
         return SmtpSender(
             settings.smtp_host,
             settings.smtp_port,
@@ -115,6 +118,9 @@ def make_sender(settings: Settings, override: str | None = None) -> Sender:
 def open_archive(settings: Settings) -> SiteArchive:
     """NEWSLETTER_ARCHIVE: ``local:///path`` (default ``<data dir>/archive``) or ``s3://bucket/prefix``;
     NEWSLETTER_ARCHIVE_URL is the public base URL the site is served from."""
+    # The site's templates (jinja2): only for what archives or reads the archive.
+    from newsletter.archive import LocalArchive, S3Archive
+
     url = urlparse(settings.archive_url)
     if url.scheme == "local" and (url.netloc or url.path):
         return LocalArchive(Path(url.netloc + url.path), settings.archive_public_url, public_url=settings.public_url)

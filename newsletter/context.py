@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from newsletter.analyze import Analyzer
-from newsletter.archive import SiteArchive
 from newsletter.backends import Store, make_analyzer, make_sender, open_archive, open_store
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
@@ -29,6 +27,8 @@ from newsletter.progress import Progress
 from newsletter.subscriptions import Tokens
 
 if TYPE_CHECKING:
+    from newsletter.analyze import Analyzer
+    from newsletter.archive import SiteArchive
     from newsletter.collect import CollectOptions
 
 install_log_redaction()

@@ -112,13 +112,10 @@ def import_csv(
 
     def flush() -> None:
         nonlocal reported
-        outcome = store.add_members(batch, list_id, status=status, source=source)
+        outcome = store.add_members(batch, list_id, status=status, source=source, preferences=chosen)
         report.added += len(outcome.added)
         report.present += len(outcome.present)
         report.suppressed.extend(lines[e] for e in outcome.suppressed)
-        for email in outcome.added:
-            if email in chosen:
-                store.set_preferences(email, list_id, chosen[email], source=source)
         batch.clear()
         lines.clear()
         chosen.clear()
@@ -135,13 +132,14 @@ def import_csv(
             cell = row[layout.email] if layout.email < len(row) else ""
             try:
                 email = normalise_email(_unneutralise(cell))
-                cells = {c: _unneutralise(row[i]) if i < len(row) else "" for c, i in layout.choices.items()}
-                prefs = choose(mailing_list, **cells)
+                if layout.choices:  # a file without preference columns leaves everyone at the list's defaults
+                    cells = {c: _unneutralise(row[i]) if i < len(row) else "" for c, i in layout.choices.items()}
+                    prefs = choose(mailing_list, **cells)
+                    if not prefs.is_default:
+                        chosen.setdefault(email, prefs)
             except InputError as err:
                 report.invalid.append((line, cell, str(err).split(": ", 1)[-1]))
                 continue
-            if not prefs.is_default:
-                chosen.setdefault(email, prefs)
             # Every column that export neutralises is restored, so that export → import is the identity.
             name = _unneutralise(row[layout.name]) if layout.name is not None and layout.name < len(row) else ""
             batch.append((email, name or None))

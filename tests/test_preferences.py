@@ -127,6 +127,30 @@ def test_a_change_is_in_the_consent_log_and_goes_with_the_person(any_store: Stor
     assert list(any_store.list_preferences("acme")) == []
 
 
+def test_an_import_batch_writes_the_choices_of_the_people_it_adds(any_store: Store) -> None:
+    """A CSV import's preference columns go in with the batch that adds the people (one write, not a
+    transaction per reader), logged as set_preferences logs them; whoever was on the list keeps theirs."""
+    chosen = ReaderPreferences(min_importance=Importance.HIGH, areas=("docs/",))
+    _member(any_store, B)
+    outcome = any_store.add_members(
+        [(A, "Ada"), (B, None), (C, None)],
+        "acme",
+        status=MemberStatus.ACTIVE,
+        source="import:people.csv",
+        preferences={A: chosen, B: chosen, C: ReaderPreferences()},
+    )
+    assert sorted(outcome.added) == [A, C] and list(outcome.present) == [B]
+    assert any_store.preferences(A, "acme") == chosen
+    assert any_store.preferences(B, "acme") == ReaderPreferences()  # already a member: left alone
+    assert list(any_store.list_preferences("acme")) == [(A, chosen)]  # the list's defaults are not stored
+    events = [(e["action"], e["source"], e["detail"]) for e in any_store.person(A)["consent_log"]]
+    assert events == [
+        ("imported", "import:people.csv", None),
+        ("preferences", "import:people.csv", "min_importance=high areas=docs/"),
+    ]
+    assert [e["action"] for e in any_store.person(C)["consent_log"]] == ["imported"]
+
+
 # --- the CLI and CSV files ----------------------------------------------------------------------------
 
 

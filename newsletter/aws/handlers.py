@@ -9,6 +9,10 @@
 - ``ses_events``: SES notifications delivered by SNS, into the same ingest code as ``newsletter events``.
 
 Settings, secrets (SSM) and clients are made once per cold start and reused by later invocations.
+
+Every function runs as its own Lambda, so each imports what it uses when first called: the module itself
+loads nothing heavy, ``http`` never loads the campaign, ``send_batch`` never loads the pages
+(bench/startup.py measures the import).
 """
 
 from __future__ import annotations
@@ -16,21 +20,21 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from newsletter import fanout
-from newsletter.aws import web
-from newsletter.aws.queue import RecipientBatch
-from newsletter.aws.runtime import Runtime, runtime
-from newsletter.deliver.events import ingest
 from newsletter.errors import InputError, NewsletterError
-from newsletter.schedule import Due, due_lists
+
+if TYPE_CHECKING:
+    from newsletter.aws.runtime import Runtime
+    from newsletter.schedule import Due
 
 log = logging.getLogger("newsletter.aws")
 log.setLevel(logging.INFO)
 
 
 def _current() -> Runtime:
+    from newsletter.aws.runtime import runtime
+
     return runtime(os.environ)
 
 
@@ -50,6 +54,8 @@ def _event_time(event: dict[str, Any]) -> datetime:
 
 
 def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    from newsletter.schedule import due_lists
+
     rt = _current()
     now = _event_time(event)
     done: list[dict[str, Any]] = []
@@ -70,6 +76,8 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 
 
 def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
+    from newsletter import fanout
+
     done = fanout.enqueue_issue(due.mailing_list, due.day, rt, rt.queue)
     return {"issue": done.issue_id, "status": str(done.status), "messages": done.batches}
 
@@ -78,6 +86,9 @@ def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
 
 
 def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    from newsletter import fanout
+    from newsletter.aws.queue import RecipientBatch
+
     rt = _current()
     failures: list[dict[str, str]] = []
     for record in event.get("Records", []):
@@ -122,6 +133,8 @@ def send_batch(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 
 
 def http(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    from newsletter.aws import web
+
     return web.handle(_current(), event)
 
 
@@ -129,6 +142,8 @@ def http(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 
 
 def ses_events(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    from newsletter.deliver.events import ingest
+
     rt = _current()
     suppressed: list[str] = []
     duplicates = 0

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter.deliver.service import chunks
 from newsletter.errors import DeliveryError, InputError
 from newsletter.store.base import Recipient
 
@@ -73,6 +72,8 @@ def enqueue(
     """Write ``recipients`` (streamed) as batches of ``batch``; returns the number of SQS messages sent.
     Entries SQS failed on its side are sent again after ``backoff``."""
     from botocore.exceptions import BotoCoreError, ClientError  # here, not at start-up: see newsletter.backends
+
+    from newsletter.deliver.service import chunks  # the campaign's modules: only the tick enqueues
 
     sent = 0
     batches = (RecipientBatch(issue_id, list_id, chunk, n) for n, chunk in enumerate(chunks(recipients, batch)))

@@ -22,7 +22,6 @@ from urllib.parse import parse_qs
 from newsletter import preferences, subscriptions
 from newsletter.errors import InputError, NewsletterError, TokenError
 from newsletter.models import MailingList, zone
-from newsletter.segments import recent_areas
 from newsletter.store.base import MemberStatus
 from newsletter.web import pages
 from newsletter.web.http import HttpRequest, HttpResponse
@@ -388,6 +387,8 @@ def _preferences(rt: Context, request: Request) -> HttpResponse:
 
 
 def _reader_form(rt: Context, mailing_list: MailingList, email: str) -> ReaderForm:
+    from newsletter.segments import recent_areas  # the issues' shapes (compose, campaign): only for this form
+
     chosen = rt.store.preferences(email, mailing_list.id)
     today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
     # A checkbox per top-level folder the recent issues touched, and any area chosen before (kept checked).

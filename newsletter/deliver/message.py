@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from functools import cached_property
 from typing import Protocol
 from urllib.parse import quote
 
@@ -26,6 +27,8 @@ from newsletter.store.base import Recipient
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p.value) for p in Placeholder))
 _CRLF = b"\r\n"
+# Static pieces shorter than this are encoded per recipient with the values next to them.
+_INLINE = 256
 
 
 class TokenMaker(Protocol):
@@ -50,6 +53,16 @@ class Links:
             Placeholder.VIEW_URL: self.view_url,
             Placeholder.EMAIL: self.email,
         }[placeholder]
+
+    @cached_property
+    def raw(self) -> dict[Placeholder, bytes]:
+        """Each value as it goes into the text part (each placeholder occurs several times in a message)."""
+        return {p: self.value(p).encode("utf-8") for p in Placeholder}
+
+    @cached_property
+    def escaped(self) -> dict[Placeholder, bytes]:
+        """Each value as it goes into the HTML part."""
+        return {p: html.escape(self.value(p), quote=True).encode("utf-8") for p in Placeholder}
 
 
 def _b64_lines(data: bytes) -> bytes:
@@ -81,9 +94,13 @@ class _Part:
         self.escape = escape
         self.pieces = [piece.encode("utf-8") for piece in pieces]
         # aligned[k][t]: piece k when t bytes of it complete the group left open before it:
-        # (those t bytes, the encoded whole groups after them, the 0-2 bytes left over)
-        self.aligned: list[list[tuple[bytes, bytes, bytes]]] = []
+        # (those t bytes, the encoded whole groups after them, the 0-2 bytes left over). None for a short piece
+        # (the markup between two links): it is encoded with the values around it, one seam instead of three.
+        self.aligned: list[list[tuple[bytes, bytes, bytes]] | None] = []
         for piece in self.pieces:
+            if len(piece) < _INLINE:
+                self.aligned.append(None)
+                continue
             options = []
             for t in range(3):
                 head = piece[:t]
@@ -93,24 +110,22 @@ class _Part:
             self.aligned.append(options)
 
     def values(self, links: Links) -> list[bytes]:
-        out = []
-        for slot in self.slots:
-            value = links.value(slot)
-            out.append((html.escape(value, quote=True) if self.escape else value).encode("utf-8"))
-        return out
+        table = links.escaped if self.escape else links.raw
+        return [table[slot] for slot in self.slots]
 
     def chunks(self, links: Links) -> list[bytes]:
         """This recipient's body, base64 in CRLF lines ending with CRLF, in pieces (most of them the issue's own,
         shared) for the message to join once."""
         values = self.values(links)
         out: list[bytes] = []
-        carry = b""
+        carry = b""  # bytes not encoded yet: values, short pieces, and what a long piece left over
         for k, piece in enumerate(self.pieces):
+            options = self.aligned[k]
             need = (3 - len(carry)) % 3
-            if len(piece) < need:
+            if options is None or len(piece) < need:
                 carry += piece
             else:
-                head, middle, tail = self.aligned[k][need]
+                head, middle, tail = options[need]
                 if carry or head:
                     out.append(_b64_lines(carry + head))
                 if middle:
@@ -118,10 +133,6 @@ class _Part:
                 carry = tail
             if k < len(values):
                 carry += values[k]
-                whole = len(carry) // 3 * 3
-                if whole:
-                    out.append(_b64_lines(carry[:whole]))
-                    carry = carry[whole:]
         if carry:
             out.append(_b64_lines(carry))
         lines = [_CRLF] * (2 * len(out))

@@ -3,7 +3,7 @@ so that a backend (SQLite, DynamoDB) implements a handful of methods, not a data
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -279,10 +279,18 @@ class Subscribers(Protocol):
         ...
 
     def add_members(
-        self, rows: list[tuple[str, str | None]], list_id: str, *, status: MemberStatus, source: str
+        self,
+        rows: list[tuple[str, str | None]],
+        list_id: str,
+        *,
+        status: MemberStatus,
+        source: str,
+        preferences: Mapping[str, ReaderPreferences] | None = None,
     ) -> BatchOutcome:
         """Add one batch (≤ 1,000) of (email, name) as ``status``; existing members of any status are left
-        alone (never re-subscribes someone who unsubscribed) and suppressed addresses are skipped."""
+        alone (never re-subscribes someone who unsubscribed) and suppressed addresses are skipped. The people
+        added get their ``preferences`` (by email) in the same writes, each logged as ``set_preferences``
+        logs it: an import with preference columns costs a batch, not a transaction per reader."""
         ...
 
     def members(self, list_id: str, status: MemberStatus | None = None) -> Iterator[Member]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from newsletter.errors import ConflictError
+from newsletter.models import ReaderPreferences
+from newsletter.preferences import describe
 from newsletter.store.base import (
     BatchOutcome,
     ConsentEvent,
@@ -29,6 +31,7 @@ from newsletter.store.common import (
     sort_batch,
 )
 from newsletter.store.dynamodb.connection import _SER, DynamoStoreBase, _av
+from newsletter.store.dynamodb.preferences import preference_item
 
 
 class People(DynamoStoreBase):
@@ -111,7 +114,13 @@ class People(DynamoStoreBase):
         )
 
     def add_members(
-        self, rows: list[tuple[str, str | None]], list_id: str, *, status: MemberStatus, source: str
+        self,
+        rows: list[tuple[str, str | None]],
+        list_id: str,
+        *,
+        status: MemberStatus,
+        source: str,
+        preferences: Mapping[str, ReaderPreferences] | None = None,
     ) -> BatchOutcome:
         if not rows:
             return BatchOutcome()
@@ -136,6 +145,11 @@ class People(DynamoStoreBase):
             writes.append({"PutRequest": {"Item": member}})
             event = self._event(email, list_id, "imported", status.value, source, now)
             writes.append({"PutRequest": {"Item": event}})
+            prefs = (preferences or {}).get(email)
+            if prefs is not None and not prefs.is_default:
+                writes.append({"PutRequest": {"Item": preference_item(email, list_id, prefs, now)}})
+                event = self._event(email, list_id, "preferences", status.value, source, now, describe(prefs))
+                writes.append({"PutRequest": {"Item": event}})
         self._batch_write(writes)
         return outcome
 

@@ -21,6 +21,10 @@ def _doc(prefs: ReaderPreferences) -> str:
     return json.dumps(prefs.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
 
 
+def preference_item(email: str, list_id: str, prefs: ReaderPreferences, now: str) -> dict[str, Any]:
+    return _av(pk=f"P#{email}", sk=f"R#{list_id}", gsi1pk=f"R#{list_id}", gsi1sk=email, doc=_doc(prefs), updated_at=now)
+
+
 class Preferences(DynamoStoreBase):
     """Readers' own choices per list, written together with their consent event."""
 
@@ -35,15 +39,7 @@ class Preferences(DynamoStoreBase):
             if prefs.is_default:
                 change: dict[str, Any] = {"Delete": {"TableName": table, "Key": key}}
             else:
-                item = _av(
-                    pk=f"P#{email}",
-                    sk=f"R#{list_id}",
-                    gsi1pk=f"R#{list_id}",
-                    gsi1sk=email,
-                    doc=_doc(prefs),
-                    updated_at=now,
-                )
-                change = {"Put": {"TableName": table, "Item": item}}
+                change = {"Put": {"TableName": table, "Item": preference_item(email, list_id, prefs, now)}}
             event = self._event(email, list_id, "preferences", member["status"], source, now, describe(prefs))
             # The membership must still be there when the choice is written (a concurrent remove wins).
             still = {

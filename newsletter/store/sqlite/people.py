@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from newsletter.models import ReaderPreferences
+from newsletter.preferences import describe
 from newsletter.store.base import (
     BatchOutcome,
     ConsentEvent,
@@ -28,6 +30,7 @@ from newsletter.store.common import (
     sort_batch,
 )
 from newsletter.store.sqlite.connection import _MEMBER_COLUMNS, SqliteStoreBase
+from newsletter.store.sqlite.preferences import dump
 
 
 class People(SqliteStoreBase):
@@ -83,13 +86,20 @@ class People(SqliteStoreBase):
         return bool(gone)
 
     def add_members(
-        self, rows: list[tuple[str, str | None]], list_id: str, *, status: MemberStatus, source: str
+        self,
+        rows: list[tuple[str, str | None]],
+        list_id: str,
+        *,
+        status: MemberStatus,
+        source: str,
+        preferences: Mapping[str, ReaderPreferences] | None = None,
     ) -> BatchOutcome:
         if not rows:
             return BatchOutcome()
-        now = iso(self.clock())
+        now, state = iso(self.clock()), status.value
         names = first_names(rows)
         emails = list(names)
+        hash_of = {e: email_hash(e) for e in emails}
         with self._tx() as db:
             marks = ",".join("?" * len(emails))
             present = {
@@ -98,7 +108,7 @@ class People(SqliteStoreBase):
                     f"SELECT email FROM members WHERE list_id = ? AND email IN ({marks})", (list_id, *emails)
                 )
             }
-            hashes = {email_hash(e): e for e in emails}
+            hashes = {h: e for e, h in hash_of.items()}
             suppressed = {
                 hashes[r[0]]
                 for r in db.execute(f"SELECT email_hash FROM suppressions WHERE email_hash IN ({marks})", tuple(hashes))
@@ -108,17 +118,28 @@ class People(SqliteStoreBase):
             db.executemany(
                 "INSERT INTO subscribers (email, email_hash, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (email) DO NOTHING",
-                [(e, email_hash(e), names[e], now, now) for e in new],
+                [(e, hash_of[e], names[e], now, now) for e in new],
             )
             db.executemany(
                 "INSERT INTO members (list_id, email, status, source, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [(list_id, e, status.value, source, now, now) for e in new],
+                [(list_id, e, state, source, now, now) for e in new],
             )
             db.executemany(
                 "INSERT INTO consent_log (email, list_id, action, status, source, at)"
                 " VALUES (?, ?, 'imported', ?, ?, ?)",
-                [(e, list_id, status.value, source, now) for e in new],
+                [(e, list_id, state, source, now) for e in new],
+            )
+            chosen = [(e, p) for e in new if (p := (preferences or {}).get(e)) is not None and not p.is_default]
+            db.executemany(
+                "INSERT INTO preferences (list_id, email, doc, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (list_id, email) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                [(list_id, e, dump(p), now) for e, p in chosen],
+            )
+            db.executemany(
+                "INSERT INTO consent_log (email, list_id, action, status, source, at, detail)"
+                " VALUES (?, ?, 'preferences', ?, ?, ?, ?)",
+                [(e, list_id, state, source, now, describe(p)) for e, p in chosen],
             )
         return outcome
 
