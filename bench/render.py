@@ -1,24 +1,35 @@
-"""Render time and size of busy days (run by hand: python bench/render.py [COMMITS ...] [--repeats N]).
+"""Render time and size of busy days (run by hand: python bench/render.py [COMMITS ...] [--repeats N] [--node]).
 
 For a synthetic analysed issue of each size (default 100 and 300 commits; 15% high, 40% medium): one whole
 render_issue (the email within its budget, its web version, the text part and the Markdown), and its parts
 timed alone — the view, the items' fragments (Jinja2 + css-inline, every item whole: what the web version
-needs anyway), one MJML compile of the frame with its inlining, the text part and the Markdown. Then the
+needs anyway), the one MJML compile of the frame with its inlining, the text part and the Markdown. Then the
 email's size as sent against Gmail's clip, what was shed, and how many times the frame was compiled.
 Targets: the email (everything but the Markdown, which only the archive uses) in 50 ms at 100 commits and
 150 ms at 300. Prints wall time and CPU time (medians): on a shared machine the CPU time is the steadier one.
+
+--node [DIR]: also compile the same MJML sources with Node's reference ``mjml`` (bench/mjml_node.js) and
+print the ratio to mjml-python: the frame a render compiles, and the whole issue inside MJML (every item's
+HTML in the frame, as a renderer that compiled everything in one pass would). DIR holds node_modules/mjml
+(default bench/.node: ``npm install --prefix bench/.node --no-save mjml@4``; not a project dependency).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from markupsafe import Markup
 from mjml import mjml2html
 
 from newsletter.render import budget, email
@@ -27,6 +38,7 @@ from newsletter.render.text import render_text
 from newsletter.render.view import build_view
 from newsletter.samples.synthetic import busy_issue
 
+ROOT = Path(__file__).resolve().parents[1]
 GMAIL_CLIP = 102_000
 TARGETS = {100: 50.0, 300: 150.0}
 
@@ -72,9 +84,60 @@ def main() -> None:
         at = args.index("--repeats")
         repeats = int(args[at + 1])
         del args[at : at + 2]
+    node: Path | None = None
+    if "--node" in args:
+        at = args.index("--node")
+        given = args[at + 1] if at + 1 < len(args) and not args[at + 1].isdigit() else None
+        node = Path(given) if given else ROOT / "bench" / ".node"
+        del args[at : at + (2 if given else 1)]
+        if not (node / "node_modules" / "mjml").is_dir():
+            sys.exit(f"no mjml under {node}/node_modules: npm install --prefix {node} --no-save mjml@4")
     sizes = [int(a) for a in args] or [100, 300]
     for commits in sizes:
         bench(commits, repeats)
+        if node is not None:
+            compare_node(commits, repeats, node)
+
+
+def sources(commits: int) -> dict[str, str]:
+    """The MJML both compilers get: the frame as a render compiles it, and the whole issue inside MJML."""
+    view, t = build_view(busy_issue(commits))
+    whole = budget.whole(view)
+    template = email._env().get_template("issue.mjml.j2")
+    frame = template.render(v=view, t=t, plan=whole, slot=lambda key: Markup(f"@@slot:{key}@@"))
+    macros = email._macros(view.language)
+    raw = {c.anchor: str(macros.item(c, 3)) for r in view.repos for g in r.groups.values() for c in g}  # type: ignore[attr-defined]
+    raw |= {f"commits:{r.anchor}": str(macros.table(r)) for r in view.repos}  # type: ignore[attr-defined]
+    inside = template.render(v=view, t=t, plan=whole, slot=lambda key: Markup(raw.get(key, "")))
+    return {"frame (what a render compiles)": frame, "whole issue inside MJML": inside}
+
+
+def compare_node(commits: int, repeats: int, node: Path) -> None:
+    print(f"  MJML compile, same source: mjml-python (MRML) vs Node's mjml (CPU medians of {repeats})")
+    env = {**os.environ, "NODE_PATH": str(node / "node_modules")}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for label, source in sources(commits).items():
+            files[label] = Path(tmp) / f"{len(files)}.mjml"
+            files[label].write_text(source, "utf-8")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["node", "-e", "require('mjml')"], env=env, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+        script = str(ROOT / "bench" / "mjml_node.js")
+        done = subprocess.run(
+            ["node", script, str(repeats), *map(str, files.values())], env=env, check=True, capture_output=True
+        )
+        report = json.loads(done.stdout)
+        for label, path in files.items():
+            source = path.read_text("utf-8")
+            _, ours, _ = timed(lambda source=source: mjml2html(source, disable_comments=True, fonts={}), repeats)
+            theirs = report["medians"][str(path)]
+            print(
+                f"    {label:<34} {len(source.encode()):9,} bytes  {ours:7.1f} ms vs {theirs:7.1f} ms"
+                f"  (Node mjml {report['version']}: {theirs / ours:5.1f}x)"
+            )
+        print(f"    {'node start + require(mjml)':<34} {'':15}  {'':10}    {start:7.1f} ms  (once per Node process)")
 
 
 def bench(commits: int, repeats: int) -> None:
@@ -95,7 +158,7 @@ def bench(commits: int, repeats: int) -> None:
         return f
 
     frag_w, frag_c, _ = timed(fragments, repeats)
-    frame_w, frame_c, _ = timed(lambda: email._document(view, t, whole), repeats)
+    frame_w, frame_c, _ = timed(lambda: email._document(view, t), repeats)
     mjml_src = email._env().get_template("issue.mjml.j2").render(v=view, t=t, plan=whole, slot=lambda key: "")
     mjml_w, mjml_c, _ = timed(lambda: mjml2html(mjml_src, disable_comments=True, fonts={}), repeats)
     text_w, text_c, _ = timed(lambda: render_text(view, t, whole), repeats)
@@ -107,12 +170,12 @@ def bench(commits: int, repeats: int) -> None:
     line("  Markdown (archive only)", md_w, md_c)
     line("view (build_view)", view_w, view_c)
     line("every item whole (Jinja2 + css-inline)", frag_w, frag_c)
-    line("frame: Jinja2 + MJML + css-inline", frame_w, frame_c, "(once for the web, once for the email)")
+    line("frame: Jinja2 + MJML + css-inline", frame_w, frame_c, "(once per render: web version and email)")
     line("  of which mjml2html", mjml_w, mjml_c)
     line("text part, every item whole", text_w, text_c)
     sent = len(rendered.html.encode()) + budget.growth(rendered.html, issue.list_id or "")  # type: ignore[attr-defined]
     web = len(rendered.web_html.encode())  # type: ignore[attr-defined]
-    print(f"  frame compiles per render: {frame_compiles(issue)} (at most two: web version, email)")
+    print(f"  frame compiles per render: {frame_compiles(issue)} (one: the web version and the email fill it)")
     print(f"  email HTML as sent (longest links)   {sent:9,} bytes ({sent / GMAIL_CLIP:.2f} x Gmail's clip)")
     print(f"  web version                          {web:9,} bytes (never shed)")
     print(f"  text part                            {len(rendered.text.encode()):9,} bytes")  # type: ignore[attr-defined]

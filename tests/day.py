@@ -1,13 +1,18 @@
-"""A synthetic day of commits, shaped like the real days in GitHub's fixtures (titles from sglang and
-SpecForge, conventional prefixes and bracket tags, source/test/docs/CI/lockfile paths, sizes from one line
-to thousands)."""
+"""Busy days of commits: a synthetic one shaped like the real days in GitHub's fixtures (titles from sglang
+and SpecForge, conventional prefixes and bracket tags, source/test/docs/CI/lockfile paths, sizes from one
+line to thousands), and one laid out from a real repository's history (tests/data/days/README.md)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import gzip
+import json
+from datetime import UTC, date, datetime, timedelta
 from hashlib import sha1
+from pathlib import Path
 
 from newsletter.models import Commit, FileChange, Person, PullRequest, RepoCommits, Window
+
+REAL_HISTORY = Path(__file__).parent / "data" / "days" / "specforge-history.json.gz"
 
 REPO = "sgl-project/sglang"
 DAY = datetime(2026, 1, 13, tzinfo=UTC).date()
@@ -242,3 +247,25 @@ def day_of_commits(count: int = 40) -> RepoCommits:
         when = window.end - timedelta(minutes=17 * (i + 1))
         commits.append(make_commit(i, title, author, files, when))
     return RepoCommits(repo=REPO, branch="main", window=window, commits=commits)
+
+
+def real_history_day(count: int = 311, day: date = date(2026, 8, 3), tz: str = "America/Los_Angeles") -> RepoCommits:
+    """``count`` commits of sgl-project/SpecForge's real history (152 distinct commits, as collected) laid out
+    on one day, newest first and evenly spaced. Past the 152 the same commits come again under derived SHAs
+    and without their pull request, so that a copy neither shares its original's anchor nor joins its
+    thread; titles, authors, files and sizes stay the real ones."""
+    with gzip.open(REAL_HISTORY, "rt", encoding="utf-8") as fh:
+        history = RepoCommits.model_validate(json.load(fh)[0])
+    real = history.commits
+    window = Window.for_day(day, tz)
+    step = (window.end - window.start) / (count + 1)
+    commits = []
+    for n in range(count):
+        commit, copy = real[n % len(real)], n // len(real)
+        when = (window.end - step * (n + 1)).replace(microsecond=0)
+        update: dict[str, object] = {"committed_at": when, "authored_at": when}
+        if copy:
+            sha = sha1(f"{commit.sha}:{copy}".encode()).hexdigest()
+            update |= {"sha": sha, "url": commit.url.rsplit("/", 1)[0] + "/" + sha, "pr": None}
+        commits.append(commit.model_copy(update=update))
+    return RepoCommits(repo=history.repo, branch=history.branch, window=window, commits=commits)

@@ -13,12 +13,12 @@ import pytest
 from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.deliver.message import MessageFactory
-from newsletter.models import Issue, MailingList, RenderedIssue, RepoSpec
+from newsletter.models import Issue, MailingList, RenderedIssue, RepoCommits, RepoSpec
 from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.samples.synthetic import busy_issue
 from newsletter.subscriptions import Tokens
-from tests.day import day_of_commits
+from tests.day import day_of_commits, real_history_day
 
 GMAIL_CLIP = 102_000
 # The longest links a deployment makes: API Gateway and CloudFront domains, a long address and list id.
@@ -48,15 +48,14 @@ def sent_html(rendered: RenderedIssue, list_id: str = "inference-engine-daily-di
     return parts[0].get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]
 
 
-def heuristic_day(commits: int) -> Issue:
-    """A day shaped like a real one (sglang and SpecForge titles, paths and sizes) through the heuristic
-    analyzer and compose, as `newsletter run` builds it without a key."""
+def heuristic_day(commits: int | RepoCommits) -> Issue:
+    """A day through the heuristic analyzer and compose, as `newsletter run` builds it without a key: the
+    commits given, or that many shaped like a real day's (sglang and SpecForge titles, paths and sizes)."""
+    day = day_of_commits(commits) if isinstance(commits, int) else commits
     settings = Settings.from_env()
     store = open_store(settings)
     try:
-        return build_issue(
-            [day_of_commits(commits)], language="en", settings=settings, store=store, analyzer_choice="heuristic"
-        )
+        return build_issue([day], language="en", settings=settings, store=store, analyzer_choice="heuristic")
     finally:
         store.close()
 
@@ -65,7 +64,7 @@ def heuristic_day(commits: int) -> Issue:
 def days() -> Iterator[dict[str, tuple[Issue, RenderedIssue]]]:
     made = {}
     for name, issue in (
-        ("real-311", heuristic_day(311)),
+        ("real-311", heuristic_day(real_history_day(311))),
         ("busy-300", busy_issue(300)),
         ("busy-1000", busy_issue(1000)),
     ):
@@ -118,6 +117,8 @@ def test_the_web_version_is_whole_on_any_day(days: dict[str, tuple[Issue, Render
     assert len(_ids(out.web_html)) == 300
 
 
+# One item of a group: a card or a line (the inliner may put class first), with its own anchor.
+_ITEM = re.compile(r'<(?:table|div) [^>]*?\bclass="(?:card [^"]*|ln)"[^>]*? id="c-')
 _NOTE = re.compile(
     r'<h3[^>]* id="(?P<group>r-[a-z0-9-]+-(?:high|medium|low))"[^>]*>[^<]*\((?P<total>\d+)\)</h3>'
     r"(?P<body>.*?)(?=<h3[^>]*\bid=\")",
@@ -133,7 +134,7 @@ def test_every_sentence_that_counts_is_true(days: dict[str, tuple[Issue, Rendere
     for g in groups:
         body, total = g["body"], int(g["total"])
         # Items (cards and lines); a thread's commits inside its card have anchors too, but are one item.
-        shown = len(re.findall(r'class="(?:card [^"]*|ln)" id="c-', body))
+        shown = len(_ITEM.findall(body))
         hidden = re.search(r"(\d+) more are listed only in the (commit table below|web version)", body)
         shortened = re.search(r"(\d+) of them are shortened here", body)
         assert shown + (int(hidden[1]) if hidden else 0) == total, g["group"]
@@ -181,6 +182,38 @@ def test_shedding_keeps_its_order_as_the_budget_shrinks() -> None:
         previous = names
         assert len(sent_html(out, "busy").encode()) <= limit
     assert sizes == sorted(sizes, reverse=True)
+
+
+def _detail(html: str) -> dict[str, bool]:
+    """Each card's anchor → whether it shows any detail (insights, risks, recommendations)."""
+    cards = {}
+    for part in html.split('<table class="card ')[1:]:
+        anchor = re.search(r'id="(c-[0-9a-z-]+)"', part)
+        assert anchor
+        cards[anchor[1]] = any(f">{label}<" in part for label in ("Insights", "Risks", "Recommendations"))
+    return cards
+
+
+def test_the_high_items_analysis_outlasts_the_commit_table(days: dict[str, tuple[Issue, RenderedIssue]]) -> None:
+    """On the real 311-commit day the commit table gives way to a link before any high item loses its
+    analysis (the email used to keep the 311-row table and none of the day's 18 high items)."""
+    _, out = days["real-311"]
+    names = [s.split(":")[0] for s in out.shed]
+    assert "commit-table" in names
+    assert "high-analysis" not in names and "high-lines" not in names
+    high = next(g for g in _NOTE.finditer(out.html) if g["group"].endswith("-high"))
+    assert len(_ITEM.findall(high["body"])) == int(high["total"])
+    assert len(re.findall(r'<table class="card ', high["body"])) == int(high["total"])
+    # "N of them are shortened here" counts the cards that lost something the web version has (a card with
+    # no detail to lose was counted too).
+    email, web = _detail(high["body"]), _detail(out.web_html)
+    lost = sum(web[anchor] and not kept for anchor, kept in email.items())
+    shortened = re.search(r"(\d+) of them are shortened here", high["body"])
+    assert 0 < lost < len(email) and (int(shortened[1]) if shortened else 0) == lost
+    for limit in (90_000, 70_000, 50_000, 30_000):
+        names = [s.split(":")[0] for s in render_issue(busy_issue(60), budget_bytes=limit).shed]
+        if "high-analysis" in names or "high-lines" in names:
+            assert "commit-table" in names, limit
 
 
 def test_a_budget_too_small_for_anything_says_so_and_keeps_the_footer() -> None:

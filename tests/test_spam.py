@@ -1,8 +1,8 @@
 """Every message the project makes, as a recipient gets it, through SpamAssassin (Debian's package, offline
 rules only: -L): the two real days the tests keep (the sample sglang day and sglang-jax on 2026-05-14, in
-tests/data/days/) in both languages, a day shaped like a real 311-commit one, a busy 300-commit day and a
-quiet 5-commit one. Each must score below 2.0 — far under the default 5.0 that files a message as
-spam, so that one more client-side rule or a stricter site does not tip a digest over.
+tests/data/days/) in both languages, a 311-commit day laid out from SpecForge's real history, a busy
+300-commit day and a quiet 5-commit one. Each must score below 2.0 — far under the default 5.0 that files a
+message as spam, so that one more client-side rule or a stricter site does not tip a digest over.
 
 Skipped only when spamassassin is not installed; CI (.ci/run) installs it.
 """
@@ -28,6 +28,7 @@ from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.samples.synthetic import busy_issue
 from newsletter.subscriptions import Tokens
+from tests.day import real_history_day
 from tests.test_render_browser import sample_issue
 from tests.test_render_budget import LONG_ADDRESS, PUBLIC_URL, heuristic_day
 
@@ -82,7 +83,7 @@ def test_every_kind_of_day_scores_well_below_the_spam_threshold(tmp_path: Path) 
         "sample-zh-CN": sample_issue("zh-CN"),
         "sglang-jax-en": sglang_jax("en"),
         "sglang-jax-zh-CN": sglang_jax("zh-CN"),
-        "real-311": heuristic_day(311),
+        "real-311": heuristic_day(real_history_day(311)),
         "busy-300": busy_issue(300),
         "quiet-5": busy_issue(5),
     }

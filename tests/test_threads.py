@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from newsletter import i18n
 from newsletter.analyze.heuristic import HeuristicAnalyzer
 from newsletter.analyze.story import shape
 from newsletter.compose import find_threads
 from newsletter.config import Settings
-from newsletter.models import Commit, FileChange, Importance, Person, PullRequest, RepoCommits, ThreadKind, Window
+from newsletter.models import (
+    AnalyzedCommit,
+    Commit,
+    FileChange,
+    Importance,
+    Person,
+    PullRequest,
+    RepoCommits,
+    ThreadKind,
+    Window,
+)
 from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.render.markdown import render_markdown
@@ -264,3 +278,37 @@ def test_a_series_is_named_after_its_largest_change_with_its_scope() -> None:
     # change of code users run; the scope of the series is kept in front of it.
     assert series.lead == p2.sha
     assert series.title == "DataFlow runtime: Phase B: the dataflow executor"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_a_member_whose_analysis_fell_back_says_so_in_every_part(tmp_path, language: str) -> None:
+    """A thread's commit analysed by the heuristic because the model failed carries the same mark in the
+    email's HTML and text parts as in the Markdown (the email's members were silent about it)."""
+    issue = _issue(day(), tmp_path, language)
+    repo = issue.repos[0]
+    thread = next(t for t in repo.threads if len(t.shas) > 1)
+    member = next(sha for sha in thread.shas if sha != thread.lead)
+    reason = "the model declined: policy 7" if language == "en" else "模型拒绝分析：策略 7"
+
+    def fell_back(c: AnalyzedCommit) -> AnalyzedCommit:
+        if c.commit.sha != member:
+            return c
+        return c.model_copy(update={"analysis": c.analysis.model_copy(update={"fallback_reason": reason})})
+
+    commits = [fell_back(c) for c in repo.commits]
+    issue = issue.model_copy(update={"repos": [repo.model_copy(update={"commits": commits})]})
+    label = i18n.t(language, "fallback.label")
+    colon = i18n.t(language, "email.colon")
+    mark = f"({label}{colon}{reason})"
+    assert reason in render_markdown(issue)
+    rendered = render_issue(issue)
+    short = member[:7]
+    item = re.search(rf'<li id="c-{member[:12]}">(.*?)</li>', rendered.html)
+    assert item and f">{short}<" in item[1] and html.escape(mark, quote=False) in item[1]
+    assert mark in rendered.web_html
+    # Wrapped Chinese breaks anywhere: compare without whitespace.
+    text, flat_mark = "".join(rendered.text.split()), "".join(mark.split())
+    assert text.count(flat_mark) == 1  # its neighbours did not fall back
+    line = text[text.index(f"-{short}") : text.index(flat_mark)]  # from the member's line to the mark
+    others = [sha[:7] for sha in thread.shas if sha != member]
+    assert not any(f"-{o}" in line for o in others), "the mark is not on the member's own line"

@@ -5,10 +5,10 @@ HTML part is measured as sent: after each recipient's links replace the placehol
 real deployment makes (API Gateway and CloudFront domains, signed tokens for a long address).
 
 Items are shed whole, one at a time, from the end of each group: low one-liners, then medium cards (to one
-line, then out), then the detail of high cards (insights, risks, recommendations), then the rest of their
-analysis (down to one line with the headline), then high lines. An item taken out of the cards is still a
-row of the commit table. Only when nothing else is left does a commit table give way to one link to the web
-version's table; the room that frees is then given back to the items, last shed first.
+line, then out), then the detail of high cards (insights, risks, recommendations). An item taken out of the
+cards is still a row of the commit table. Then the commit tables give way, one at a time, to one link each
+to the web version's table. The high items' analysis goes last: the rest of it (down to one line with the
+headline), then the lines themselves. The room a table frees is given back to the items, last shed first.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ PHASES = (
     ("high-analysis", "high", 2, 1),
     ("high-lines", "high", 1, 0),
 )
+# The phases that come after the commit tables have given way to links: the high items' analysis is the last
+# thing to go.
+LAST = frozenset({"high-analysis", "high-lines"})
 # Bytes kept for the sentences that say what was shed (one per group, with a link to the web version).
 NOTE_ROOM = 700
 
@@ -144,12 +147,24 @@ def choose(
     def delta(key: str, before: int, after: int) -> int:
         return size(key, after) - size(key, before)
 
+    # A card with no insights, risks or recommendations loses nothing without them: it stays whole, and is
+    # not counted among the shortened (the renderer has both levels at hand, so asking costs nothing).
+    steps = [step for step in steps if step[2:] != (3, 2) or delta(step[1], 3, 2)]
+
+    # Items first, up to the detail of the high cards; then the commit tables; then what is left of the
+    # high items' analysis, which goes last of all.
+    first = next((n for n, step in enumerate(steps) if step[0] in LAST), len(steps))
     done = 0
-    while total > target and done < len(steps):
-        _, key, before, after = steps[done]
-        total += delta(key, before, after)
-        levels[key] = after
-        done += 1
+
+    def shed_until(until: int) -> None:
+        nonlocal total, done
+        while total > target and done < until:
+            _, key, before, after = steps[done]
+            total += delta(key, before, after)
+            levels[key] = after
+            done += 1
+
+    shed_until(first)
     kept = dict.fromkeys(tables, True)
     if total > target:
         for anchor in reversed(list(tables)):
@@ -157,6 +172,7 @@ def choose(
             total += link - tables[anchor]
             if total <= target:
                 break
+        shed_until(len(steps))
         while done:  # the room a table freed goes back to the items, last shed first
             _, key, before, after = steps[done - 1]
             grow = -delta(key, before, after)

@@ -3,8 +3,9 @@
 MJML compiles the frame (header, glance, section headings, footer) once per render; each item (a card or
 one line, see templates/email/_items.html.j2) and each commit table is a fragment rendered, inlined and
 measured once, then spliced into the frame. So the size budget (render.budget) chooses from known sizes, and
-one more compile of the frame with the chosen plan is the confirming pass. The web version is the same frame
-with every item whole and never shed; the email links to its anchors for whatever it leaves out.
+filling the frame with the chosen plan (and the sentences that say what it left out) is the confirming pass,
+measured as sent. The web version is the same frame with every item whole and never shed; the email links to
+its anchors for whatever it leaves out.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ _CUT = "<!--✂-->"  # between fragments inlined in one call (one parse instead 
 # Where an item goes in the frame: random per process and never in any output, so no title or model answer
 # can spell a slot.
 _NONCE = secrets.token_hex(8)
-_SLOTS = re.compile(f"@@{_NONCE}:([A-Za-z0-9_-]+)@@")
+_SLOTS = re.compile(f"@@{_NONCE}:([A-Za-z0-9_:-]+)@@")
 
 # Runs of whitespace other than a lone space (never \s, which would also eat no-break and ideographic spaces).
 _WS = re.compile(r"[\t\r\n\f][ \t\r\n\f]*| [ \t\r\n\f]+")
@@ -118,11 +119,15 @@ def _inline(fragments: list[str]) -> list[str]:
     return out
 
 
+_DETAIL = re.compile("<!--DETAIL-->.*?<!--/DETAIL-->", re.S)
+
+
 class _Fragments:
     """Inlined HTML of each item at each level and of each commit table, rendered when first asked for: all
-    items of one importance at one level in one batch."""
+    items of one importance at one level in one batch. A card's level 2 is its level 3 without the detail."""
 
     def __init__(self, view: IssueView) -> None:
+        self.view = view
         self.macros = _macros(view.language)
         self.by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
         self.html: dict[tuple[str, int], str] = {}
@@ -133,8 +138,15 @@ class _Fragments:
 
     def _batch(self, commits: Iterable[CommitView], level: int) -> None:
         todo = [c for c in commits if (c.anchor, level) not in self.html]
-        rendered = _inline([str(self.macros.item(c, level)) for c in todo])  # type: ignore[attr-defined]
-        self.html.update({(c.anchor, level): h for c, h in zip(todo, rendered, strict=True)})
+        drawn = 3 if level == 2 else level
+        rendered = _inline([str(self.macros.item(c, drawn)) for c in todo])  # type: ignore[attr-defined]
+        for c, html in zip(todo, rendered, strict=True):
+            if drawn == 3:
+                self.html[(c.anchor, 3)] = html.replace("<!--DETAIL-->", "").replace("<!--/DETAIL-->", "")
+                if 2 in budget.LADDERS[c.importance]:
+                    self.html[(c.anchor, 2)] = _DETAIL.sub("", html)
+            else:
+                self.html[(c.anchor, level)] = html
 
     def get(self, key: str, level: int) -> str:
         if level == 0:
@@ -147,33 +159,56 @@ class _Fragments:
     def size(self, key: str, level: int) -> int:
         return _size(self.get(key, level))
 
+    def sentences(self, plan: Plan) -> dict[str, str]:
+        """What ``plan`` says in words, by slot: each group's note on what it left out, and the link that
+        stands for each commit table left out."""
+        keys, html = [], []
+        web = self.view.web_url
+        for r, rp in zip(self.view.repos, plan.repos, strict=True):
+            for g in rp.groups:
+                if g.hidden or g.shortened:
+                    keys.append("note:" + g.anchor)
+                    html.append(str(self.macros.note(g, rp.table, web)))  # type: ignore[attr-defined]
+            if not rp.table:
+                keys.append("commits:" + r.anchor)
+                html.append(str(self.macros.table_link(r, web)))  # type: ignore[attr-defined]
+        return dict(zip(keys, _inline(html), strict=True))
 
-def _document(view: IssueView, t: Catalogue, plan: Plan) -> str:
-    """The frame for ``plan``, compiled and inlined, items and tables still as slots."""
+
+def _document(view: IssueView, t: Catalogue) -> str:
+    """The frame, compiled and inlined once: every item, group note and commit table still a slot."""
     mjml = (
         _env()
         .get_template("issue.mjml.j2")
-        .render(v=view, t=t, plan=plan, slot=lambda key: Markup(f"@@{_NONCE}:{key}@@"))
+        .render(v=view, t=t, plan=budget.whole(view), slot=lambda key: Markup(f"@@{_NONCE}:{key}@@"))
     )
     return _frame_inliner().inline(minify(mjml2html(mjml, disable_comments=True, fonts={})))
 
 
 def _fill(document: str, fragments: _Fragments, plan: Plan) -> str:
+    said = fragments.sentences(plan)
+
     def one(match: re.Match[str]) -> str:
         key = match.group(1)
-        if key in fragments.tables:
-            return fragments.tables[key]
+        if key in said:
+            return said[key]
+        kind, _, anchor = key.partition(":")
+        if kind == "note":  # a group that left nothing out
+            return ""
+        if kind == "commits":
+            return fragments.tables[anchor]
         return fragments.get(key, plan.levels[key])
 
     return _SLOTS.sub(one, document)
 
 
 def _fit(view: IssueView, t: Catalogue, fragments: _Fragments, limit: int, list_id: str) -> tuple[str, str, Plan]:
-    """(email HTML, web HTML, the email's plan): sizes first, then at most two passes over the frame."""
+    """(email HTML, web HTML, the email's plan): sizes first, one compile of the frame, then the email filled
+    and measured as sent (a second fill only if the estimate of the sentences was short)."""
     whole = budget.whole(view)
-    web_frame = _document(view, t, whole)
-    web = _fill(web_frame, fragments, whole)
-    frame = _size(_SLOTS.sub("", web_frame)) + budget.growth(web_frame, list_id)
+    frame = _document(view, t)
+    web = _fill(frame, fragments, whole)
+    fixed = _size(_SLOTS.sub("", frame)) + budget.growth(frame, list_id)
     link = 400 + budget.growth(view.web_url, list_id)
     target = limit
     for _ in range(2):
@@ -181,13 +216,13 @@ def _fit(view: IssueView, t: Catalogue, fragments: _Fragments, limit: int, list_
             view,
             fragments.size,
             {k: _size(v) for k, v in fragments.tables.items()},
-            frame=frame,
+            frame=fixed,
             link=link,
             budget=target,
         )
         if plan.whole:
             return web, web, plan
-        html = _fill(_document(view, t, plan), fragments, plan)
+        html = _fill(frame, fragments, plan)
         over = _size(html) + budget.growth(html, list_id) - limit
         if over <= 0:
             return html, web, plan

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from urllib.parse import urlsplit
 
 from newsletter import i18n
-from newsletter.models import AnalyzedCommit, Card, Importance, Issue, Placeholder, RepoDigest, ThreadKind, zone
+from newsletter.models import (
+    Analysis,
+    AnalyzedCommit,
+    Card,
+    Commit,
+    Importance,
+    Issue,
+    Placeholder,
+    RepoDigest,
+    ThreadKind,
+    zone,
+)
 
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
 # Longest texts shown for one item; a model that answers with a novel must not blow the size budget.
@@ -26,6 +37,8 @@ LIST_MAX = 6
 _SPACE = re.compile(r"\s+")
 # Anything that could let a URL escape its attribute or smuggle a scheme: controls, spaces, quotes, brackets.
 _URL_BAD = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
+# http(s)://host[:port] then a path, query, fragment or nothing: urlsplit would find that scheme and a host.
+_PLAIN_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#]|\Z)")
 
 
 class Catalogue:
@@ -53,6 +66,8 @@ def safe_url(url: str | None) -> str | None:
     """``url`` if it is an absolute http(s) URL with a host and nothing that could break out; else None."""
     if not url or _URL_BAD.search(url):
         return None
+    if _PLAIN_URL.match(url):  # the common shape, decided without urlsplit (most of build_view's time)
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -103,6 +118,7 @@ class CommitView:
     mismatch: str | None
     author_url: str | None = None  # the author's GitHub profile (the login); the name is what is shown
     members: list[CommitView] = field(default_factory=list)  # a thread's commits, listed compactly
+    fallback: str = ""  # "heuristic analysis: <why>" when the model's analysis fell back, as Markdown says
 
 
 @dataclass
@@ -168,23 +184,32 @@ def _profile(commit_url: str | None, login: str | None) -> str | None:
     return safe_url(commit_url.split("/commit/", 1)[0].rsplit("/", 2)[0] + "/" + login)
 
 
-def _card_view(card: Card, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
-    """One card: a commit, or a thread (its analysis, its commits listed compactly inside)."""
-    view = _commit_view(AnalyzedCommit(commit=card.commit, analysis=card.analysis), tz, t, authored)
+def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False) -> CommitView:
+    """One card: a commit, or a thread (its analysis, its commits listed compactly inside). ``views``: the
+    day's commits already viewed, by SHA (each is viewed once and copied, as anchors are set per item)."""
+    lead = views.get(card.commit.sha)
+    same = lead is not None and card.analysis is card.lead.analysis
+    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t, authored)
     view.title = clip(card.title, TITLE_MAX) or view.title
     view.headline = "" if _restates(view.headline, view.title) else view.headline
     if card.thread is not None:
-        view.members = [_commit_view(m, tz, t, authored) for m in card.members]
+        view.members = [_member(m, views, tz, t, authored) for m in card.members]
         if card.thread.kind is not ThreadKind.PR:  # a PR's merge already carries the whole diff
             view.additions = sum(m.commit.additions for m in card.members)
             view.deletions = sum(m.commit.deletions for m in card.members)
     return view
 
 
-def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
+def _member(
+    item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False
+) -> CommitView:
+    seen = views.get(item.commit.sha)
+    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t, authored)
+
+
+def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
     """``authored``: the day is a bulk import, whose commits were all committed within minutes — the date
     each was authored is shown instead of the minute it was committed."""
-    c, a = item.commit, item.analysis
     labels = {
         "architecture": a.insights.architecture,
         "performance": a.insights.performance,
@@ -197,6 +222,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, authored: bool = F
         mismatch = t("mismatch", note=note) if note else t("mismatch_plain")
     title = clip(c.title, TITLE_MAX) or c.short_sha
     headline = clip(a.headline, LINE_MAX)
+    reason = clip(a.fallback_reason, LINE_MAX)
     return CommitView(
         sha=c.sha,
         anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
@@ -226,6 +252,7 @@ def _commit_view(item: AnalyzedCommit, tz: str, t: Catalogue, authored: bool = F
         breaking=a.breaking_change,
         security=a.security_relevant,
         mismatch=mismatch,
+        fallback=t("fallback.label") + (t("colon") + reason if reason else "") if a.fallback_reason else "",
     )
 
 
@@ -258,7 +285,8 @@ def _anchor(name: str) -> str:
 def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
     bulk = digest.bulk_import
     shown = sorted(digest.commits, key=lambda c: c.commit.authored_at, reverse=True) if bulk else digest.commits
-    commits = [_commit_view(item, tz, t, bulk is not None) for item in shown]
+    commits = [_commit_view(item.commit, item.analysis, tz, t, bulk is not None) for item in shown]
+    views = {c.sha: c for c in commits}
     bulk_note = ""
     if bulk is not None:
         first, last = bulk.first_authored.isoformat(), bulk.last_authored.isoformat()
@@ -271,7 +299,8 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
         commits=commits,
         groups={
-            imp.value: [_card_view(card, tz, t, bulk is not None) for card in digest.cards(imp)] for imp in IMPORTANCES
+            imp.value: [_card_view(card, views, tz, t, bulk is not None) for card in digest.cards(imp)]
+            for imp in IMPORTANCES
         },
         degraded=digest.degraded,
         warnings=_clip_list(digest.warnings),
