@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -170,6 +173,42 @@ def test_a_run_budget_spares_the_model_for_what_the_heuristic_rates_low() -> Non
     skipped = [c for c in analysed if c.analysis.fallback_reason == "run token budget reached"]
     assert asked and skipped and len(asked) < 40
     assert issue.usage.tokens_in + issue.usage.tokens_out <= 25_000
+
+
+def test_without_a_run_budget_the_commits_are_asked_as_they_come() -> None:
+    """Ordering by the heuristic's rating only matters when a budget may cut the run; without one, rating the
+    whole day first (every diff's facts) would only hold back the first request."""
+    day = day_of_commits(40)
+    from newsletter.analyze.heuristic import importance
+
+    ranks = [importance(c).rank for c in day.commits]
+    assert ranks != sorted(ranks)  # rating first would change the order
+    with FakeOpenAI() as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=1)
+        build_issue([day], language="en", settings=settings, store=open_store(settings))
+        asked = [r.body["messages"][1]["content"] for r in fake.completions("analysis")]
+    order = [next(i for i, c in enumerate(day.commits) if c.sha in text) for text in asked]
+    assert order == sorted(order)
+
+
+def test_the_sdk_is_imported_while_the_day_is_collected_not_before(tmp_path: Path) -> None:
+    """Importing the openai SDK is most of the analyzer's start: the analyzer is made at once and the SDK is
+    imported in the background (a fresh process, so that nothing imported it before)."""
+    code = (
+        "import sys, threading\n"
+        "from newsletter.config import Settings\n"
+        "from newsletter.backends import make_analyzer\n"
+        "import newsletter.analyze.llm\n"
+        "print('openai' in sys.modules)\n"
+        f"settings = Settings.from_env({{'OPENAI_API_KEY': 'k', 'NEWSLETTER_DATA_DIR': {str(tmp_path)!r}}})\n"
+        "analyzer = make_analyzer(settings, 'llm')\n"
+        "importing = [t for t in threading.enumerate() if t.name == 'openai-import']\n"
+        "print(analyzer.name, len(importing))\n"
+        "[t.join() for t in importing]\n"
+        "print('openai' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "llm", "1", "True"], done.stdout + done.stderr
 
 
 def test_a_refused_key_is_one_clear_error() -> None:

@@ -59,6 +59,36 @@ def test_tampered_tokens_are_rejected(tokens: Tokens, change: str) -> None:
         tokens.read(forged, "confirm")
 
 
+@pytest.mark.parametrize(
+    ("purpose", "name", "extra"),
+    [
+        ("unsubscribe", None, None),
+        ("confirm", "Zoë 李", None),  # non-ASCII in the payload
+        ("undo", None, {"from": "active", "at": "2026-01-13T07:00:00.000000+00:00" * 3}),  # long enough to compress
+    ],
+)
+def test_a_token_is_the_librarys_own_byte_for_byte(
+    purpose: str, name: str | None, extra: dict[str, str] | None
+) -> None:
+    """make() writes itsdangerous' URL-safe timed token itself (it is on a campaign's hot path): the same
+    bytes as the library's dumps at the same moment, for every shape of payload."""
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    moment = 1_767_600_000
+
+    class _At(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return moment
+
+    library = URLSafeTimedSerializer(SECRET, salt=f"newsletter.{purpose}", signer=_At)
+    payload: dict[str, object] = {"e": "ada@example.com", "l": "sglang"} | ({"n": name} if name else {})
+    if extra:
+        payload["x"] = extra
+    made = Tokens(SECRET, clock=lambda: moment).make(purpose, "ada@example.com", "sglang", name=name, extra=extra)
+    assert made == library.dumps(payload)
+    assert made.startswith(".") == (extra is not None)  # the compressed form was taken where it is shorter
+
+
 def test_wrong_purpose_and_wrong_secret(tokens: Tokens) -> None:
     unsubscribe = tokens.make("unsubscribe", "ada@example.com", "sglang")
     with pytest.raises(TokenError, match="this is an unsubscribe link, not a confirmation link"):

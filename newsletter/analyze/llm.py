@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.model_client import FATAL, Ask, Fallback, ModelClient, fatal_error, quota_error
+from newsletter.analyze.model_client import Ask, Fallback, ModelClient, fatal_error, fatal_errors, quota_error, sdk
 from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, thread_prompt, version
 from newsletter.analyze.schema import answer_schema, parse_answer, parse_thread_answer, thread_schema
 from newsletter.config import Settings
@@ -81,9 +81,11 @@ class LlmAnalyzer(ModelClient):
         done = sum(r is not None for r in results)
         if progress:
             progress(done, len(jobs))
-        # What the heuristic rates high is sent first, so that a run budget cuts the low-rated commits; the
-        # commits of a thread that had to be asked one by one come next in their own place.
-        ranks = [heuristic.importance(job.commit).rank for job in jobs]
+        # With a run budget, what the heuristic rates high is sent first, so that the budget cuts the low-rated
+        # commits, and the commits of a thread that had to be asked one by one come next in their own place.
+        # Without one the order does not matter: rating the whole day first would hold back the first request.
+        budget = self.settings.run_token_budget
+        ranks = [heuristic.importance(job.commit).rank if budget else 0 for job in jobs]
         queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
         heapq.heapify(queue)
         queued = len(queue)
@@ -160,7 +162,7 @@ class LlmAnalyzer(ModelClient):
             self._count(heuristic=1)
             analysis = heuristic.analyse(job.commit, language, fallback_reason=fb.reason)
             return analysis.model_copy(update={"tokens_in": fb.tokens_in, "tokens_out": fb.tokens_out})
-        except FATAL as err:
+        except fatal_errors() as err:
             self._fatal = fatal_error(err, self.settings)
             raise self._fatal from err
         except AnalysisError as err:
@@ -245,7 +247,7 @@ class LlmAnalyzer(ModelClient):
                 fb.reason,
             )
             return [], unit
-        except FATAL as err:
+        except fatal_errors() as err:
             self._fatal = fatal_error(err, self.settings)
             raise self._fatal from err
         except AnalysisError as err:
@@ -363,14 +365,14 @@ class LlmAnalyzer(ModelClient):
                 completion = self._send(prompt, _OVERVIEW_TOKENS, None, None)
             finally:
                 self._release(prompt.tokens + _OVERVIEW_TOKENS)
-        except FATAL as err:
+        except fatal_errors() as err:
             raise fatal_error(err, self.settings) from err
-        except openai.RateLimitError as err:
+        except sdk().RateLimitError as err:
             if quota := quota_error(err, self.settings):
                 raise quota from err
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
             return None
-        except (Fallback, openai.APIError) as err:
+        except (Fallback, sdk().APIError) as err:
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
             return None
         if not completion.choices:

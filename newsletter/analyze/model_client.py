@@ -10,15 +10,14 @@ heuristic's analysis, or asks commit by commit); what no request of the run coul
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletion
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from newsletter.analyze.budget import estimate_tokens
 from newsletter.analyze.pricing import load_price
@@ -29,8 +28,31 @@ from newsletter.errors import AnalysisError
 from newsletter.i18n import t
 from newsletter.models import Usage
 
+if TYPE_CHECKING:
+    import openai
+
 log = logging.getLogger("newsletter.analyze.llm")
-FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def sdk() -> Any:
+    """The openai SDK. Importing it is most of this analyzer's start (about half a second of CPU), so it is
+    imported in the background when the analyzer is made (``_warm_up``), while the day is being collected,
+    and here when a request is first sent (waiting for that import to finish if it has not)."""
+    import openai
+
+    return openai
+
+
+def fatal_errors() -> tuple[type[Exception], ...]:
+    openai = sdk()
+    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def _warm_up() -> None:
+    try:
+        importlib.import_module("openai")
+    except Exception:  # the first request imports it again and reports what is wrong
+        log.debug("importing the openai SDK in the background failed", exc_info=True)
 
 
 class Fallback(Exception):
@@ -62,12 +84,10 @@ class ModelClient:
     def __init__(self, settings: Settings, *, client: openai.OpenAI | None = None) -> None:
         self.settings = settings
         self.model: str | None = settings.openai_model
-        self.client = client or openai.OpenAI(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            max_retries=settings.llm_max_retries,
-            timeout=settings.llm_timeout,
-        )
+        if client is not None:
+            self.client = client
+        else:
+            threading.Thread(target=_warm_up, name="openai-import", daemon=True).start()
         # "auto" starts with json_schema and switches to json_object for the rest of the run on the first 400
         # that json_object then answers.
         self.response_format = "json_object" if settings.llm_response_format == "json_object" else "json_schema"
@@ -77,6 +97,15 @@ class ModelClient:
         self._spent = 0  # tokens used or reserved against settings.run_token_budget
         self._unreachable: str | None = None  # set once the server could not be reached even after retries
         self.usage = Usage(analyzer=self.name, model=self.model)
+
+    @cached_property
+    def client(self) -> openai.OpenAI:
+        return sdk().OpenAI(
+            api_key=self.settings.openai_api_key,
+            base_url=self.settings.openai_base_url,
+            max_retries=self.settings.llm_max_retries,
+            timeout=self.settings.llm_timeout,
+        )
 
     def _answer(
         self, ask: Ask, language: str, *, reminder: bool = False, spent: tuple[int, int] = (0, 0)
@@ -111,6 +140,7 @@ class ModelClient:
         """One completion in the run's response format; the SDK itself retries 429/5xx/connection errors,
         honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
         schema in the prompt, and when that works the rest of the run uses json_object."""
+        openai = sdk()
         mode = self.response_format
         try:
             return self._send_ask(ask, language, max_tokens, mode, reminder)
@@ -118,7 +148,7 @@ class ModelClient:
             if mode != "json_schema" or not self._auto_format:
                 raise Fallback(t(language, "fallback.server", error=brief(err))) from err
             first = err
-        except FATAL:
+        except fatal_errors():
             raise
         except openai.RateLimitError as err:
             raise quota_error(err, self.settings) or Fallback(t(language, "fallback.server", error=brief(err))) from err
@@ -129,7 +159,7 @@ class ModelClient:
             raise Fallback(t(language, "fallback.server", error=brief(err))) from err
         try:
             completion = self._send_ask(ask, language, max_tokens, "json_object", reminder)
-        except FATAL:
+        except fatal_errors():
             raise
         except openai.RateLimitError as err:
             raise quota_error(err, self.settings) or Fallback(t(language, "fallback.server", error=brief(err))) from err
@@ -180,7 +210,7 @@ class ModelClient:
             raise not_openai(self.settings, f"invalid JSON ({err.msg})") from err
         # A body that is not JSON (a proxy's or a web server's page) comes back as a str, JSON of another
         # shape as a ChatCompletion without choices: either way OPENAI_BASE_URL is not a chat completions API.
-        if not isinstance(completion, ChatCompletion):
+        if not isinstance(completion, sdk().types.chat.ChatCompletion):
             raise not_openai(self.settings, f"{' '.join(str(completion).split())[:60]!r}")
         if not isinstance(getattr(completion, "choices", None), list):
             raise not_openai(self.settings, "JSON with no choices")
@@ -238,7 +268,7 @@ def not_openai(settings: Settings, got: str) -> AnalysisError:
 
 def fatal_error(err: openai.APIStatusError, settings: Settings) -> AnalysisError:
     where = settings.openai_base_url or "OpenAI"
-    if isinstance(err, openai.NotFoundError):
+    if isinstance(err, sdk().NotFoundError):
         return AnalysisError(
             f"the model server at {where} does not know model {settings.openai_model!r} (HTTP 404)",
             hint="check NEWSLETTER_MODEL and OPENAI_BASE_URL (it usually ends in /v1)",

@@ -73,6 +73,9 @@ app = Typer(
     invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help and usage errors (click's own): typer's rich help imports rich's Markdown, traceback and
+    # syntax modules, which alone took `newsletter --help` past 0.3 s (bench/startup.py).
+    rich_markup_mode=None,
 )
 
 

@@ -30,7 +30,7 @@ def collect(
     ] = False,
     exclude_merges: Annotated[bool, typer.Option(help="Leave out merge commits.")] = False,
     exclude_bots: Annotated[
-        bool, typer.Option("--exclude-bots/--include-bots", help=r"Leave out \[bot] authors and NEWSLETTER_BOT_LOGINS.")
+        bool, typer.Option("--exclude-bots/--include-bots", help="Leave out [bot] authors and NEWSLETTER_BOT_LOGINS.")
     ] = False,
 ) -> None:
     """List the commits that landed on each branch during one day (or --since/--until), with a table and JSON."""

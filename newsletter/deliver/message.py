@@ -222,6 +222,7 @@ class MessageFactory:
         self.view_url = view_url
         self.domain = _domain(mailing_list.sender)
         self.mailto = parseaddr(_address(unsubscribe_mailto or mailing_list.reply_to or mailing_list.sender))[1]
+        self.mailto_url = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + mailing_list.id)}"
         # Issues rendered before the web address went into the render carry it as a placeholder: filled once.
         self.text = _Part(rendered.text.replace(_LEGACY_VIEW_URL, view_url), escape=False)
         self.html = _Part(rendered.html.replace(_LEGACY_VIEW_URL, html.escape(view_url, quote=True)), escape=True)
@@ -268,14 +269,13 @@ class MessageFactory:
         """The raw RFC 5322 message (CRLF line ends) for one recipient: addressed to ``wire_address(email)``,
         while the links name the address as stored. Raises PermanentDeliveryError when it cannot be written."""
         links = self.links(email)
-        mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + self.list.id)}"
         headers = [
             self.fixed_headers,
             _recipient(name, wire_address(email)),
             f"Date: {formatdate(usegmt=True)}".encode("ascii"),
             f"Message-ID: {make_msgid('digest', domain=self.domain)}".encode("ascii"),
             # RFC 2369 allows folding between the URIs; RFC 8058 needs the https one for one-click.
-            f"List-Unsubscribe: <{links.unsubscribe_url}>,\r\n <{mailto}>".encode("ascii"),
+            f"List-Unsubscribe: <{links.unsubscribe_url}>,\r\n <{self.mailto_url}>".encode("ascii"),
             b"",
             b"",
         ]

@@ -16,9 +16,6 @@ Clock = Callable[[], datetime]
 MEMBERSHIP_FIELDS = ("list_id", "status", "source", "created_at", "updated_at")
 LEDGER_FIELDS = ("issue_id", "state", "runner", "updated_at", "message_id", "reason")
 
-# Fixed width, so that stored times sort lexicographically in time order (DynamoDB sort keys, SQLite ORDER BY).
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -27,7 +24,10 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("datetime must be timezone-aware")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    # Fixed width in UTC (2026-01-13T07:00:00.000000+00:00), so that stored times sort lexicographically in
+    # time order (DynamoDB sort keys, SQLite ORDER BY). isoformat, not strftime: the send ledger writes three
+    # per message.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> datetime:
