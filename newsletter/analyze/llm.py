@@ -17,9 +17,8 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
@@ -32,6 +31,9 @@ from newsletter.errors import AnalysisError
 from newsletter.i18n import t
 from newsletter.models import Analysis, AnalyzedCommit, Commit, Thread
 from newsletter.store.base import Cache
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 _OVERVIEW_TOKENS = 400
