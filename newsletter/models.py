@@ -255,6 +255,16 @@ class Thread(Model):
 # --------------------------------------------------------------------------------------------- compose
 
 
+class BulkImport(Model):
+    """Many commits committed within minutes but authored over a long span: a history rewrite or an import,
+    not a day's work. Where it is found, the commit table shows when each commit was authored."""
+
+    commits: int
+    minutes: int  # the window they were committed in
+    first_authored: date
+    last_authored: date
+
+
 class RepoStats(Model):
     commits: int = 0
     by_importance: dict[Importance, int] = Field(default_factory=dict)
@@ -274,6 +284,7 @@ class RepoDigest(Model):
     commits: list[AnalyzedCommit] = Field(default_factory=list)  # newest first
     threads: list[Thread] = Field(default_factory=list)  # changes of several commits, most important first
     shape: list[str] = Field(default_factory=list)  # what kind of day it was (bulk import, release …)
+    bulk_import: BulkImport | None = None  # set: the commit table and the statistics go by authored dates
     stats: RepoStats = Field(default_factory=RepoStats)
     degraded: bool = False
     warnings: list[str] = Field(default_factory=list)

@@ -158,6 +158,8 @@ class RepoView:
     groups: dict[str, list[CommitView]]
     degraded: bool
     warnings: list[str]
+    time_label: str = ""  # the commit table's time column: committed, or authored on a bulk import's day
+    bulk: str = ""  # a bulk import or history rewrite, said in the statistics
 
 
 @dataclass
@@ -220,28 +222,32 @@ def _profile(commit_url: str | None, login: str | None) -> str | None:
     return safe_url(commit_url.split("/commit/", 1)[0].rsplit("/", 2)[0] + "/" + login)
 
 
-def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue) -> CommitView:
+def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False) -> CommitView:
     """One card: a commit, or a thread (its analysis, its commits listed compactly inside). ``views``: the
     day's commits already viewed, by SHA (each is viewed once and copied, as anchors are set per item)."""
     lead = views.get(card.commit.sha)
     same = lead is not None and card.analysis is card.lead.analysis
-    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t)
+    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t, authored)
     view.title = clip(card.title, TITLE_MAX) or view.title
     view.headline = "" if _restates(view.headline, view.title) else view.headline
     if card.thread is not None:
-        view.members = [_member(m, views, tz, t) for m in card.members]
+        view.members = [_member(m, views, tz, t, authored) for m in card.members]
         if card.thread.kind is not ThreadKind.PR:  # a PR's merge already carries the whole diff
             view.additions = sum(m.commit.additions for m in card.members)
             view.deletions = sum(m.commit.deletions for m in card.members)
     return view
 
 
-def _member(item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue) -> CommitView:
+def _member(
+    item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False
+) -> CommitView:
     seen = views.get(item.commit.sha)
-    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t)
+    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t, authored)
 
 
-def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
+def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
+    """``authored``: the day is a bulk import, whose commits were all committed within minutes — the date
+    each was authored is shown instead of the minute it was committed."""
     labels = {
         "architecture": a.insights.architecture,
         "performance": a.insights.performance,
@@ -263,7 +269,7 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
         title=title,
         author=clip(c.author.name or c.author.login, 60),
         author_url=_profile(safe_url(c.url), c.author.login),
-        time=t.moment(c.committed_at, tz),
+        time=(c.authored_at.astimezone(zone(tz)).strftime("%Y-%m-%d") if authored else t.moment(c.committed_at, tz)),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
         type_label=t(f"change_type.{a.change_type.value}"),
@@ -311,8 +317,14 @@ def _anchor(name: str) -> str:
 
 
 def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
-    commits = [_commit_view(item.commit, item.analysis, tz, t) for item in digest.commits]
+    bulk = digest.bulk_import
+    shown = sorted(digest.commits, key=lambda c: c.commit.authored_at, reverse=True) if bulk else digest.commits
+    commits = [_commit_view(item.commit, item.analysis, tz, t, bulk is not None) for item in shown]
     views = {c.sha: c for c in commits}
+    bulk_note = ""
+    if bulk is not None:
+        first, last = bulk.first_authored.isoformat(), bulk.last_authored.isoformat()
+        bulk_note = t("bulk_note", repo=digest.repo, count=bulk.commits, minutes=bulk.minutes, first=first, last=last)
     return RepoView(
         name=digest.repo,
         anchor=_unique(_anchor(digest.repo), anchors),
@@ -320,9 +332,14 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
         commits=commits,
-        groups={imp.value: [_card_view(card, views, tz, t) for card in digest.cards(imp)] for imp in IMPORTANCES},
+        groups={
+            imp.value: [_card_view(card, views, tz, t, bulk is not None) for card in digest.cards(imp)]
+            for imp in IMPORTANCES
+        },
         degraded=digest.degraded,
         warnings=_clip_list(digest.warnings),
+        time_label=t("col_authored" if bulk else "col_time"),
+        bulk=bulk_note,
     )
 
 
