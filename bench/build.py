@@ -8,6 +8,11 @@ the fake OpenAI-compatible server, compose, write Markdown) with an empty data f
 model request. The ideal schedule is what the model's latency alone costs at the analysis concurrency: the
 analysis requests in waves of NEWSLETTER_ANALYSIS_CONCURRENCY, then the overview (target: wall time
 <= 1.25 x ideal + 0.5 s).
+
+    .venv/bin/python bench/build.py --analyzer heuristic [--case …]
+
+times the key-less build of the same day instead (no model: the wall time is collect + facts + rules +
+compose + render, which should stay a few seconds even for a large day).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--case", type=Path, default=CASE)
+    parser.add_argument("--analyzer", choices=["llm", "heuristic"], default="llm")
     args = parser.parse_args()
     if not (args.case / "case.json").exists():
         raise SystemExit(f"no GitHub case at {args.case} (pass --case DIR, e.g. ../shared/fixtures/github/…)")
@@ -53,7 +59,7 @@ def main() -> None:
             "NEWSLETTER_ANALYSIS_CONCURRENCY": str(CONCURRENCY),
         }
         command = ["build", "sgl-project/SpecForge", "--date", "2026-07-14", "--tz", "America/Los_Angeles"]
-        command += ["--analyzer", "llm", "--out", str(Path(data) / "issue.md")]
+        command += ["--analyzer", args.analyzer, "--out", str(Path(data) / "issue.md")]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "newsletter", *command], cwd=ROOT, env=env, capture_output=True)
@@ -61,9 +67,12 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             raise SystemExit(f"build failed: {done.stderr.decode()[-500:]}")
-        analyses = len(model.completions("analysis"))
+        analyses = len(model.completions("analysis")) + len(model.completions("thread"))
         overviews = len(model.completions("overview"))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if args.analyzer == "heuristic":
+        print(f"newsletter build --analyzer heuristic, {args.case.name}: wall {wall:6.2f} s (cpu {cpu:.2f} s)")
+        return
     ideal = (math.ceil(analyses / CONCURRENCY) + overviews) * args.latency
     target = 1.25 * ideal + 0.5
     print(

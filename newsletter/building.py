@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
-from newsletter.analyze import Analyzer, Job, ProgressFn
+from newsletter.analyze import Analyzer, Job, ProgressFn, facts
 from newsletter.backends import make_analyzer
 from newsletter.collect import CollectOptions
 from newsletter.compose import compose_issue, find_threads
@@ -23,6 +23,7 @@ from newsletter.models import (
     MailingList,
     RepoCommits,
     RepoSpec,
+    Thread,
     Window,
 )
 from newsletter.progress import Progress
@@ -60,19 +61,8 @@ def build_issue(
         timezone = timezone or repos[0].window.timezone
     started = time.monotonic()
     analyzer = analyzer or make_analyzer(settings, analyzer_choice, cache=store)
-    threads = {repo.repo: find_threads(repo.commits) for repo in repos}
-    thread_of = {sha: thread for found in threads.values() for thread in found for sha in thread.shas}
-    jobs = [Job(repo.repo, commit, thread_of.get(commit.sha)) for repo in repos for commit in repo.commits]
-    analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
-    analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
-    for job, analysis in zip(jobs, analyses, strict=True):
-        analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
-    for repo in repos:
-        threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
-    overviews = {
-        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
-        for repo in repos
-    }
+    with facts.memo():
+        threads, analysed, overviews = _analyse(repos, analyzer, language, progress)
     usage = analyzer.usage.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
     return compose_issue(
         repos,
@@ -89,6 +79,26 @@ def build_issue(
         postal_address=postal_address,
         web_url=web_url,
     )
+
+
+def _analyse(
+    repos: Sequence[RepoCommits], analyzer: Analyzer, language: str, progress: Progress | None
+) -> tuple[dict[str, list[Thread]], dict[str, list[AnalyzedCommit]], dict[str, str | None]]:
+    """Threads, one analysis per commit, each thread's analysis and each repository's overview."""
+    threads = {repo.repo: find_threads(repo.commits) for repo in repos}
+    thread_of = {sha: thread for found in threads.values() for thread in found for sha in thread.shas}
+    jobs = [Job(repo.repo, commit, thread_of.get(commit.sha)) for repo in repos for commit in repo.commits]
+    analyses = analyzer.analyze(jobs, language=language, progress=_bar(progress, len(jobs)))
+    analysed: dict[str, list[AnalyzedCommit]] = {repo.repo: [] for repo in repos}
+    for job, analysis in zip(jobs, analyses, strict=True):
+        analysed[job.repo].append(AnalyzedCommit(commit=job.commit, analysis=analysis))
+    for repo in repos:
+        threads[repo.repo] = analyzer.threads(threads[repo.repo], analysed[repo.repo], language=language)
+    overviews = {
+        repo.repo: analyzer.overview(repo.repo, analysed[repo.repo], language=language, threads=threads[repo.repo])
+        for repo in repos
+    }
+    return threads, analysed, overviews
 
 
 def build_day(

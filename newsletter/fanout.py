@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from newsletter import lifecycle
+from newsletter import lifecycle, weekly
 from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.errors import NewsletterError
@@ -37,9 +37,32 @@ def enqueue_issue(mailing_list: MailingList, day: date, ctx: Context, queue: Bat
     prepared = prepare(mailing_list, day, ctx)
     if not prepared.fresh:
         return Enqueued(prepared.issue_id, prepared.status, 0)
-    batches = queue.put(prepared.issue_id, mailing_list.id, ctx.store.active_recipients(mailing_list.id))
-    status = lifecycle.start_sending(ctx.store, prepared.issue_id, batches=batches)
-    return Enqueued(prepared.issue_id, status or IssueStatus.SENDING, batches)
+    daily = weekly.daily_only(ctx, mailing_list.id)  # weekly readers get the week instead
+    everyone = ctx.store.active_recipients(mailing_list.id)
+    recipients = (r for r in everyone if daily(r.email)) if daily else everyone
+    return _queued(ctx, queue, prepared.issue_id, mailing_list.id, recipients)
+
+
+def enqueue_week(mailing_list: MailingList, day: date, ctx: Context, queue: BatchQueue) -> Enqueued | None:
+    """The weekly part of the tick: when the issue of ``day`` goes out on the list's weekly day and the list has
+    weekly readers, the week ending on ``day`` is built and archived once and its readers queued. None when
+    there is no week to send at this tick. The senders mail it like any issue (``deliver_batch``)."""
+    if not weekly.ends_week(mailing_list, day):
+        return None
+    readers = weekly.weekly_readers(ctx.store.list_preferences(mailing_list.id))
+    if not readers:
+        return None
+    prepared = weekly.prepare_week(mailing_list, day, ctx)
+    if not prepared.fresh:
+        return Enqueued(prepared.issue_id, prepared.status, 0)
+    recipients = (r for r in ctx.store.active_recipients(mailing_list.id) if r.email in readers)
+    return _queued(ctx, queue, prepared.issue_id, mailing_list.id, recipients)
+
+
+def _queued(ctx: Context, queue: BatchQueue, key: str, list_id: str, recipients: Iterable[Recipient]) -> Enqueued:
+    batches = queue.put(key, list_id, recipients)
+    status = lifecycle.start_sending(ctx.store, key, batches=batches)
+    return Enqueued(key, status or IssueStatus.SENDING, batches)
 
 
 def deliver_batch(

@@ -87,11 +87,14 @@ def prepare(
     list_id: str,
     day: date,
     build: Callable[[], SendableIssue | None],
+    *,
+    key: str | None = None,
 ) -> Prepared:
     """The issue of ``list_id`` for ``day``: the kept one (one store read), else ``build()`` kept with a new
     record (one conditional write; losing a race reads the winner's). ``build`` returns None for an empty day
-    the list skips, which is recorded as ``skipped``."""
-    key = issue_id(list_id, day)
+    the list skips, which is recorded as ``skipped``. ``key``: another issue of that day than the daily one
+    (the weekly issue, newsletter/weekly.py)."""
+    key = key or issue_id(list_id, day)
     record = store.get_issue(key)
     if record is not None:
         sendable = _body(store, bodies, record)

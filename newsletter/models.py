@@ -255,6 +255,16 @@ class Thread(Model):
 # --------------------------------------------------------------------------------------------- compose
 
 
+class BulkImport(Model):
+    """Many commits committed within minutes but authored over a long span: a history rewrite or an import,
+    not a day's work. Where it is found, the commit table shows when each commit was authored."""
+
+    commits: int
+    minutes: int  # the window they were committed in
+    first_authored: date
+    last_authored: date
+
+
 class RepoStats(Model):
     commits: int = 0
     by_importance: dict[Importance, int] = Field(default_factory=dict)
@@ -274,6 +284,7 @@ class RepoDigest(Model):
     commits: list[AnalyzedCommit] = Field(default_factory=list)  # newest first
     threads: list[Thread] = Field(default_factory=list)  # changes of several commits, most important first
     shape: list[str] = Field(default_factory=list)  # what kind of day it was (bulk import, release …)
+    bulk_import: BulkImport | None = None  # set: the commit table and the statistics go by authored dates
     stats: RepoStats = Field(default_factory=RepoStats)
     degraded: bool = False
     warnings: list[str] = Field(default_factory=list)
@@ -360,8 +371,24 @@ class Focus(Model):
     whole_url: str | None = None  # the whole issue on the web
 
 
+class DaySummary(Model):
+    """One day of a weekly issue: its statistics and its overview condensed to a sentence per repository."""
+
+    date: date
+    stats: RepoStats = Field(default_factory=RepoStats)
+    overview: str | None = None
+
+
+class Week(Model):
+    """What makes an Issue a weekly one: the seven days it covers (``Issue.date`` is the last)."""
+
+    start: date
+    end: date
+    days: list[DaySummary] = Field(default_factory=list)
+
+
 class Issue(Model):
-    """One day's digest for one list: the only input of every renderer."""
+    """One day's digest for one list, or one week's (``week``): the only input of every renderer."""
 
     list_id: str | None = None
     title: str
@@ -376,6 +403,7 @@ class Issue(Model):
     # From the list (MailingList.postal_address): CAN-SPAM wants the sender's address in every footer.
     postal_address: str | None = None
     focus: Focus | None = None  # a reader's issue narrowed to their areas (newsletter/segments.py)
+    week: Week | None = None  # a weekly issue (newsletter/weekly.py)
 
     @property
     def commit_count(self) -> int:
@@ -388,6 +416,23 @@ class Issue(Model):
 class Cadence(StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
+
+
+class Weekday(StrEnum):
+    """The day of the week a list sends its weekly issue (``weekly_day``)."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @property
+    def number(self) -> int:
+        """As ``date.weekday()`` counts: Monday is 0."""
+        return list(Weekday).index(self)
 
 
 class ReaderPreferences(Model):
@@ -417,6 +462,9 @@ class MailingList(Model):
     timezone: str = "UTC"
     language: str = "en"  # "en" | "zh-CN"
     send_at: time = time(8, 0)  # local time of day in ``timezone``
+    # Readers on the weekly cadence get the week's issue on this day (at ``send_at``), covering the seven days
+    # before it.
+    weekly_day: Weekday = Weekday.MONDAY
     sender: str  # From, e.g. "Commit Digest <digest@example.com>"
     reply_to: str | None = None
     postal_address: str  # CAN-SPAM: the sender's physical address, shown in every footer

@@ -24,6 +24,7 @@ from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_
 from newsletter.schedule import due_lists
 from newsletter.sending import Prepared, SendRun, deliver_issue, prepare, prepare_issue, send_day, test_send
 from newsletter.store.base import IssueStatus, LedgerState, MemberStatus
+from newsletter.weekly import run_week
 
 log = logging.getLogger("newsletter.pipeline")
 
@@ -66,6 +67,7 @@ class ListRun:
     campaign: CampaignResult | None = None
     error: str | None = None
     usage: Usage | None = None  # what building the issue cost (when this run built it)
+    weekly: bool = False  # the week ending on ``day``, for the weekly readers (newsletter/weekly.py)
 
     @property
     def ok(self) -> bool:
@@ -157,6 +159,9 @@ def run_due(
         if ctx.stop.is_set():  # serve shutting down: the list in progress winds down, no other starts
             break
         runs.append(run_list(ml, when, ctx, dry_run=dry_run, progress=progress))
+        week = run_week(ml, when, ctx, dry_run=dry_run)  # on the list's weekly day, for its weekly readers
+        if week is not None:
+            runs.append(week)
     return runs
 
 

@@ -31,13 +31,11 @@ def parse_importance(text: str) -> Importance:
 
 def parse_cadence(text: str) -> Cadence:
     try:
-        cadence = Cadence(text.strip().lower())
+        return Cadence(text.strip().lower())
     except ValueError:
-        raise InputError(f"unknown cadence {text!r}", hint="use daily") from None
-    if cadence is Cadence.WEEKLY:
-        # Refused rather than stored: until the weekly digest exists, a weekly reader would get nothing.
-        raise InputError("the weekly cadence is not available yet", hint="use daily")
-    return cadence
+        raise InputError(
+            f"unknown cadence {text!r}", hint=f"use one of {', '.join(c.value for c in Cadence)}"
+        ) from None
 
 
 def parse_areas(text: str | Iterable[str]) -> tuple[str, ...]:

@@ -20,7 +20,17 @@ from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.deliver.service import SendableIssue, factory_for, issue_id
 from newsletter.lifecycle import BodyStore, LifecycleStore, keep_part, load_part
-from newsletter.models import Cadence, Focus, Importance, Issue, MailingList, ReaderPreferences
+from newsletter.models import (
+    AnalyzedCommit,
+    Cadence,
+    Focus,
+    Importance,
+    Issue,
+    MailingList,
+    ReaderPreferences,
+    Week,
+    zone,
+)
 from newsletter.preferences import touches
 from newsletter.store.base import Recipient
 
@@ -54,9 +64,11 @@ def segment_of(prefs: ReaderPreferences, mailing_list: MailingList) -> Segment:
     )
 
 
-def segments_of(choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: MailingList) -> dict[str, Segment]:
-    """Email → segment of every reader whose choices put them outside the list's own segment."""
-    default = list_segment(mailing_list)
+def segments_of(
+    choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: MailingList, default: Segment | None = None
+) -> dict[str, Segment]:
+    """Email → segment of every reader whose choices put them outside ``default`` (the list's own segment)."""
+    default = default or list_segment(mailing_list)
     found: dict[Segment, Segment] = {}  # one object per segment, however many readers share it
     segments = {}
     for email, prefs in choices:
@@ -68,29 +80,63 @@ def segments_of(choices: Iterable[tuple[str, ReaderPreferences]], mailing_list: 
 
 def narrow(base: Issue, segment: Segment, *, whole_url: str | None = None) -> Issue:
     """The base issue (every commit, in the segment's language) as the segment reads it: the commits at or
-    above its lowest importance that touch its areas; statistics over every commit touching its areas."""
+    above its lowest importance that touch its areas; statistics over every commit touching its areas.
+
+    A thread counts as a unit: it touches the areas when any of its commits does (then all of them count as
+    touching), and it is shown, with every commit of it, when the thread's own importance is high enough —
+    a model may rate a thread above each of its commits. A commit of a thread is never shown on its own rating.
+    """
     rank = segment.min_importance.rank
     repos = []
     touching_all = []
     for digest in base.repos:
-        touching = [
-            c
-            for c in digest.commits
+        by_sha = {c.commit.sha: c for c in digest.commits}
+        touching_shas = {
+            sha
+            for sha, c in by_sha.items()
             if not segment.areas or any(touches(f.path, segment.areas) for f in c.commit.files)
-        ]
-        shown = [c for c in touching if Importance(c.analysis.importance).rank <= rank]
+        }
+        shown_shas = {sha for sha in touching_shas if Importance(by_sha[sha].analysis.importance).rank <= rank}
+        for thread in digest.threads:
+            members = {sha for sha in thread.shas if sha in by_sha}
+            if thread.importance is None or not members:  # not analysed as a whole: its commits stand alone
+                continue
+            shown_shas -= members
+            if members & touching_shas:
+                touching_shas |= members
+                if thread.importance.rank <= rank:
+                    shown_shas |= members
+        touching = [c for c in digest.commits if c.commit.sha in touching_shas]
+        shown = [c for c in digest.commits if c.commit.sha in shown_shas]
         update: dict[str, object] = {"commits": shown}
         if segment.areas:
+            # The day overview speaks about the whole day ("41 commits today"): the reader's numbers are the
+            # focus line and the glance; the whole day is one link away.
             update["stats"] = stats(touching)
+            update["overview"] = None
         repos.append(digest.model_copy(update=update))
         touching_all.extend(touching)
     update = {"repos": repos}
     if segment.areas:
         update["stats"] = stats(touching_all)
+        if base.week is not None:
+            update["week"] = _narrow_week(base, touching_all)
         update["focus"] = Focus(
             areas=list(segment.areas), commits=len(touching_all), total=base.stats.commits, whole_url=whole_url
         )
     return base.model_copy(update=update)
+
+
+def _narrow_week(base: Issue, touching: list[AnalyzedCommit]) -> Week:
+    """A weekly issue's days as the reader of some areas sees them: each day's statistics over what touched the
+    areas that day, and no day overview (it speaks about the whole day)."""
+    assert base.week is not None
+    tz = zone(base.timezone)
+    by_day: dict[date, list[AnalyzedCommit]] = {}
+    for c in touching:
+        by_day.setdefault(c.commit.committed_at.astimezone(tz).date(), []).append(c)
+    days = [d.model_copy(update={"stats": stats(by_day.get(d.date, [])), "overview": None}) for d in base.week.days]
+    return base.week.model_copy(update={"days": days})
 
 
 # Where these were kept before they were kept as parts of the issue (``lifecycle.keep_part``): the Cache, which
@@ -127,7 +173,8 @@ def load_base(store: LifecycleStore, bodies: BodyStore, issue_id: str, language:
 def keep_render(store: LifecycleStore, bodies: BodyStore, sendable: SendableIssue, list_id: str) -> SendableIssue:
     """Keep a segment's render of the issue as a part of the issue (first writer wins: a resumed run must not
     change it); returns the kept one."""
-    day = date.fromisoformat(sendable.issue_id.split("#", 1)[0].rsplit("/", 1)[-1])
+    # "<list>/<day>#<segment>" or a week's "<list>/week-<last day>#<segment>" (newsletter/weekly.py)
+    day = date.fromisoformat(sendable.issue_id.split("#", 1)[0].rsplit("/", 1)[-1].removeprefix("week-"))
     data = keep_part(store, bodies, sendable.issue_id, list_id, day, sendable.model_dump_json().encode("utf-8"))
     return SendableIssue.model_validate_json(data)
 
@@ -203,15 +250,17 @@ def segment_messages(
     bodies: BodyStore,
     choices: Iterable[tuple[str, ReaderPreferences]],
     base: Callable[[str], Issue],
+    default: Segment | None = None,
 ) -> tuple[MessageFactory | SegmentedMessages, CampaignResult]:
     """Where each reader's message comes from: the list's issue, or their segment's (``choices``: the readers'
     preferences), narrowed from ``base`` (the day's base issue in a language), rendered once and kept, so that a
-    resumed run sends the same bytes. The result carries the segment counts for the campaign's summary."""
+    resumed run sends the same bytes. The result carries the segment counts for the campaign's summary.
+    ``default``: the segment ``sendable`` was made for (the list's own; the weekly one for a weekly issue)."""
     counts = CampaignResult(sendable.issue_id)
-    default = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
-    readers = segments_of(choices, mailing_list)
+    readers = segments_of(choices, mailing_list, default)
+    everyone = factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     if not readers:
-        return default, counts
+        return everyone, counts
     counts.segments = len(set(readers.values()))
 
     def make(segment: Segment) -> MessageFactory | None:
@@ -231,4 +280,4 @@ def segment_messages(
             counts.rendered += 1
         return factory_for(mailing_list, kept, settings=settings, tokens=tokens)
 
-    return SegmentedMessages(default, readers, make), counts
+    return SegmentedMessages(everyone, readers, make), counts

@@ -7,7 +7,7 @@ the analyzers or the renderer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +22,7 @@ from newsletter.progress import Progress
 from newsletter.segments import segment_messages
 from newsletter.store.base import Recipient
 from newsletter.subscriptions import normalise_email
+from newsletter.weekly import is_weekly, parse_issue_id, week_base, weekly_segment
 
 __all__ = ["Prepared", "SendRun", "campaign", "deliver_issue", "prepare", "prepare_issue", "send_day", "test_send"]
 
@@ -67,7 +68,7 @@ def campaign(
     each the issue of their segment (newsletter/segments.py), through the context's store, sender and tokens.
     ``share``: how many senders run at once on the account's rate. ``repos``: the day's commits when already
     known (a segment in another language builds the base issue from them). The issue's status is the caller's."""
-    day = date.fromisoformat(sendable.issue_id.rsplit("/", 1)[-1])
+    _, day, is_week = parse_issue_id(sendable.issue_id)
     choices: Iterable[tuple[str, ReaderPreferences]]
     if recipients is None:
         choices = ctx.store.list_preferences(mailing_list.id)
@@ -75,20 +76,36 @@ def campaign(
         choices = ((r.email, ctx.store.preferences(r.email, mailing_list.id)) for r in recipients)
 
     def base(language: str) -> Issue:
+        if is_week:
+            return week_base(mailing_list, day, language, ctx)
         from newsletter.building import base_issue  # only readers of another language need it
 
         return base_issue(mailing_list, day, language, ctx, repos=repos)
 
-    messages, counts = segment_messages(
+    # A day's issue is for everyone but the weekly readers, a week's for them alone (newsletter/weekly.py).
+    weekly: set[str] = set()
+
+    def this_cadence(choices: Iterable[tuple[str, ReaderPreferences]]) -> Iterator[tuple[str, ReaderPreferences]]:
+        for email, prefs in choices:
+            if is_weekly(prefs):
+                weekly.add(email)
+            if is_weekly(prefs) == is_week:
+                yield email, prefs
+
+    messages, counts = segment_messages(  # reads every choice before it returns: ``weekly`` is complete
         mailing_list,
         sendable,
         settings=ctx.settings,
         tokens=ctx.tokens,
         store=ctx.store,
         bodies=ctx.archive,
-        choices=choices,
+        choices=this_cadence(choices),
         base=base,
+        default=weekly_segment(mailing_list) if is_week else None,
     )
+    who: Callable[[str], bool] | None = weekly.__contains__ if is_week else None
+    if weekly and not is_week:
+        who = lambda email: email not in weekly  # noqa: E731
     result = deliver(
         mailing_list,
         sendable,
@@ -103,6 +120,7 @@ def campaign(
         progress=progress,
         messages=messages,
         stop=ctx.stop,
+        who=who,
     )
     result.segments, result.rendered = counts.segments, counts.rendered
     return result

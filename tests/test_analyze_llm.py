@@ -14,6 +14,7 @@ from newsletter.analyze.heuristic import triage
 from newsletter.analyze.prompts import PROMPT_VERSION
 from newsletter.analyze.schema import Answer
 from newsletter.backends import make_analyzer, open_store
+from newsletter.compose import find_threads
 from newsletter.errors import AnalysisError
 from newsletter.models import Analysis, Window
 from newsletter.pipeline import build_issue
@@ -27,10 +28,13 @@ def _all(issue):  # every analysed commit of the issue
     return [c for repo in issue.repos for c in repo.commits]
 
 
-def test_forty_commits_one_request_each_then_zero_from_the_cache() -> None:
+def test_forty_commits_one_request_per_thread_or_commit_then_zero_from_the_cache() -> None:
     day = day_of_commits(40)
     trivial = [c for c in day.commits if triage(c)]
     assert len(trivial) == 3  # the CI-only, the dependabot bump and the README typo of tests/day.py
+    threads = find_threads(day.commits)
+    threaded = {sha for thread in threads for sha in thread.shas}
+    assert [len(t.shas) for t in threads] == [2, 3, 4] and not threaded & {c.sha for c in trivial}
     with FakeOpenAI() as fake:
         settings = llm_settings(fake)
         store = open_store(settings)
@@ -43,10 +47,12 @@ def test_forty_commits_one_request_each_then_zero_from_the_cache() -> None:
         llm = [c for c in analysed if c.analysis.analyzer == "llm"]
         assert len(llm) == 37
         assert all(c.analysis.headline == f"Analysis of {c.commit.title}" for c in llm)  # each got its own answer
-        assert len(fake.completions("analysis")) == 37
+        # One call for each thread (its commits get their line from it), one for each other commit.
+        assert len(fake.completions("thread")) == 3
+        assert len(fake.completions("analysis")) == 37 - 9
         assert len(fake.completions("overview")) == 1
         assert issue.repos[0].overview and "37" not in issue.repos[0].overview
-        assert issue.usage.analyzer == "llm" and issue.usage.llm_calls == 38 and issue.usage.heuristic == 3
+        assert issue.usage.analyzer == "llm" and issue.usage.llm_calls == 32 and issue.usage.heuristic == 3
         assert issue.usage.tokens_in > 0 and issue.usage.cost_usd > 0
 
         before = len(fake.requests)
@@ -154,10 +160,18 @@ def test_a_run_budget_spares_the_model_for_what_the_heuristic_rates_low() -> Non
 
     analysed = _all(issue)
     assert len(analysed) == 40
-    by_llm = [importance(c.commit).rank for c in analysed if c.analysis.analyzer == "llm"]
+    # A thread is asked in one call, in the place of its most important commit.
+    threads = find_threads(day.commits)
+    by_title = {c.title: importance(c).rank for c in day.commits}
+    by_title |= {t.title: min(importance(c).rank for c in day.commits if c.sha in t.shas) for t in threads}
+    asked = [
+        by_title[r.title if r.kind == "analysis" else r.user.split("Change: ")[1].splitlines()[0]]
+        for r in fake.requests
+        if r.kind != "overview"
+    ]
+    assert asked == sorted(asked)  # what the heuristic rates high was asked first
     skipped = [c for c in analysed if c.analysis.fallback_reason == "run token budget reached"]
-    assert by_llm and skipped
-    assert max(by_llm) <= min(importance(c.commit).rank for c in skipped)
+    assert asked and skipped and len(asked) < 40
     assert issue.usage.tokens_in + issue.usage.tokens_out <= 25_000
 
 

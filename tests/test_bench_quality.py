@@ -43,17 +43,19 @@ def test_the_bench_scores_a_model_and_reports_its_cost_and_checks(
     lines = out.splitlines()
     assert lines[0].startswith(f"analyzer: llm; language: {language}")
     assert lines[1].startswith("overall") and "n=7" in lines[1] and "kappa=" in lines[1] and "type=" in lines[1]
-    # Every commit went to the model (no triage), plus the overview; the zh-CN run asked each one twice.
-    commits = len(fake.completions("analysis"))
-    assert commits == (7 if invent == "figure" else 14)
+    # Every commit went to the model (no triage) — two of them in one thread, one call — plus the overview;
+    # the zh-CN run asked each one twice.
+    commits = len(fake.completions("analysis")) + len(fake.completions("thread"))
+    assert len(fake.completions("thread")) == (1 if invent == "figure" else 2)
+    assert commits == (6 if invent == "figure" else 12)
     assert f"model: gpt-4o-mini · {commits + len(fake.completions('overview'))} calls" in out
     assert "0 commits fell back to the heuristic" in out
     tokens = next(line for line in lines if line.startswith("model:"))
     assert "~$0.0000" not in tokens and " 0 tokens in" not in tokens
     if invent == "figure":
-        assert "grounding: 14 figures dropped · 0 language retries · 0 corrections" in out
+        assert "grounding: 12 figures dropped · 0 language retries · 0 corrections" in out
     else:
-        assert "grounding: 0 figures dropped · 8 language retries · 0 corrections" in out
+        assert "grounding: 0 figures dropped · 7 language retries · 0 corrections" in out
 
 
 def test_without_a_key_the_llm_bench_says_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -150,13 +150,18 @@ def test_a_grounded_answer_in_the_right_language_passes_untouched(language: str)
     commits = _commits(issue)
     assert len(commits) == 10 and all(c.analysis.analyzer == "llm" for c in commits)
     prefix = "分析：" if language == "zh-CN" else "Analysis of "
+    threaded = {sha for thread in issue.repos[0].threads for sha in thread.shas}
     for c in commits:
         assert c.analysis.headline == f"{prefix}{c.commit.title}"[:200]
-        assert len(c.analysis.summary) == 2 and c.analysis.ungrounded == []
+        # A commit of a thread has its one line from the thread's answer; the thread has the whole analysis.
+        assert len(c.analysis.summary) == (0 if c.commit.sha in threaded else 2) and c.analysis.ungrounded == []
         # The fake rates importance at random: a tests-only commit it calls high is set right, nothing else.
         scope = facts.extract(c.commit).scope.value
         assert c.analysis.corrections in ([], [f"importance: high → low ({scope} only)"])
-    assert len(fake.completions("analysis")) == 10  # no retry
+    threads = issue.repos[0].threads
+    assert threads and all(len(t.analysis.summary) == 2 for t in threads if t.analysis)
+    assert len(fake.completions("analysis")) == 10 - len(threaded)  # no retry
+    assert len(fake.completions("thread")) == len(threads)
     assert (issue.usage.figures_dropped, issue.usage.language_retries) == (0, 0)
     assert issue.repos[0].overview and "10" in issue.repos[0].overview  # the model's own, grounded
 
@@ -235,9 +240,11 @@ def test_build_prints_the_checks_and_keeps_them_in_the_issue_json(
         monkeypatch.setenv("OPENAI_BASE_URL", llm.url)
         monkeypatch.setenv("NEWSLETTER_TRIAGE", "0")
         result = CliRunner().invoke(app, ["build", *day, "--format", "json", "--out", str(out)])
+        calls = len(llm.completions("analysis")) + len(llm.completions("thread"))
     assert result.exit_code == 0, result.output
     usage = json.loads(out.read_text())["usage"]
-    assert usage["figures_dropped"] == 14  # 7 commits, "30%" and "2.5x" each
+    # 7 commits, two of them one thread (one call): "30%" and "2.5x" in each answer (a thread's: in its whole).
+    assert calls == 6 and usage["figures_dropped"] == 12
     line = f"grounding: {usage['figures_dropped']} figures dropped · {usage['language_retries']} language retries"
     assert f"{line} · {usage['corrections']} corrections" in result.output
 
@@ -260,10 +267,10 @@ def test_run_prints_the_checks_and_keeps_them_with_the_issue(
         monkeypatch.setenv("OPENAI_BASE_URL", llm.url)
         monkeypatch.setenv("NEWSLETTER_TRIAGE", "0")
         result = CliRunner().invoke(app, ["run", "--list", "widgets", "--date", "2026-03-08"])
+        calls = len(llm.completions("analysis")) + len(llm.completions("thread"))
     assert result.exit_code == 0, result.output
-    assert "grounding: 6 figures dropped · 0 language retries · 0 corrections" in result.stdout
+    # One invented identifier per answer: 6 commits (the bot's is left out: exclude_bots), two in one thread.
+    assert calls == 5 and "grounding: 5 figures dropped · 0 language retries · 0 corrections" in result.stdout
     kept = lifecycle.load(store, open_archive(Settings.from_env()), "widgets/2026-03-08")  # kept with the record
-    assert (
-        kept is not None and kept.usage is not None and kept.usage.figures_dropped == 6
-    )  # the bot's commit is left out (exclude_bots)
+    assert kept is not None and kept.usage is not None and kept.usage.figures_dropped == 5
     store.close()

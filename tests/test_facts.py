@@ -275,3 +275,92 @@ def test_commit_message_body_stands_in_without_a_pr() -> None:
     found = extract(commit(message="perf: faster\n\nPolling is now linear: 40 ms instead of 900 ms per step."))
     assert [f.section for f in found.of(FactKind.PR_FIGURE)] == ["commit message"]
     assert found.scope is Scope.NONE and not facts.only_ci_tests_docs(found)
+
+
+def test_inside_one_build_a_commit_is_read_once_and_another_commit_under_its_sha_is_not_mixed_up() -> None:
+    first = commit(patch("scripts/prepare_hidden_states.py", ARGPARSE))
+    other = commit(patch("scripts/train.py", '+parser.add_argument("--plan", type=str)'))  # same SHA, other diff
+    with facts.memo():
+        found = extract(first)
+        assert extract(first) is found  # the same facts object: not extracted again
+        assert "--plan" in named(extract(other), FactKind.FLAG_ADDED)
+        assert "--capture-layers" in named(extract(first), FactKind.FLAG_REMOVED)
+    assert extract(first) is not found  # outside a build nothing is kept
+
+
+RENAME_FLAG = """
+@@ -41,9 +41,9 @@ def parse_args():
+     parser.add_argument("--data-path", type=str, required=True)
+     parser.add_argument(
+-        "--num-epochs",
++        "--num-train-epochs",
+         type=int,
+         default=10,
+         help="number of passes over the data",
+     )
+-    parser.add_argument("--capture-layers", type=str, default=None)
++    parser.add_argument("--spec-capture-method", choices=["server", "local"], default="server")
+"""
+RENAME_ENV = """
+@@ -12,7 +12,7 @@ import os
+
+ def cache_dir() -> str:
+-    return os.environ.get("SPECFORGE_CACHE_DIR", "~/.cache/specforge")
++    return os.environ.get("SPECFORGE_CACHE_PATH", "~/.cache/specforge")
+"""
+RENAME_KEY = """
+@@ -3,6 +3,6 @@ model:
+   target: Qwen/Qwen3-8B
+ training:
+-  max_len: 2048
++  max_length: 2048
+   lr: 1e-4
+-  warmup_steps: 100
++  scheduler: cosine
+"""
+RENAME_SYMBOL = """
+@@ -20,7 +20,7 @@ from torch import optim
+
+
+-def build_optimizer(model, lr):
++def build_optimiser(model, lr):
+     return optim.AdamW(model.parameters(), lr=lr)
+"""
+
+
+def test_a_removed_and_an_added_item_that_pair_up_clearly_are_a_rename() -> None:
+    found = extract(
+        commit(
+            patch("scripts/train.py", RENAME_FLAG),
+            patch("specforge/paths.py", RENAME_ENV),
+            patch("configs/qwen3-8b.yaml", RENAME_KEY),
+            patch("specforge/optim.py", RENAME_SYMBOL),
+        )
+    )
+    renamed = {(f.detail, f.old): f.name for f in found.of(FactKind.RENAMED)}
+    assert renamed == {
+        ("flag", "--num-epochs"): "--num-train-epochs",  # similar names, the same default
+        ("env", "SPECFORGE_CACHE_DIR"): "SPECFORGE_CACHE_PATH",
+        ("config key", "training.max_len"): "training.max_length",
+        ("symbol", "build_optimizer"): "build_optimiser",
+    }
+    # Items that do not pair up clearly stay removed and added: another name, another default.
+    shown = found.for_reading()
+    assert "--capture-layers" in named(shown, FactKind.FLAG_REMOVED)
+    assert "--spec-capture-method" in named(shown, FactKind.FLAG_ADDED)
+    assert "training.warmup_steps" in named(shown, FactKind.CONFIG_KEY_REMOVED)
+    assert "--num-epochs" not in named(shown, FactKind.FLAG_REMOVED)
+    assert "--num-train-epochs" not in named(shown, FactKind.FLAG_ADDED)
+    # The rules still see the removal: a rename breaks what used the old name.
+    assert "--num-epochs" in named(found, FactKind.FLAG_REMOVED) and found.breaking()
+
+
+def test_two_candidates_for_one_name_are_no_rename() -> None:
+    ambiguous = """
+@@ -1,3 +1,4 @@
+-parser.add_argument("--batch-size", type=int, default=8)
++parser.add_argument("--batch-sizes", type=int, default=8)
++parser.add_argument("--batch-size2", type=int, default=8)
+"""
+    found = extract(commit(patch("scripts/train.py", ambiguous)))
+    assert found.of(FactKind.RENAMED) == []

@@ -79,8 +79,9 @@ def test_choices_are_checked_against_the_list() -> None:
         preferences.choose(LIST, language="fr")
     with pytest.raises(InputError, match="unknown importance 'urgent'"):
         preferences.choose(LIST, min_importance="urgent")
-    with pytest.raises(InputError, match="weekly cadence is not available yet"):
-        preferences.choose(LIST, cadence="weekly")
+    assert preferences.choose(LIST, cadence="Weekly").cadence == preferences.Cadence.WEEKLY
+    with pytest.raises(InputError, match="unknown cadence 'monthly'"):
+        preferences.choose(LIST, cadence="monthly")
 
 
 def test_a_list_offers_its_languages() -> None:
@@ -205,7 +206,7 @@ def test_csv_import_and_export_carry_preferences(store: Store, tmp_path: Path) -
     path.write_text(
         "email,name,min_importance,areas,language,cadence\n"
         "ada@example.com,Ada,high,docs/ python/,en,\n"
-        "bob@example.com,Bob,,,,\n"
+        "bob@example.com,Bob,,,,weekly\n"
         "cy@example.com,Cy,urgent,,,\n",
         encoding="utf-8",
     )
@@ -216,12 +217,12 @@ def test_csv_import_and_export_carry_preferences(store: Store, tmp_path: Path) -
     assert store.preferences(A, "sglang") == ReaderPreferences(
         min_importance=Importance.HIGH, areas=("docs/", "python/"), language="en"
     )
-    assert store.preferences(B, "sglang") == ReaderPreferences()
+    assert store.preferences(B, "sglang") == ReaderPreferences(cadence=preferences.Cadence.WEEKLY)
     exported = run("subscribers", "export", "--list", "sglang")
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert [(r["email"], r["min_importance"], r["areas"], r["language"], r["cadence"]) for r in rows] == [
         (A, "high", "docs/ python/", "en", ""),
-        (B, "", "", "", ""),
+        (B, "", "", "", "weekly"),
     ]
     # export → import into another store is the identity for the choices
     again = tmp_path / "again.csv"

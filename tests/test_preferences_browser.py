@@ -14,7 +14,7 @@ import pytest
 
 from newsletter.config import Settings
 from newsletter.context import Context
-from newsletter.models import Importance, ReaderPreferences, zone
+from newsletter.models import Cadence, Importance, ReaderPreferences, zone
 from newsletter.pipeline import run_list
 from newsletter.store.base import MemberStatus
 from newsletter.subscriptions import Tokens
@@ -79,7 +79,7 @@ def test_the_preferences_page_changes_areas_and_threshold_and_the_next_issue_fol
     browser.click("button[type=submit]")
     browser.screenshot(shots / "3-saved.png")
     assert store.preferences(ADDRESS, "sglang") == ReaderPreferences(
-        min_importance=Importance.HIGH, areas=("sgl-model-gateway/",), language="en"
+        min_importance=Importance.HIGH, areas=("sgl-model-gateway/",), language="en", cadence=Cadence.DAILY
     )
     assert store.get_member(ADDRESS, "sglang").status == MemberStatus.ACTIVE  # still on the list
 
@@ -96,4 +96,52 @@ def test_the_preferences_page_changes_areas_and_threshold_and_the_next_issue_fol
     assert browser.eval("document.querySelector('#importance-high').checked")
     checked = browser.eval("[...document.querySelectorAll('input[name=areas]:checked')].map(e => e.value)")
     assert checked == ["sgl-model-gateway/"]
+    ctx.close()
+
+
+def test_a_reader_chooses_the_weekly_cadence_on_the_page_and_the_daily_issues_stop(
+    site: str, browser: Browser, tmp_path: Path
+) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    chinese = LIST_TOML.replace('languages = ["en", "zh-CN"]', 'languages = ["zh-CN", "en"]').replace(
+        "SGLang daily", "SGLang 每日简报"
+    )
+    (tmp_path / "subscribers" / "sglang-zh.toml").write_text(chinese, encoding="utf-8")
+    settings = Settings.from_env()
+    ctx = Context(settings=settings)
+    store = ctx.store
+    for list_id in ("sglang", "sglang-zh"):
+        store.add_members([(ADDRESS, "Ada")], list_id, status=MemberStatus.ACTIVE, source="test")
+
+    token = Tokens(SECRET).make("preferences", ADDRESS, "sglang")
+    browser.goto(f"{site}/preferences?token={quote(token, safe='')}")
+    assert browser.eval("document.querySelector('#cadence-daily').checked")  # every reader starts daily
+    label = browser.eval("document.querySelector('label[for=cadence-weekly]').textContent")
+    assert label == "Once a week, on Monday"  # the list's weekly_day (the default)
+    browser.eval("document.querySelector('#cadence-weekly').click()")
+    browser.eval("document.querySelector('#cadence-weekly').scrollIntoView()")
+    browser.screenshot(shots / "5-weekly-en.png")
+    browser.eval("document.querySelector('button[type=submit]').scrollIntoView()")
+    browser.click("button[type=submit]")
+    assert store.preferences(ADDRESS, "sglang").cadence == Cadence.WEEKLY
+    assert store.preferences(ADDRESS, "sglang-zh").cadence is None  # the other list: unchanged
+
+    # The daily issues stop for them (the week comes on the weekly day: tests/test_weekly.py).
+    mailing_list = ctx.mailing_list("sglang")
+    yesterday = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date() - timedelta(days=1)
+    run = run_list(mailing_list, yesterday, ctx, repos=[day_of_commits(40)])
+    assert run.ok and run.campaign is not None and (run.campaign.sent, run.campaign.empty) == (0, 0)
+    assert _texts(settings, yesterday) == []
+    browser.goto(f"{site}/preferences?token={quote(token, safe='')}")
+    assert browser.eval("document.querySelector('#cadence-weekly').checked")
+
+    # The same choice in Chinese, on the list whose language is zh-CN.
+    token_zh = Tokens(SECRET).make("preferences", ADDRESS, "sglang-zh")
+    browser.goto(f"{site}/preferences?token={quote(token_zh, safe='')}")
+    legends = browser.eval("[...document.querySelectorAll('legend')].map(e => e.textContent)")
+    assert "接收频率" in legends
+    assert browser.eval("document.querySelector('label[for=cadence-weekly]').textContent") == "每周一期（星期一）"
+    browser.eval("document.querySelector('#cadence-weekly').scrollIntoView()")
+    browser.screenshot(shots / "6-weekly-zh.png")
     ctx.close()

@@ -114,4 +114,28 @@ def test_the_prompt_carries_the_facts_and_a_new_version() -> None:
     found = commit("del capture-layers parameter", change("scripts/prepare_hidden_states.py", REMOVED_FLAG))
     prompt = commit_prompt(Job("o/r", found), "en", budget=12_000)
     assert "- flag removed: --capture-layers (scripts/prepare_hidden_states.py)" in prompt.user
-    assert PROMPT_VERSION == "2" and version("en").startswith("2.")  # the analysis cache key carries it
+    assert PROMPT_VERSION == "3" and version("en").startswith("3.")  # the analysis cache key carries it
+
+
+def test_a_renamed_flag_is_reported_as_renamed_not_removed_and_added() -> None:
+    from tests.test_facts import RENAME_FLAG
+
+    found = commit("train: clearer option names", change("scripts/train.py", RENAME_FLAG.strip("\n")))
+    for language, renamed, removed in (("en", "Renames", "Removes the flag"), ("zh-CN", "重命名", "移除命令行参数")):
+        analysis = analyse(found, language)
+        text = "\n".join([*analysis.summary, *analysis.risks, *analysis.recommendations])
+        assert any(
+            line.startswith(renamed) and "`--num-epochs` → `--num-train-epochs`" in line for line in analysis.summary
+        )
+        assert "`--num-epochs`" in "\n".join(analysis.risks) and "`--num-train-epochs`" in "\n".join(
+            analysis.recommendations
+        )
+        # Not also as a removal and an addition; the flag that does not pair up clearly still is.
+        removal = next(line for line in analysis.summary if line.startswith(removed))
+        assert "`--capture-layers`" in removal and "--num-epochs`" not in removal
+        assert "`--num-train-epochs`" not in next(line for line in analysis.summary if "--spec-capture-method" in line)
+        assert analysis.breaking_change  # the old name is gone
+        prompt = commit_prompt(Job("o/r", found), language, budget=12_000)
+        assert "- renamed flag: --num-epochs -> --num-train-epochs (scripts/train.py)" in prompt.user
+        sources = checks.commit_sources(found, prompt.user)
+        assert all(checks.ungrounded(line, sources) == [] for line in checks.prose(analysis)), text

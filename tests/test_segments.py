@@ -17,7 +17,7 @@ import pytest
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.lists import parse_list
-from newsletter.models import Importance, ReaderPreferences
+from newsletter.models import Importance, Issue, ReaderPreferences
 from newsletter.pipeline import run_list
 from newsletter.preferences import touches
 from newsletter.segments import Segment, load_base, narrow
@@ -86,19 +86,12 @@ def test_a_thousand_readers_in_twelve_segments_are_rendered_twelve_times(ctx: Co
     day = repos[0].commits
     bases = {lang: load_base(store, ctx.archive, f"sglang/{DAY}", lang) for lang in ("zh-CN", "en")}
     assert bases["en"] is not None and bases["zh-CN"] is not None
-    importance = {c.commit.sha: c.analysis.importance for c in bases["en"].repos[0].commits}
     for mail in mails:
         prefs = readers[str(mail["To"])]
         text = mail.get_body(("plain",)).get_content()
-        expected = {
-            c.sha[:7]
-            for c in day
-            if importance[c.sha].rank <= prefs.min_importance.rank  # type: ignore[union-attr]
-            and any(touches(f.path, prefs.areas) for f in c.files)
-        }
+        expected, touching = _selected(bases["en"], prefs.areas, prefs.min_importance)  # type: ignore[arg-type]
         found = {sha for sha in re.findall(r"\b([0-9a-f]{7})\b", text) if sha in {c.sha[:7] for c in day}}
         assert found == expected, (mail["To"], prefs)
-        touching = sum(1 for c in day if any(touches(f.path, prefs.areas) for f in c.files))
         if prefs.language == "en":
             assert (
                 f"{touching} of today's 40 commits touch" in text or f"{touching} of today's 40 commits touches" in text
@@ -146,7 +139,8 @@ def test_narrow_counts_what_touches_the_areas_and_keeps_what_is_important_enough
     assert mine.focus is not None and (mine.focus.commits, mine.focus.total) == (11, 40)
     assert mine.stats.commits == 11 and base.stats.commits == 40
     shown = mine.repos[0].commits
-    assert shown and all(c.analysis.importance == Importance.HIGH for c in shown)
+    assert {c.commit.short_sha for c in shown} == _selected(base, GATEWAY, Importance.HIGH)[0]
+    assert any(c.analysis.importance == Importance.MEDIUM for c in shown)  # with its high thread
     assert all(any(f.path.startswith("sgl-model-gateway/") for f in c.commit.files) for c in shown)
     everything = narrow(base, Segment("en", Importance.LOW))
     assert everything.focus is None and len(everything.repos[0].commits) == 40
@@ -192,3 +186,90 @@ def test_the_sqs_senders_send_each_reader_their_segment_and_nothing_to_those_wit
             assert "your areas" not in text and "pin ruff" in text
     ledger = {e.email: e.state for e in store.entries("widgets/2026-03-08")}
     assert {ledger[a] for a in nowhere} == {LedgerState.EMPTY}
+
+
+def _base() -> Issue:
+    from newsletter.pipeline import build_issue
+    from newsletter.store.sqlite import SqliteStore
+
+    return build_issue(
+        [day_of_commits(40)],
+        language="en",
+        settings=Settings.from_env(),
+        store=SqliteStore(":memory:"),
+        analyzer_choice="heuristic",
+    )
+
+
+def test_a_thread_counts_as_a_unit_by_its_own_importance_and_any_area_of_its_commits() -> None:
+    base = _base()
+    digest = base.repos[0]
+    by_sha = {c.commit.sha: c for c in digest.commits}
+    # A model may rate a thread above each of its commits: the medium "L1 cache" series becomes high.
+    series = next(th for th in digest.threads if "L1 cache" in th.title)
+    assert all(by_sha[sha].analysis.importance != Importance.HIGH for sha in series.shas)
+    # And a thread may join a gateway commit with a low commit elsewhere (a revert pair across folders).
+    outside = next(c for c in digest.commits if c.analysis.importance == Importance.LOW and not touches_any(c, GATEWAY))
+    gateway_other = next(
+        c
+        for c in digest.commits
+        if c.analysis.importance != Importance.HIGH
+        and touches_any(c, GATEWAY)
+        and not any(c.commit.sha in th.shas for th in digest.threads)
+    )
+    pair = series.model_copy(
+        update={
+            "id": "revert-pair",
+            "shas": [outside.commit.sha, gateway_other.commit.sha],
+            "lead": gateway_other.commit.sha,
+        }
+    )
+    pair = pair.model_copy(update={"importance": Importance.HIGH})
+    threads = [th.model_copy(update={"importance": Importance.HIGH}) if th is series else th for th in digest.threads]
+    base = base.model_copy(update={"repos": [digest.model_copy(update={"threads": [*threads, pair]})]})
+
+    mine = narrow(base, Segment("en", Importance.HIGH, GATEWAY))
+    shown = {c.commit.sha for c in mine.repos[0].commits}
+    assert set(series.shas) <= shown  # the whole thread, by the thread's importance
+    assert outside.commit.sha in shown  # a member outside the areas, with its thread
+    cards = mine.repos[0].cards(Importance.HIGH)
+    assert {"revert-pair", series.id} <= {card.anchor for card in cards}
+    # Every shown commit touches the areas or belongs to a thread that does; the count says how many touch.
+    assert mine.focus is not None and mine.focus.commits == 11 + 1
+    assert mine.stats.commits == mine.focus.commits
+
+
+def test_a_narrowed_issue_does_not_speak_about_the_whole_day() -> None:
+    from newsletter.render.email import render_issue
+
+    base = _base()
+    assert base.repos[0].overview and "specforge/" in base.repos[0].overview  # about the whole day
+    mine = narrow(base, Segment("en", Importance.HIGH, GATEWAY), whole_url="https://example.com/i")
+    rendered = render_issue(mine)
+    assert "11 of today's 40 commits touch your areas (sgl-model-gateway/)." in rendered.text
+    assert "specforge/" not in rendered.text and "Today's main changes" not in rendered.text
+    assert mine.repos[0].overview is None
+    # The list's own issue (no areas) keeps the day's overview.
+    assert narrow(base, Segment("en", Importance.LOW)).repos[0].overview == base.repos[0].overview
+
+
+def touches_any(item: object, areas: tuple[str, ...]) -> bool:
+    return any(touches(f.path, areas) for f in item.commit.files)  # type: ignore[attr-defined]
+
+
+def _selected(base: Issue, areas: tuple[str, ...], lowest: Importance) -> tuple[set[str], int]:
+    """What a reader of ``areas`` at ``lowest`` is shown (short SHAs) and how many commits touch their areas:
+    a commit of an analysed thread goes with its thread (any commit of it touching, the thread's importance),
+    any other commit on its own."""
+    digest = base.repos[0]
+    touch = {c.commit.sha for c in digest.commits if touches_any(c, areas)}
+    rating = {c.commit.sha: c.analysis.importance for c in digest.commits}
+    shown = {sha for sha in touch if rating[sha].rank <= lowest.rank}
+    for thread in digest.threads:
+        assert thread.importance is not None
+        shown -= set(thread.shas)
+        if touch & set(thread.shas):
+            touch |= set(thread.shas)
+            if thread.importance.rank <= lowest.rank:
+                shown |= set(thread.shas)
+    return {sha[:7] for sha in shown}, len(touch)

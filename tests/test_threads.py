@@ -216,6 +216,70 @@ def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such
     assert shape(ordinary, [], "en") == []
 
 
+def test_a_bulk_import_day_shows_authored_dates_in_every_commit_table_and_says_so_in_the_statistics(tmp_path) -> None:
+    commits = [
+        make(
+            f"feat: part {i}",
+            [f"{i:040x}"],
+            author=f"dev{i % 3}",
+            minutes=i % 8,
+            authored=START - timedelta(days=210 - 7 * i),
+        )
+        for i in range(30)
+    ]
+    authored = {c.sha: c.authored_at.date().isoformat() for c in commits}
+    committed = START.strftime("%Y-%m-%d")
+    for language, header, note in (("en", "Authored", "authored between"), ("zh-CN", "编写时间", "编写于")):
+        issue = _issue(commits, tmp_path, language)
+        bulk = issue.repos[0].bulk_import
+        assert bulk is not None and (bulk.commits, bulk.first_authored.isoformat()) == (30, "2025-12-23")
+        markdown = render_markdown(issue)
+        table = markdown.split("|----------|", 1)[1].split("\n\n", 1)[0]
+        assert f"| {header} |" in markdown
+        for c in commits:  # each row: when it was authored, and the author's name linked to the login
+            assert f"| {authored[c.sha]} " in table and committed not in table
+            assert f"| [{c.author.name}](https://github.com/{c.author.login}) |" in table
+        stats = markdown.split('-stats"></a>', 1)[1].split("### 📋", 1)[0]
+        assert "⏳" in stats and note in stats and "2025-12-23" in stats
+        rendered = render_issue(issue)
+        html_table = rendered.html.split('class="tbl"', 1)[1].split("</table>", 1)[0]
+        assert all(f"<td>{authored[c.sha]}</td>" in html_table for c in commits)
+        glance = rendered.html.split('class="tbl"', 1)[0]
+        assert "2025-12-23" in glance and note.split()[0] in glance  # the statistics say so
+        text_table = rendered.text.split("\n\n", 3)[-1]
+        assert all(authored[c.sha] in rendered.text for c in commits) and "2025-12-23" in text_table
+    ordinary = _issue([make(f"fix: {i}", ["e" * 40], minutes=60 * i) for i in range(3)], tmp_path)
+    assert ordinary.repos[0].bulk_import is None and "| Committed |" in render_markdown(ordinary)
+
+
+def test_the_text_part_links_every_author_to_the_login(tmp_path) -> None:
+    issue = _issue(day(), tmp_path)
+    text = render_issue(issue).text
+    body, links = text.split("\n[1] ", 1)[0], text
+    for login in ("bob", "cat", "dee", "eve", "zed", "maintainer"):
+        url = f"https://github.com/{login}"
+        number = next(line.split("]", 1)[0] + "]" for line in links.splitlines() if line.endswith(" " + url))
+        assert f"{login.title()} {number}" in body  # the name, then the reference to the profile
+
+
+def _source(lines: int, path: str = "src/model.py") -> list[FileChange]:
+    return [FileChange(path=path, status="modified", additions=lines, deletions=0, patch="@@ -1,1 +1,2 @@\n x\n+y")]
+
+
+def test_a_series_is_named_after_its_largest_change_with_its_scope() -> None:
+    p1 = make("[DataFlow runtime] Phase A: scaffolding", ["e" * 40], author="mao", files=_source(20))
+    p2 = make("Phase B: the dataflow executor", [p1.sha], author="mao", minutes=1, files=_source(900))
+    tests = make(
+        "[DataFlow runtime] tests for phase B", [p2.sha], author="mao", minutes=2, files=_source(5000, "tests/t.py")
+    )
+    p3 = make("[DataFlow runtime] Phase C: wire it up", [tests.sha], author="mao", minutes=3, files=_source(40))
+    (series,) = find_threads([p3, tests, p2, p1])
+    # Not the first commit's title nor the newest's, nor the commit with the most lines (tests): the largest
+    # change of code users run; the scope of the series is kept in front of it.
+    assert series.lead == p2.sha
+    assert series.title == "DataFlow runtime: Phase B: the dataflow executor"
+
+
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
 def test_a_member_whose_analysis_fell_back_says_so_in_every_part(tmp_path, language: str) -> None:
     """A thread's commit analysed by the heuristic because the model failed carries the same mark in the

@@ -1,37 +1,35 @@
-"""The language-model analyzer: any OpenAI-compatible chat completions server through the official SDK.
+"""The language-model analyzer: any OpenAI-compatible chat completions server through the official SDK
+(``model_client``: structured output, temperature 0, fixed seed, the SDK's retries, the run's token budget).
 
-One request per commit (structured output, temperature 0, fixed seed), a bounded thread pool, the SDK's own
-retries on 429/5xx (it honours retry-after), one retry with a larger output limit when the answer is cut
-off or invalid, and the heuristic analysis for any commit that still has none. Answers are cached by
-(sha, model, prompt version, language), so a re-run costs nothing and lists that share a repository and
-a language share the analyses.
+One request per thread whose commits fit one prompt (the analysis of the whole change and one line per
+commit), one per commit otherwise (a thread too large for one prompt, a failed thread call, commits of no
+thread), in a bounded thread pool, what the heuristic rates high first; the heuristic analysis for any commit
+that still has none. Answers are checked (``checks``) and cached by (sha — or the thread's shas —, model,
+prompt version, language), so a re-run costs nothing and lists that share a repository and a language share
+the analyses.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import json
+import heapq
 import logging
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from functools import cached_property
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.budget import estimate_tokens
-from newsletter.analyze.pricing import load_price
-from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, version
-from newsletter.analyze.schema import answer_schema, parse_answer, schema_text
+from newsletter.analyze.model_client import Ask, Fallback, ModelClient, fatal_error, fatal_errors, quota_error, sdk
+from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, thread_prompt, version
+from newsletter.analyze.schema import answer_schema, parse_answer, parse_thread_answer, thread_schema
 from newsletter.config import Settings
 from newsletter.errors import AnalysisError
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Thread, Usage
+from newsletter.models import Analysis, AnalyzedCommit, Commit, Thread
 from newsletter.store.base import Cache
 
 if TYPE_CHECKING:
@@ -41,105 +39,104 @@ log = logging.getLogger(__name__)
 _OVERVIEW_TOKENS = 400
 
 
-def _sdk() -> Any:
-    """The openai SDK. Importing it is most of this analyzer's start (about half a second of CPU), so it is
-    imported in the background when the analyzer is made (``_warm_up``), while the day is being collected,
-    and here when a request is first sent (waiting for that import to finish if it has not)."""
-    import openai
-
-    return openai
+_LINE_TOKENS = 80  # output tokens of one commit's line in a thread's answer
 
 
-def _fatal_errors() -> tuple[type[Exception], ...]:
-    openai = _sdk()
-    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+def _by_thread(jobs: Sequence[Job]) -> list[list[int]]:
+    """The jobs' indices grouped by thread (in the order first seen); a commit of no thread is alone."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, job in enumerate(jobs):
+        key = (job.repo, job.thread.id) if job.thread is not None else (job.repo, f"commit:{job.commit.sha}:{i}")
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
-def _warm_up() -> None:
-    try:
-        importlib.import_module("openai")
-    except Exception:  # the first request imports it again and reports what is wrong
-        log.debug("importing the openai SDK in the background failed", exc_info=True)
-
-
-class _Fallback(Exception):
-    """This commit gets the heuristic analysis, for ``reason`` (already in the list's language)."""
-
-    def __init__(self, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> None:
-        super().__init__(reason)
-        self.reason, self.tokens_in, self.tokens_out = reason, tokens_in, tokens_out
-
-
-class LlmAnalyzer:
-    name = "llm"
-
+class LlmAnalyzer(ModelClient):
     def __init__(self, settings: Settings, cache: Cache, *, client: openai.OpenAI | None = None) -> None:
-        self.settings = settings
-        self.model: str | None = settings.openai_model
+        super().__init__(settings, client=client)
         self.cache = cache
-        if client is not None:
-            self.client = client
-        else:
-            threading.Thread(target=_warm_up, name="openai-import", daemon=True).start()
-        # "auto" starts with json_schema and switches to json_object for the rest of the run on the first 400
-        # that json_object then answers.
-        self.response_format = "json_object" if settings.llm_response_format == "json_object" else "json_schema"
-        self._auto_format = settings.llm_response_format == "auto"
-        self._price = load_price(settings.openai_model, settings.prices_file)
-        self._lock = threading.Lock()
-        self._spent = 0  # tokens used or reserved against settings.run_token_budget
         self._fatal: AnalysisError | None = None
-        self._unreachable: str | None = None  # set once the server could not be reached even after retries
-        self.usage = Usage(analyzer=self.name, model=self.model)
-
-    @cached_property
-    def client(self) -> openai.OpenAI:
-        return _sdk().OpenAI(
-            api_key=self.settings.openai_api_key,
-            base_url=self.settings.openai_base_url,
-            max_retries=self.settings.llm_max_retries,
-            timeout=self.settings.llm_timeout,
-        )
+        # The analysis of each thread asked as a whole in this run, by (thread key, language): the story reads it.
+        self._wholes: dict[tuple[str, str], Analysis] = {}
 
     # ------------------------------------------------------------------------------------------ commits
     def analyze(self, jobs: Sequence[Job], *, language: str, progress: ProgressFn | None = None) -> list[Analysis]:
+        """One call per thread whose commits fit one prompt (the whole change and one line per commit), one
+        per commit otherwise; answers from the cache, trivial commits by the triage."""
         started = time.monotonic()
         results: list[Analysis | None] = [None] * len(jobs)
-        pending: list[int] = []
-        for i, job in enumerate(jobs):
-            cached = self._cached(job, language)
-            if cached is not None:
-                results[i] = cached
+        units: list[list[int]] = []  # the jobs asked in one call: a thread's, or one commit
+        for members in _by_thread(jobs):
+            if len(members) > 1:
+                cached = self._cached_thread([jobs[i] for i in members], language)
+                if cached is not None:
+                    for i, analysis in zip(members, cached, strict=True):
+                        results[i] = analysis
+                    continue
+                units.append(members)
                 continue
-            why = heuristic.triage(job.commit) if self.settings.triage else None
-            if why:
-                reason = t(language, "fallback.triage", why=t(language, f"fallback.{why}"))
-                results[i] = heuristic.analyse(job.commit, language, fallback_reason=reason)
-                self._count(heuristic=1)
-                continue
-            pending.append(i)
-        done = len(jobs) - len(pending)
+            ready = self._ready(jobs[members[0]], language)
+            if ready is not None:
+                results[members[0]] = ready
+            else:
+                units.append(members)
+        done = sum(r is not None for r in results)
         if progress:
             progress(done, len(jobs))
         # With a run budget, what the heuristic rates high is sent first, so that the budget cuts the low-rated
-        # commits. Without one every commit is asked and the order does not matter: rating them all first (their
-        # diffs' facts) would hold back the first request by seconds on a large day.
-        if self.settings.run_token_budget:
-            pending.sort(key=lambda i: heuristic.importance(jobs[i].commit).rank)
+        # commits, and the commits of a thread that had to be asked one by one come next in their own place.
+        # Without one the order does not matter: rating the whole day first would hold back the first request.
+        budget = self.settings.run_token_budget
+        ranks = [heuristic.importance(job.commit).rank if budget else 0 for job in jobs]
+        queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
+        heapq.heapify(queue)
+        queued = len(queue)
         with ThreadPoolExecutor(max_workers=self.settings.analysis_concurrency, thread_name_prefix="llm") as pool:
-            futures = {pool.submit(self._one, jobs[i], language): i for i in pending}
+            running: dict[Future[tuple[list[tuple[int, Analysis]], list[int]]], list[int]] = {}
             try:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    done += 1
-                    if progress:
-                        progress(done, len(jobs))
+                while queue or running:
+                    while queue and len(running) < self.settings.analysis_concurrency:
+                        unit = heapq.heappop(queue)[2]
+                        running[pool.submit(self._unit, jobs, unit, language)] = unit
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        del running[future]
+                        answered, again = future.result()
+                        for i, analysis in answered:
+                            results[i] = analysis
+                        for i in again:
+                            heapq.heappush(queue, (ranks[i], queued, [i]))
+                            queued += 1
+                        done += len(answered)
+                        if progress and answered:
+                            progress(done, len(jobs))
             except AnalysisError:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         self.usage.seconds += time.monotonic() - started
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
+
+    def _ready(self, job: Job, language: str) -> Analysis | None:
+        """The commit's analysis without a call: cached, or the heuristic's for a surely trivial commit."""
+        cached = self._cached(job, language)
+        if cached is not None:
+            return cached
+        why = heuristic.triage(job.commit) if self.settings.triage else None
+        if why:
+            reason = t(language, "fallback.triage", why=t(language, f"fallback.{why}"))
+            self._count(heuristic=1)
+            return heuristic.analyse(job.commit, language, fallback_reason=reason)
+        return None
+
+    def _unit(
+        self, jobs: Sequence[Job], unit: list[int], language: str
+    ) -> tuple[list[tuple[int, Analysis]], list[int]]:
+        """(the analyses of the unit's jobs, the jobs still to ask one by one)."""
+        if len(unit) > 1:
+            return self._thread(jobs, unit, language)
+        job = jobs[unit[0]]
+        return [(unit[0], self._ready(job, language) or self._one(job, language))], []
 
     def _key(self, job: Job, language: str) -> str:
         return f"{job.commit.sha}:{self.model}:{version(language)}:{language}"
@@ -161,14 +158,14 @@ class LlmAnalyzer:
         try:
             if self._unreachable:
                 # Every request would wait through the same retries: the rest of the run goes without the model.
-                raise _Fallback(self._unreachable)
+                raise Fallback(self._unreachable)
             analysis = self._ask(job, language)
-        except _Fallback as fb:
+        except Fallback as fb:
             self._count(heuristic=1)
             analysis = heuristic.analyse(job.commit, language, fallback_reason=fb.reason)
             return analysis.model_copy(update={"tokens_in": fb.tokens_in, "tokens_out": fb.tokens_out})
-        except _fatal_errors() as err:
-            self._fatal = _fatal(err, self.settings)
+        except fatal_errors() as err:
+            self._fatal = fatal_error(err, self.settings)
             raise self._fatal from err
         except AnalysisError as err:
             self._fatal = err
@@ -180,164 +177,157 @@ class LlmAnalyzer:
         """The model's answer for one commit, checked: in the list's language (else asked once more with the
         instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown,
         and no flag that contradicts what the diff certainly does."""
-        prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget)
+        budget = self.settings.diff_token_budget
+
+        def render(schema: str | None) -> Prompt:
+            return commit_prompt(job, language, budget=budget, schema=schema)
+
+        ask = Ask(job.commit.short_sha, render, answer_schema(), "commit_analysis", parse_answer)
+        prompt = render(None)
         sources = checks.commit_sources(job.commit, prompt.user)
-        answer = self._answer(job, language)
+        answer = self._analysis(language, *self._answer(ask, language))
         if not checks.in_language(checks.prose(answer), language, sources):
             self._count(language_retries=1)
             log.info("%s: answer not in %s; asking again", job.commit.short_sha, language)
-            answer = self._answer(job, language, reminder=True, spent=(answer.tokens_in, answer.tokens_out))
+            spent = (answer.tokens_in, answer.tokens_out)
+            answer = self._analysis(language, *self._answer(ask, language, reminder=True, spent=spent))
             if not checks.in_language(checks.prose(answer), language, sources):
-                raise _Fallback(t(language, "fallback.language"), answer.tokens_in, answer.tokens_out)
+                raise Fallback(t(language, "fallback.language"), answer.tokens_in, answer.tokens_out)
         checked = checks.ground(answer, sources, heuristic.analyse(job.commit, language))
         checked = checks.reconcile(checked, job.commit, facts.extract(job.commit), language)
         self._count(figures_dropped=len(checked.ungrounded), corrections=len(checked.corrections))
         return checked
 
-    def _answer(self, job: Job, language: str, *, reminder: bool = False, spent: tuple[int, int] = (0, 0)) -> Analysis:
-        """One valid answer as it came (cut-off or invalid answers are asked again once with twice the output
-        limit); ``spent`` are the tokens of earlier requests for this commit."""
-        max_tokens = self.settings.llm_max_tokens
-        reason = ""
-        tokens_in, tokens_out = spent
-        for _attempt in range(2):
-            completion = self._create(job, language, max_tokens, reminder)
-            tokens_in += completion.usage.prompt_tokens if completion.usage else 0
-            tokens_out += completion.usage.completion_tokens if completion.usage else 0
-            if not completion.choices:
-                raise _Fallback(t(language, "fallback.empty"), tokens_in, tokens_out)
-            choice = completion.choices[0]
-            # A refusal or a filtered answer would be the same on a retry: no second request.
-            if choice.message.refusal:
-                reason = t(language, "fallback.refused", why=" ".join(choice.message.refusal.split())[:160])
-                raise _Fallback(reason, tokens_in, tokens_out)
-            if choice.finish_reason == "content_filter":
-                raise _Fallback(t(language, "fallback.filtered"), tokens_in, tokens_out)
-            answer = parse_answer(choice.message.content) if choice.finish_reason != "length" else None
-            if answer is not None:
-                return Analysis(
-                    **answer,
-                    analyzer=self.name,
-                    model=self.model,
-                    prompt_version=version(language),
-                    tokens_in=tokens_in,
-                    tokens_out=tokens_out,
-                )
-            reason = t(language, "fallback.cut_off" if choice.finish_reason == "length" else "fallback.invalid")
-            log.info("%s: %s; retrying with %d output tokens", job.commit.short_sha, reason, 2 * max_tokens)
-            max_tokens *= 2
-        raise _Fallback(reason, tokens_in, tokens_out)
-
-    def _create(self, job: Job, language: str, max_tokens: int, reminder: bool = False) -> Any:
-        """One completion in the run's response format; the SDK itself retries 429/5xx/connection errors,
-        honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
-        schema in the prompt, and when that works the rest of the run uses json_object."""
-        openai = _sdk()
-        mode = self.response_format
-        try:
-            return self._send_commit(job, language, max_tokens, mode, reminder)
-        except openai.BadRequestError as err:
-            if mode != "json_schema" or not self._auto_format:
-                raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
-            first = err
-        except _fatal_errors():
-            raise
-        except openai.RateLimitError as err:
-            raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
-        except openai.APIConnectionError as err:
-            self._unreachable = t(language, "fallback.server", error=_brief(err))
-            raise _Fallback(self._unreachable) from err
-        except openai.APIError as err:
-            raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
-        try:
-            completion = self._send_commit(job, language, max_tokens, "json_object", reminder)
-        except _fatal_errors():
-            raise
-        except openai.RateLimitError as err:
-            raise _quota(err, self.settings) or _Fallback(t(language, "fallback.server", error=_brief(err))) from err
-        except openai.APIError as err:
-            raise _Fallback(t(language, "fallback.server", error=_brief(err))) from err
-        with self._lock:
-            if self.response_format == "json_schema":
-                log.warning("the server rejected json_schema (%s); using json_object for this run", _brief(first))
-                self.response_format = "json_object"
-        return completion
-
-    def _send_commit(self, job: Job, language: str, max_tokens: int, mode: str, reminder: bool) -> Any:
-        schema = schema_text() if mode == "json_object" else None
-        prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget, schema=schema)
-        if reminder:
-            prompt = prompt.reminded(language, json=True)
-        reserved = prompt.tokens + max_tokens
-        self._reserve(reserved, language)
-        try:
-            return self._send(prompt, max_tokens, mode)
-        finally:
-            self._release(reserved)
-
-    def _send(self, prompt: Prompt, max_tokens: int | None, response_format: str | None) -> Any:
-        kwargs: dict[str, Any] = {}
-        if response_format == "json_schema":
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "commit_analysis", "strict": True, "schema": answer_schema()},
-            }
-        elif response_format == "json_object":
-            kwargs["response_format"] = {"type": "json_object"}
-        try:
-            completion = self.client.chat.completions.create(
-                model=self.settings.openai_model,
-                messages=[
-                    {"role": "system", "content": prompt.system},
-                    {"role": "user", "content": prompt.user},
-                    *([{"role": "user", "content": prompt.reminder}] if prompt.reminder else []),
-                ],
-                temperature=0,
-                seed=self.settings.llm_seed,
-                max_tokens=max_tokens,
-                **kwargs,
-            )
-        except json.JSONDecodeError as err:  # the SDK parses a JSON content type as is
-            raise _not_openai(self.settings, f"invalid JSON ({err.msg})") from err
-        # A body that is not JSON (a proxy's or a web server's page) comes back as a str, JSON of another
-        # shape as a ChatCompletion without choices: either way OPENAI_BASE_URL is not a chat completions API.
-        if not isinstance(completion, _sdk().types.chat.ChatCompletion):
-            raise _not_openai(self.settings, f"{' '.join(str(completion).split())[:60]!r}")
-        if not isinstance(getattr(completion, "choices", None), list):
-            raise _not_openai(self.settings, "JSON with no choices")
-        usage = completion.usage
-        self._count(
-            llm_calls=1,
-            tokens_in=usage.prompt_tokens if usage else estimate_tokens(prompt.system + prompt.user),
-            tokens_out=usage.completion_tokens if usage else 0,
+    def _analysis(self, language: str, fields: dict[str, Any], tokens_in: int, tokens_out: int) -> Analysis:
+        return Analysis(
+            **fields,
+            analyzer=self.name,
+            model=self.model,
+            prompt_version=version(language),
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
         )
-        return completion
 
-    # ------------------------------------------------------------------------------------------ budget
-    def _reserve(self, tokens: int, language: str) -> None:
-        cap = self.settings.run_token_budget
-        with self._lock:
-            if cap and self._spent + tokens > cap:
-                raise _Fallback(t(language, "fallback.budget"))
-            self._spent += tokens
+    # ------------------------------------------------------------------------------------------ threads
+    def _thread_key(self, jobs: Sequence[Job], language: str) -> str:
+        return self._key_of_shas([job.commit.sha for job in jobs], language)
 
-    def _release(self, reserved: int) -> None:
-        with self._lock:
-            self._spent -= reserved
+    def _key_of_shas(self, shas: Sequence[str], language: str) -> str:
+        digest = hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest()[:24]
+        return f"{digest}:{self.model}:{version(language)}:{language}"
 
-    def _count(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self.usage, name, getattr(self.usage, name) + delta)
-            if "tokens_in" in deltas or "tokens_out" in deltas:
-                self._spent += deltas.get("tokens_in", 0) + deltas.get("tokens_out", 0)
-                self.usage.cost_usd = self._price.cost(self.usage.tokens_in, self.usage.tokens_out)
+    def _cached_thread(self, jobs: Sequence[Job], language: str) -> list[Analysis] | None:
+        key = self._thread_key(jobs, language)
+        value = self.cache.get("thread", key)
+        if value is None:
+            return None
+        try:
+            whole = Analysis.model_validate(value["thread"])
+            members = [Analysis.model_validate(value["commits"][job.commit.sha]) for job in jobs]
+        except (ValidationError, KeyError, TypeError):
+            return None  # written by an older shape: ask again
+        self._wholes[(key, language)] = whole
+        self._count(cache_hits=len(jobs))
+        return members
+
+    def _thread(
+        self, jobs: Sequence[Job], unit: list[int], language: str
+    ) -> tuple[list[tuple[int, Analysis]], list[int]]:
+        """One call for the thread of ``unit``'s jobs: (their analyses, the jobs to ask one by one — all of
+        them when the thread does not fit one prompt or its call fails, else those the answer left out)."""
+        members = [jobs[i] for i in unit]
+        if self._fatal:
+            raise self._fatal
+        if self._unreachable:
+            return [], unit
+        try:
+            answered = self._ask_thread(members, language)
+        except Fallback as fb:
+            log.info(
+                "%s: %s; its commits are asked one by one",
+                members[0].thread.id if members[0].thread else "?",
+                fb.reason,
+            )
+            return [], unit
+        except fatal_errors() as err:
+            self._fatal = fatal_error(err, self.settings)
+            raise self._fatal from err
+        except AnalysisError as err:
+            self._fatal = err
+            raise
+        if answered is None:
+            return [], unit
+        whole, by_sha = answered
+        key = self._thread_key(members, language)
+        self._wholes[(key, language)] = whole
+        if len(by_sha) == len(members):
+            value = {
+                "thread": whole.model_dump(mode="json"),
+                "commits": {s: a.model_dump(mode="json") for s, a in by_sha.items()},
+            }
+            self.cache.put("thread", key, value)
+        pairs = [(i, by_sha[jobs[i].commit.sha]) for i in unit if jobs[i].commit.sha in by_sha]
+        return pairs, [i for i in unit if jobs[i].commit.sha not in by_sha]
+
+    def _ask_thread(self, members: Sequence[Job], language: str) -> tuple[Analysis, dict[str, Analysis]] | None:
+        """The model's answer for a whole thread (None when it does not fit one prompt), checked as a commit's
+        is: the whole against the facts of all its commits, each commit's line against its own."""
+        thread, repo = members[0].thread, members[0].repo
+        assert thread is not None
+        commits = [job.commit for job in members]
+        budget = self.settings.diff_token_budget
+
+        def render(schema: str | None) -> Prompt | None:
+            return thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
+
+        prompt = render(None)
+        if prompt is None:
+            return None
+        extra = _LINE_TOKENS * len(commits)
+        ask = Ask(thread.id, render, thread_schema(), "thread_analysis", parse_thread_answer, extra)
+        sources = checks.Sources.of(prompt.user, *(checks.stats_text(c) for c in commits))
+        raw, tokens_in, tokens_out = self._answer(ask, language)
+        whole, lines = self._analysis(language, raw["thread"], tokens_in, tokens_out), raw["commits"]
+        if not checks.in_language([*checks.prose(whole), *(line["headline"] for line in lines)], language, sources):
+            self._count(language_retries=1)
+            log.info("%s: answer not in %s; asking again", thread.id, language)
+            raw, tokens_in, tokens_out = self._answer(ask, language, reminder=True, spent=(tokens_in, tokens_out))
+            whole, lines = self._analysis(language, raw["thread"], tokens_in, tokens_out), raw["commits"]
+            if not checks.in_language([*checks.prose(whole), *(line["headline"] for line in lines)], language, sources):
+                raise Fallback(t(language, "fallback.language"), tokens_in, tokens_out)
+        lead = next((c for c in commits if c.sha == thread.lead), commits[0])
+        whole = checks.ground(whole, sources, heuristic.analyse(lead, language, thread=thread))
+        whole = checks.reconcile(whole, lead, facts.combine(facts.extract(c) for c in commits), language)
+        by_sha = {}
+        for commit in commits:
+            line = _line_of(commit, lines)
+            if line is None:
+                continue
+            fields = {k: v for k, v in line.items() if k != "sha"}
+            analysis = checks.ground(
+                self._analysis(language, fields, 0, 0),
+                checks.commit_sources(commit, prompt.user),
+                heuristic.analyse(commit, language, thread=thread),
+            )
+            by_sha[commit.sha] = checks.reconcile(analysis, commit, facts.extract(commit), language)
+        checked = [whole, *by_sha.values()]
+        self._count(
+            figures_dropped=sum(len(a.ungrounded) for a in checked),
+            corrections=sum(len(a.corrections) for a in checked),
+        )
+        return whole, by_sha
 
     # ------------------------------------------------------------------------------------------ overview
     def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
-        """A thread's analysis is its lead's (a PR's merge commit sees the whole PR's diff) at the highest
-        importance of its commits."""
-        return story.analyse_threads(threads, commits, language)
+        """A thread asked as a whole has the model's analysis of the whole; any other its lead's (a PR's merge
+        commit sees the whole PR's diff); either at the highest importance of its commits."""
+        in_day = {c.commit.sha for c in commits}
+        wholes = {}
+        for thread in threads:
+            key = self._key_of_shas([s for s in thread.shas if s in in_day], language)
+            if (whole := self._wholes.get((key, language))) is not None:
+                wholes[thread.id] = whole
+        return story.analyse_threads(threads, commits, language, wholes=wholes)
 
     def overview(
         self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
@@ -371,21 +361,20 @@ class LlmAnalyzer:
 
     def _overview_text(self, prompt: Prompt, repo: str, language: str) -> str | None:
         """The model's paragraph, or None when it has none to give (the heuristic's stands in)."""
-        openai = _sdk()
         try:
             self._reserve(prompt.tokens + _OVERVIEW_TOKENS, language)
             try:
-                completion = self._send(prompt, _OVERVIEW_TOKENS, None)
+                completion = self._send(prompt, _OVERVIEW_TOKENS, None, None)
             finally:
                 self._release(prompt.tokens + _OVERVIEW_TOKENS)
-        except _fatal_errors() as err:
-            raise _fatal(err, self.settings) from err
-        except openai.RateLimitError as err:
-            if quota := _quota(err, self.settings):
+        except fatal_errors() as err:
+            raise fatal_error(err, self.settings) from err
+        except sdk().RateLimitError as err:
+            if quota := quota_error(err, self.settings):
                 raise quota from err
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
             return None
-        except (_Fallback, openai.APIError) as err:
+        except (Fallback, sdk().APIError) as err:
             log.warning("day overview of %s falls back to the heuristic: %s", repo, err)
             return None
         if not completion.choices:
@@ -397,37 +386,10 @@ class LlmAnalyzer:
         return text
 
 
-def _brief(err: openai.APIError) -> str:
-    status = getattr(err, "status_code", None)
-    text = " ".join(str(err.message).split())[:160]
-    return f"HTTP {status}: {text}" if status else text
-
-
-def _quota(err: openai.RateLimitError, settings: Settings) -> AnalysisError | None:
-    """OpenAI's 429 for an account without credit: every request of the run would get it."""
-    if err.code != "insufficient_quota":
-        return None
-    return AnalysisError(
-        f"the model server at {settings.openai_base_url or 'OpenAI'} says the account has no quota left (HTTP 429)",
-        hint="add credit to the account, or use --analyzer heuristic",
-    )
-
-
-def _not_openai(settings: Settings, got: str) -> AnalysisError:
-    return AnalysisError(
-        f"{settings.openai_base_url or 'OpenAI'} did not answer like an OpenAI-compatible server: {got}",
-        hint="check OPENAI_BASE_URL (it usually ends in /v1)",
-    )
-
-
-def _fatal(err: openai.APIStatusError, settings: Settings) -> AnalysisError:
-    where = settings.openai_base_url or "OpenAI"
-    if isinstance(err, _sdk().NotFoundError):
-        return AnalysisError(
-            f"the model server at {where} does not know model {settings.openai_model!r} (HTTP 404)",
-            hint="check NEWSLETTER_MODEL and OPENAI_BASE_URL (it usually ends in /v1)",
-        )
-    return AnalysisError(
-        f"the model server at {where} refused the key (HTTP {err.status_code})",
-        hint="check OPENAI_API_KEY, or use --analyzer heuristic",
-    )
+def _line_of(commit: Commit, lines: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The answer's line for ``commit``: its SHA as shown, or a prefix of at least 7 characters of it."""
+    for line in lines:
+        sha = str(line.get("sha", "")).strip().lower()
+        if len(sha) >= 7 and commit.sha.startswith(sha):
+            return line
+    return None

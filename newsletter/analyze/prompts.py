@@ -18,13 +18,18 @@ from newsletter.analyze.base import Job
 from newsletter.analyze.budget import DiffDigest, compress, estimate_tokens
 from newsletter.analyze.facts import FactKind, Facts
 from newsletter.i18n import check_language
-from newsletter.models import AnalyzedCommit, Importance
+from newsletter.models import AnalyzedCommit, Commit, Importance, Thread
 
-PROMPT_VERSION = "2"  # 2: answers pass the checks (newsletter/analyze/checks/) before they are cached
+# 2: answers pass the checks (newsletter/analyze/checks/) before they are cached; 3: one call per thread
+PROMPT_VERSION = "3"
 _MESSAGE_TOKENS = 1_500  # cap on the commit message and on the PR body, each
 _FACTS_PER_KIND = 8
 ADDITIONS_WITH_VALUE = {FactKind.FLAG_ADDED, FactKind.CONFIG_KEY_ADDED, FactKind.DEPENDENCY_ADDED}
 _OVERVIEW_COMMITS = 60  # the overview sees at most this many commits, most important first
+THREAD_MAX_COMMITS = 20  # the answer has one line per commit: beyond this the commits keep their own calls
+_MEMBER_MESSAGE_TOKENS = 300  # cap on each commit's message in a thread's prompt
+_MIN_DIFF = 250  # diff tokens each commit needs for its thread to fit one prompt
+_FILES = ("_rules", "commit", "thread", "overview")  # the prompt files of a language (their digest: version)
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,8 @@ def version(language: str) -> str:
     """PROMPT_VERSION plus a digest of the prompt files: editing a prompt re-analyses instead of serving
     stale cached answers."""
     digest = hashlib.sha256()
-    for name in (f"commit.{language}.j2", f"overview.{language}.j2"):
-        digest.update(template_files.path("prompts", name).read_bytes())
+    for name in _FILES:
+        digest.update(template_files.path("prompts", f"{name}.{language}.j2").read_bytes())
     return f"{PROMPT_VERSION}.{digest.hexdigest()[:8]}"
 
 
@@ -77,8 +82,12 @@ def fact_lines(found: Facts, per_kind: int = _FACTS_PER_KIND) -> list[str]:
     """The facts as the prompt shows them: per kind the first few, each with where it was found. The
     key-less analysis names only facts from these first ones, so all it says is in the prompt too."""
     lines = []
+    found = found.for_reading()  # a rename as a rename, as the key-less analysis says it
     for kind in FactKind:
         for fact in found.of(kind)[:per_kind]:
+            if kind is FactKind.RENAMED:
+                lines.append(f"- renamed {fact.detail}: {fact.old} -> {fact.name} ({fact.source})")
+                continue
             if fact.old and fact.new:
                 value = f": {fact.old} -> {fact.new}"
             else:
@@ -123,6 +132,73 @@ def commit_prompt(job: Job, language: str, *, budget: int, schema: str | None = 
             break
         room = max(room - overshoot - 200, 500)
     return prompt
+
+
+@dataclass(frozen=True)
+class Member:
+    """One commit as a thread's prompt shows it."""
+
+    commit: Commit
+    message: str
+    digest: DiffDigest
+
+
+def _need(commit: Commit) -> int:
+    """Roughly what the commit's file list and whole diff would take in ``compress`` (which shows no patch in
+    less than 80 tokens, and counts each file's line and header)."""
+    return sum(max(estimate_tokens(f.patch or ""), 80) + 2 * estimate_tokens(f.path) + 40 for f in commit.files)
+
+
+def _shares(commits: Sequence[Commit], room: int) -> list[int]:
+    """``room`` split between the commits' diffs: a small diff takes what it needs, the large ones share
+    the rest evenly."""
+    needs = [_need(c) for c in commits]
+    shares = [0] * len(commits)
+    left = room
+    for done, i in enumerate(sorted(range(len(commits)), key=lambda i: needs[i])):
+        shares[i] = min(needs[i], left // (len(commits) - done))
+        left -= shares[i]
+    return shares
+
+
+def thread_prompt(
+    repo: str, thread: Thread, commits: Sequence[Commit], language: str, *, budget: int, schema: str | None = None
+) -> Prompt | None:
+    """The prompt for one change of several commits (shown oldest first), at most ``budget`` estimated tokens,
+    or None when it does not fit: too many commits, or their messages and facts leave too little room for
+    their diffs (the commits are then analysed one by one)."""
+    check_language(language)
+    if not 1 < len(commits) <= THREAD_MAX_COMMITS:
+        return None
+    ordered = sorted(commits, key=lambda c: (c.committed_at, c.sha))
+    lead = next((c for c in ordered if c.sha == thread.lead), ordered[-1])
+    values = {
+        "repo": repo,
+        "thread": thread,
+        "pr": lead.pr,
+        "pr_body": _clip(lead.pr.body, _MESSAGE_TOKENS) if lead.pr else "",
+        "schema": schema,
+        "facts": fact_lines(facts.combine(facts.extract(c) for c in ordered)),
+    }
+    name = f"thread.{language}.j2"
+
+    def render(digests: Sequence[DiffDigest]) -> Prompt:
+        members = [
+            Member(c, _clip(c.message, _MEMBER_MESSAGE_TOKENS), d) for c, d in zip(ordered, digests, strict=True)
+        ]
+        system, user = _render(name, members=members, **values)
+        return Prompt(system=system, user=user)
+
+    room = budget - render([DiffDigest()] * len(ordered)).tokens
+    for _ in range(4):
+        if room < _MIN_DIFF * len(ordered):
+            return None
+        prompt = render([compress(c.files, share) for c, share in zip(ordered, _shares(ordered, room), strict=True)])
+        overshoot = prompt.tokens - budget
+        if overshoot <= 0:
+            return prompt
+        room -= overshoot + 200
+    return None
 
 
 def overview_prompt(repo: str, commits: Sequence[AnalyzedCommit], language: str) -> Prompt:

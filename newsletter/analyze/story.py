@@ -5,13 +5,13 @@ changes, not a chain of titles."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from newsletter.analyze import facts, writing
 from newsletter.analyze.paths import Kind, directory, kind_of
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Commit, Importance, Thread, ThreadKind
+from newsletter.models import Analysis, AnalyzedCommit, BulkImport, Commit, Importance, Thread, ThreadKind
 
 BULK_WINDOW = timedelta(minutes=10)  # committed together …
 BULK_SPREAD = timedelta(days=2)  # … but authored over this much time: not a day's work
@@ -24,15 +24,27 @@ def _highest(members: Sequence[AnalyzedCommit]) -> Importance:
     return min((Importance(m.analysis.importance) for m in members), key=lambda i: i.rank)
 
 
-def analyse_threads(threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], language: str) -> list[Thread]:
-    """Each thread with one importance (the highest of its commits) and one analysis of the whole, most
-    important first."""
+def analyse_threads(
+    threads: Sequence[Thread],
+    commits: Sequence[AnalyzedCommit],
+    language: str,
+    *,
+    wholes: Mapping[str, Analysis] | None = None,
+) -> list[Thread]:
+    """Each thread with one importance (the highest of its commits) and one analysis of the whole (the
+    model's, by thread id in ``wholes``, when it analysed the thread as a whole), most important first."""
     by_sha = {c.commit.sha: c for c in commits}
     done = []
     for thread in threads:
         members = [by_sha[sha] for sha in thread.shas if sha in by_sha]
         if members:
-            analysis = thread_analysis(thread, members, language)
+            whole = (wholes or {}).get(thread.id)
+            level = min(_highest(members), Importance(whole.importance), key=lambda i: i.rank) if whole else None
+            analysis = (
+                whole.model_copy(update={"importance": level})
+                if whole and level
+                else thread_analysis(thread, members, language)
+            )
             done.append(thread.model_copy(update={"importance": analysis.importance, "analysis": analysis}))
     return sorted(done, key=lambda th: (th.importance.rank if th.importance else 3, -len(th.shas)))
 
@@ -75,9 +87,9 @@ def thread_analysis(thread: Thread, members: Sequence[AnalyzedCommit], language:
     )
 
 
-def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -> list[str]:
-    """What kind of day it was, when it was not an ordinary one."""
-    lines: list[str] = []
+def bulk_import(commits: Sequence[Commit]) -> BulkImport | None:
+    """The largest group of commits committed within BULK_WINDOW, when it is at least BULK_MIN commits
+    authored over at least BULK_SPREAD."""
     ordered = sorted(commits, key=lambda c: c.committed_at)
     best: list[Commit] = []
     start = 0
@@ -86,20 +98,32 @@ def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -
             start += 1
         if end - start + 1 > len(best):
             best = ordered[start : end + 1]
-    if len(best) >= BULK_MIN:
-        authored = sorted(c.authored_at for c in best)
-        if authored[-1] - authored[0] >= BULK_SPREAD:
-            minutes = max(1, round((best[-1].committed_at - best[0].committed_at).total_seconds() / 60))
-            lines.append(
-                t(
-                    language,
-                    "facts.shape_bulk",
-                    count=len(best),
-                    minutes=minutes,
-                    first=authored[0].date().isoformat(),
-                    last=authored[-1].date().isoformat(),
-                )
+    if len(best) < BULK_MIN:
+        return None
+    authored = sorted(c.authored_at for c in best)
+    if authored[-1] - authored[0] < BULK_SPREAD:
+        return None
+    minutes = max(1, round((best[-1].committed_at - best[0].committed_at).total_seconds() / 60))
+    return BulkImport(
+        commits=len(best), minutes=minutes, first_authored=authored[0].date(), last_authored=authored[-1].date()
+    )
+
+
+def shape(commits: Sequence[Commit], threads: Sequence[Thread], language: str) -> list[str]:
+    """What kind of day it was, when it was not an ordinary one."""
+    lines: list[str] = []
+    bulk = bulk_import(commits)
+    if bulk is not None:
+        lines.append(
+            t(
+                language,
+                "facts.shape_bulk",
+                count=bulk.commits,
+                minutes=bulk.minutes,
+                first=bulk.first_authored.isoformat(),
+                last=bulk.last_authored.isoformat(),
             )
+        )
     for commit in commits:
         versions = facts.extract(commit).of(facts.FactKind.VERSION_CHANGED)
         if versions and any(kind_of(f.path) is Kind.DOCS and "change" in f.path.lower() for f in commit.files):

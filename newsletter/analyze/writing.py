@@ -41,12 +41,54 @@ def _value(value: str | None) -> str:
     return f"`{value}`" if value else "—"
 
 
+# One sentence per kind of named fact, in this order: (kind → catalogue key); the sentence gets the names
+# (`names`) and the files they were found in (`where`).
+_SUMMARY_NAMED = {
+    FactKind.ENV_REMOVED: "facts.env_removed",
+    FactKind.ENV_ADDED: "facts.env_added",
+    FactKind.CONFIG_KEY_REMOVED: "facts.keys_removed",
+    FactKind.CONFIG_KEY_ADDED: "facts.keys_added",
+    FactKind.ROUTE_REMOVED: "facts.routes_removed",
+    FactKind.ROUTE_ADDED: "facts.routes_added",
+    FactKind.SYMBOL_REMOVED: "facts.symbols_removed",
+    FactKind.SYMBOL_ADDED: "facts.symbols_added",
+}
+_RISKS_NAMED = {
+    FactKind.ENV_REMOVED: "facts.risk_env",
+    FactKind.CONFIG_KEY_REMOVED: "facts.risk_key",
+    FactKind.ROUTE_REMOVED: "facts.risk_route",
+    FactKind.SYMBOL_REMOVED: "facts.risk_symbol",
+}
+_DO_NAMED = {
+    FactKind.ENV_REMOVED: "facts.do_env",
+    FactKind.CONFIG_KEY_REMOVED: "facts.do_key",
+    FactKind.SYMBOL_REMOVED: "facts.do_symbol",
+}
+
+
+def _named(facts: Facts, keys: dict[FactKind, str], language: str) -> list[str]:
+    """One sentence for each kind of ``keys`` that has facts, naming them and where they were found."""
+    lines = []
+    for kind, key in keys.items():
+        if found := facts.of(kind):
+            lines.append(t(language, key, names=_code([f.name for f in found]), where=_where(found)))
+    return lines
+
+
+def _renames(found: Sequence[Fact]) -> str:
+    """`old` → `new`, … (at most NAMES)."""
+    pairs = [f"`{f.old}` → `{f.name}`" for f in found]
+    return ", ".join(pairs[:NAMES]) + (", …" if len(pairs) > NAMES else "")
+
+
 def summary(facts: Facts, language: str) -> list[str]:
     """What the diff does, most user-visible first."""
-    lines: list[str] = []
+    facts = facts.for_reading()
     of = facts.of
-    if found := of(FactKind.FLAG_REMOVED):
-        lines.append(t(language, "facts.flags_removed", names=_code([f.name for f in found]), where=_where(found)))
+    lines = []
+    if found := of(FactKind.RENAMED):
+        lines.append(t(language, "facts.renamed", pairs=_renames(found), where=_where(found)))
+    lines += _named(facts, {FactKind.FLAG_REMOVED: "facts.flags_removed"}, language)
     if found := of(FactKind.FLAG_ADDED):
         first = found[0]
         extra = (
@@ -68,22 +110,7 @@ def summary(facts: Facts, language: str) -> list[str]:
                 where=fact.path or "",
             )
         )
-    if found := of(FactKind.ENV_REMOVED):
-        lines.append(t(language, "facts.env_removed", names=_code([f.name for f in found]), where=_where(found)))
-    if found := of(FactKind.ENV_ADDED):
-        lines.append(t(language, "facts.env_added", names=_code([f.name for f in found]), where=_where(found)))
-    if found := of(FactKind.CONFIG_KEY_REMOVED):
-        lines.append(t(language, "facts.keys_removed", names=_code([f.name for f in found]), where=_where(found)))
-    if found := of(FactKind.CONFIG_KEY_ADDED):
-        lines.append(t(language, "facts.keys_added", names=_code([f.name for f in found]), where=_where(found)))
-    if found := of(FactKind.ROUTE_REMOVED):
-        lines.append(t(language, "facts.routes_removed", names=_code([f.name for f in found])))
-    if found := of(FactKind.ROUTE_ADDED):
-        lines.append(t(language, "facts.routes_added", names=_code([f.name for f in found])))
-    if found := of(FactKind.SYMBOL_REMOVED):
-        lines.append(t(language, "facts.symbols_removed", names=_code([f.name for f in found]), where=_where(found)))
-    if found := of(FactKind.SYMBOL_ADDED):
-        lines.append(t(language, "facts.symbols_added", names=_code([f.name for f in found]), where=_where(found)))
+    lines += _named(facts, _SUMMARY_NAMED, language)
     for fact in of(FactKind.DEPENDENCY_CHANGED)[:3]:
         lines.append(t(language, "facts.dep_changed", name=fact.name, old=_value(fact.old), new=_value(fact.new)))
     if found := of(FactKind.DEPENDENCY_ADDED):
@@ -129,7 +156,9 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
         return None
     if facts.only_ci_tests_docs() or facts.cosmetic:
         return t(language, "facts.impact_none")
-    surface = facts.of(
+    facts = facts.for_reading()
+    renamed = [f for f in facts.of(FactKind.RENAMED) if f.detail != "symbol"]
+    surface = renamed + facts.of(
         FactKind.FLAG_REMOVED,
         FactKind.FLAG_ADDED,
         FactKind.DEFAULT_CHANGED,
@@ -142,7 +171,7 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
     where = ", ".join(f"`{a}`" for a in areas(facts, paths))
     if surface:
         return t(language, "facts.impact_users", where=_where(surface), areas=where)
-    if facts.of(FactKind.SYMBOL_REMOVED):
+    if facts.of(FactKind.SYMBOL_REMOVED, FactKind.RENAMED):
         return t(language, "facts.impact_api", areas=where)
     deps = facts.of(FactKind.DEPENDENCY_ADDED, FactKind.DEPENDENCY_CHANGED, FactKind.DEPENDENCY_REMOVED)
     if deps:
@@ -151,20 +180,16 @@ def impact(facts: Facts, paths: Sequence[str], language: str) -> str | None:
 
 
 def risks(facts: Facts, language: str) -> list[str]:
-    out = []
+    facts = facts.for_reading()
     of = facts.of
-    if found := of(FactKind.FLAG_REMOVED):
-        out.append(t(language, "facts.risk_flag", names=_code([f.name for f in found])))
+    out = []
+    if found := of(FactKind.RENAMED):
+        olds = ", ".join(f"`{f.old}`" for f in found[:NAMES]) + (", …" if len(found) > NAMES else "")
+        out.append(t(language, "facts.risk_renamed", olds=olds))
+    out += _named(facts, {FactKind.FLAG_REMOVED: "facts.risk_flag"}, language)
     for fact in _distinct(of(FactKind.DEFAULT_CHANGED))[:2]:
         out.append(t(language, "facts.risk_default", name=fact.name, old=_value(fact.old), new=_value(fact.new)))
-    if found := of(FactKind.ENV_REMOVED):
-        out.append(t(language, "facts.risk_env", names=_code([f.name for f in found])))
-    if found := of(FactKind.CONFIG_KEY_REMOVED):
-        out.append(t(language, "facts.risk_key", names=_code([f.name for f in found])))
-    if found := of(FactKind.ROUTE_REMOVED):
-        out.append(t(language, "facts.risk_route", names=_code([f.name for f in found])))
-    if found := of(FactKind.SYMBOL_REMOVED):
-        out.append(t(language, "facts.risk_symbol", names=_code([f.name for f in found])))
+    out += _named(facts, _RISKS_NAMED, language)
     if of(FactKind.DEPENDENCY_CHANGED, FactKind.DEPENDENCY_ADDED, FactKind.DEPENDENCY_REMOVED):
         out.append(t(language, "facts.risk_deps"))
     if facts.source_lines >= 150 and not facts.tests_touched:
@@ -173,18 +198,15 @@ def risks(facts: Facts, language: str) -> list[str]:
 
 
 def recommendations(facts: Facts, language: str) -> list[str]:
-    out = []
+    facts = facts.for_reading()
     of = facts.of
-    if found := of(FactKind.FLAG_REMOVED):
-        out.append(t(language, "facts.do_flag", names=_code([f.name for f in found])))
+    out = []
+    if found := of(FactKind.RENAMED):
+        out.append(t(language, "facts.do_renamed", pairs=_renames(found)))
+    out += _named(facts, {FactKind.FLAG_REMOVED: "facts.do_flag"}, language)
     for fact in _distinct(of(FactKind.DEFAULT_CHANGED))[:2]:
         out.append(t(language, "facts.do_default", name=fact.name, old=_value(fact.old)))
-    if found := of(FactKind.ENV_REMOVED):
-        out.append(t(language, "facts.do_env", names=_code([f.name for f in found])))
-    if found := of(FactKind.CONFIG_KEY_REMOVED):
-        out.append(t(language, "facts.do_key", names=_code([f.name for f in found])))
-    if found := of(FactKind.SYMBOL_REMOVED):
-        out.append(t(language, "facts.do_symbol", names=_code([f.name for f in found])))
+    out += _named(facts, _DO_NAMED, language)
     if of(FactKind.DEPENDENCY_CHANGED, FactKind.DEPENDENCY_ADDED, FactKind.DEPENDENCY_REMOVED):
         out.append(t(language, "facts.do_deps"))
     if found := of(FactKind.FLAG_ADDED, FactKind.ENV_ADDED, FactKind.CONFIG_KEY_ADDED):

@@ -68,11 +68,12 @@ class SiteArchive(Site):
         """Write every archived issue into ``target`` (rebased on its URL) and rebuild its indexes and feeds.
         Returns the number of issues copied."""
         copied = 0
-        for list_id, day in self.issue_keys():
-            record = self.read_record(list_id, day)
+        for list_id, day, weekly in self.issue_keys():
+            record = self.read_record(list_id, day, weekly=weekly)
             if record is None:
                 continue
-            target.write_record(list_id, day, record, self.read_parts(list_id, day), old_base=self.base_url)
+            parts = self.read_parts(list_id, day, weekly=weekly)
+            target.write_record(list_id, day, record, parts, old_base=self.base_url, weekly=weekly)
             copied += 1
         target.reindex()
         return copied

@@ -17,7 +17,7 @@ from newsletter.models import Issue, Placeholder, RenderedIssue
 from newsletter.web.templating import render, t
 
 _LIST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_ISSUE_KEY = re.compile(r"^(?P<list>[A-Za-z0-9][A-Za-z0-9._-]*)/(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+_ISSUE_KEY = re.compile(r"^(?P<list>[A-Za-z0-9][A-Za-z0-9._-]*)/(?P<week>week-)?(?P<day>\d{4}-\d{2}-\d{2})\.json$")
 _ANY_PLACEHOLDER = re.compile(r"%%[a-z_]+%%")
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 FEED_ENTRIES = 50
@@ -53,10 +53,16 @@ class ArchivedIssue(BaseModel):
     language: str = "en"
     generated_at: datetime
     commit_count: int = 0
+    weekly: bool = False  # the week ending on ``date`` (newsletter/weekly.py)
 
     @property
     def page(self) -> str:
-        return f"{self.date.isoformat()}.html"
+        return f"{stem(self.date, weekly=self.weekly)}.html"
+
+
+def stem(day: date, *, weekly: bool = False) -> str:
+    """An issue's file name without extension: the day, or ``week-<last day>`` for a weekly issue."""
+    return f"week-{day.isoformat()}" if weekly else day.isoformat()
 
 
 def safe_list_id(list_id: str | None) -> str:
@@ -95,8 +101,8 @@ class Site:
 
     # ------------------------------------------------------------------------------------------ URLs
 
-    def url_for(self, list_id: str, day: date) -> str:
-        return f"{self.base_url}/{safe_list_id(list_id)}/{day.isoformat()}.html"
+    def url_for(self, list_id: str, day: date, *, weekly: bool = False) -> str:
+        return f"{self.base_url}/{safe_list_id(list_id)}/{stem(day, weekly=weekly)}.html"
 
     def list_url(self, list_id: str) -> str:
         return f"{self.base_url}/{safe_list_id(list_id)}/index.html"
@@ -108,7 +114,8 @@ class Site:
 
     def publish(self, issue: Issue, rendered: RenderedIssue) -> str:
         list_id = safe_list_id(issue.list_id)
-        url = self.url_for(list_id, issue.date)
+        weekly = issue.week is not None
+        url = self.url_for(list_id, issue.date, weekly=weekly)
         entry = ArchivedIssue(
             list_id=list_id,
             date=issue.date,
@@ -118,6 +125,7 @@ class Site:
             language=language_of(issue.language),
             generated_at=issue.generated_at,
             commit_count=issue.commit_count,
+            weekly=weekly,
         )
         neutral_email = t(entry.language, "archive.neutral_email")
         relative = {
@@ -148,45 +156,52 @@ class Site:
             "shed": rendered.shed,
             "issue": _without_patches(issue.model_copy(update={"web_url": url})),
         }
-        self.write_record(list_id, issue.date, record, parts)
+        self.write_record(list_id, issue.date, record, parts, weekly=weekly)
         self._add_to_indexes(entry)
         return url
 
     def write_record(
-        self, list_id: str, day: date, record: dict[str, Any], parts: dict[str, str], *, old_base: str | None = None
+        self,
+        list_id: str,
+        day: date,
+        record: dict[str, Any],
+        parts: dict[str, str],
+        *,
+        old_base: str | None = None,
+        weekly: bool = False,
     ) -> None:
         """Write one issue's page, twins and record. ``old_base``: the base URL the text twins were written
         for, swapped for this site's (pages link relatively and need no change)."""
-        stem = f"{safe_list_id(list_id)}/{day.isoformat()}"
+        name = f"{safe_list_id(list_id)}/{stem(day, weekly=weekly)}"
         for ext, text in parts.items():
             if old_base and ext != "html":
                 text = text.replace(old_base.rstrip("/") + "/", self.base_url + "/")
-            self.storage.write(f"{stem}.{ext}", text.encode(), content_type=_TYPES[ext], cache_control=_PAGE)
+            self.storage.write(f"{name}.{ext}", text.encode(), content_type=_TYPES[ext], cache_control=_PAGE)
         record = {**record, "base_url": self.base_url}
-        self._write_json(f"{stem}.json", record, _PAGE)
+        self._write_json(f"{name}.json", record, _PAGE)
 
     # ------------------------------------------------------------------------------------------ read
 
-    def issue_keys(self) -> list[tuple[str, date]]:
-        """Every archived (list, day), found by scanning the storage (works without any manifest)."""
+    def issue_keys(self) -> list[tuple[str, date, bool]]:
+        """Every archived (list, day, weekly), found by scanning the storage (works without any manifest)."""
         found = []
         for key in self.storage.list_keys():
             match = _ISSUE_KEY.match(key)
             if match:
                 try:
-                    found.append((match["list"], date.fromisoformat(match["day"])))
+                    found.append((match["list"], date.fromisoformat(match["day"]), bool(match["week"])))
                 except ValueError:
                     continue
         return sorted(found)
 
-    def read_record(self, list_id: str, day: date) -> dict[str, Any] | None:
-        return self._read_json(f"{safe_list_id(list_id)}/{day.isoformat()}.json")
+    def read_record(self, list_id: str, day: date, *, weekly: bool = False) -> dict[str, Any] | None:
+        return self._read_json(f"{safe_list_id(list_id)}/{stem(day, weekly=weekly)}.json")
 
-    def read_parts(self, list_id: str, day: date) -> dict[str, str]:
-        stem = f"{safe_list_id(list_id)}/{day.isoformat()}"
+    def read_parts(self, list_id: str, day: date, *, weekly: bool = False) -> dict[str, str]:
+        name = f"{safe_list_id(list_id)}/{stem(day, weekly=weekly)}"
         parts = {}
         for ext in PARTS:
-            data = self.storage.read(f"{stem}.{ext}")
+            data = self.storage.read(f"{name}.{ext}")
             if data is not None:
                 parts[ext] = data.decode()
         return parts
@@ -204,10 +219,11 @@ class Site:
     def reindex(self) -> int:
         """Rebuild every manifest, index and feed from the issues' records; returns the number of issues."""
         by_list: dict[str, list[ArchivedIssue]] = {}
-        for list_id, day in self.issue_keys():
-            record = self.read_record(list_id, day)
+        for list_id, day, weekly in self.issue_keys():
+            record = self.read_record(list_id, day, weekly=weekly)
             if record and "entry" in record:
-                by_list.setdefault(list_id, []).append(self._entry(record["entry"], f"{list_id}/{day}.json"))
+                where = f"{list_id}/{stem(day, weekly=weekly)}.json"
+                by_list.setdefault(list_id, []).append(self._entry(record["entry"], where))
         lists = {}
         for list_id, entries in by_list.items():
             entries.sort(key=lambda e: e.date, reverse=True)
@@ -218,7 +234,8 @@ class Site:
 
     def _add_to_indexes(self, entry: ArchivedIssue) -> None:
         # One writer per list per day (the scheduled run), so a read-modify-write of the manifests is safe.
-        entries = [e for e in self.entries(entry.list_id) if e.date != entry.date] + [entry]
+        entries = [e for e in self.entries(entry.list_id) if (e.date, e.weekly) != (entry.date, entry.weekly)]
+        entries.append(entry)
         entries.sort(key=lambda e: e.date, reverse=True)
         self._write_list(entry.list_id, entries)
         lists = (self._read_json("lists.json") or {}).get("lists", {})
@@ -248,7 +265,7 @@ class Site:
         self.storage.write(f"{list_id}/index.html", page.encode(), content_type=_TYPES["html"], cache_control=_INDEX)
         feed_entries = [
             {
-                "url": self.url_for(list_id, e.date),
+                "url": self.url_for(list_id, e.date, weekly=e.weekly),
                 "subject": e.subject,
                 "summary": e.preheader or e.subject,
                 "updated": _rfc3339(e.generated_at),

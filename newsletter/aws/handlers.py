@@ -63,7 +63,7 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     failed: list[str] = []
     for due in due_lists(rt.mailing_lists().values(), now):
         try:
-            done.append(_tick(rt, due))
+            done.extend(_tick(rt, due))
         except NewsletterError as err:
             # One list's trouble must not hold up the others; the tick fails at the end so the
             # scheduler retries it, and what already went out is not repeated (issue records, ledger).
@@ -76,11 +76,14 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     return {"time": now.isoformat(), "issues": done}
 
 
-def _tick(rt: Runtime, due: Due) -> dict[str, Any]:
+def _tick(rt: Runtime, due: Due) -> list[dict[str, Any]]:
+    """The day's issue, and on the list's weekly day the week's (for its weekly readers)."""
     from newsletter import fanout
 
-    done = fanout.enqueue_issue(due.mailing_list, due.day, rt, rt.queue)
-    return {"issue": done.issue_id, "status": str(done.status), "messages": done.batches}
+    done = [fanout.enqueue_issue(due.mailing_list, due.day, rt, rt.queue)]
+    week = fanout.enqueue_week(due.mailing_list, due.day, rt, rt.queue)
+    done += [week] if week is not None else []
+    return [{"issue": d.issue_id, "status": str(d.status), "messages": d.batches} for d in done]
 
 
 # ---------------------------------------------------------------------------------------------- send_batch

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from newsletter import preferences, subscriptions
 from newsletter.errors import InputError, NewsletterError, TokenError
-from newsletter.models import MailingList, zone
+from newsletter.models import Cadence, MailingList, zone
 from newsletter.store.base import MemberStatus
 from newsletter.web import pages
 from newsletter.web.http import HttpRequest, HttpResponse
@@ -363,6 +363,8 @@ def _preferences(rt: Context, request: Request) -> HttpResponse:
                 min_importance=request.one("min_importance", where="form") or "",
                 areas=request.form.get("areas", []),
                 language=request.one("language", where="form") or "",
+                # None: a page from before the choice existed leaves the cadence alone.
+                cadence=request.one("cadence", where="form") if "cadence" in request.form else None,
             )
         except InputError:
             return _response(pages.bad_request(p.language))
@@ -399,6 +401,8 @@ def _reader_form(rt: Context, mailing_list: MailingList, email: str) -> ReaderFo
         areas=[(area, area in chosen.areas) for area in offered],
         languages=mailing_list.offered_languages,
         language=chosen.language or mailing_list.language,
+        cadence=(chosen.cadence or Cadence.DAILY).value,
+        weekly_day=mailing_list.weekly_day.number,
     )
 
 

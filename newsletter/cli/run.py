@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -24,11 +24,13 @@ def _report(run: object, *, dry_run: bool = False) -> None:
 
     assert isinstance(run, ListRun)
     head = f"{run.list_id} {run.day}:"
+    if run.weekly:
+        head = f"{run.list_id} week {run.day - timedelta(days=6)}–{run.day}:"
     if run.outcome == "failed":
         _say(f"{head} failed: {run.error}")
         return
     if run.outcome == "empty":
-        _say(f"{head} no commits that day; nothing sent (the list's skip_empty_days)")
+        _say(f"{head} no commits that {'week' if run.weekly else 'day'}; nothing sent (the list's skip_empty_days)")
         return
     issue = "issue built and archived" if run.built else "issue reused (built by an earlier run)"
     if run.outcome == "already-sent":

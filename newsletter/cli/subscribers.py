@@ -27,7 +27,9 @@ AreasOpt = Annotated[
     typer.Option("--areas", help="Only changes touching these paths, comma-separated, e.g. src/core/ ('' = all)."),
 ]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="One of the languages the list offers ('' = list's).")]
-CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily ('' = list's).")]
+CadenceOpt = Annotated[
+    str | None, typer.Option("--cadence", help="daily or weekly (the list's weekly_day; '' = daily).")
+]
 
 
 def _writer(out: Path | None) -> TextIO:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
+from newsletter.analyze import story
 from newsletter.analyze.paths import directory
 from newsletter.models import (
     AnalyzedCommit,
@@ -74,6 +75,7 @@ def digest(
         commits=shown,
         threads=[t for t in threads if t.shas[0] in shown_shas],
         stats=stats(newest_first),
+        bulk_import=story.bulk_import(repo.commits),
         degraded=repo.degraded,
         warnings=list(repo.warnings),
     )

@@ -190,8 +190,9 @@ def find_threads(commits: Sequence[Commit]) -> list[Thread]:
             continue
         members = [by_sha[s] for s in group]
         lead = max(members, key=lambda m: (_weight(m), m.committed_at))
-        scopes = {scope_of(m.title) for m in members}
-        scope = next(iter(scopes)) if len(scopes) == 1 else None
+        # The series' one scope names the work even when the largest commit's title leaves it out.
+        scopes = {found.lower(): found for m in members if (found := scope_of(m.title))}
+        scope = next(iter(scopes.values())) if len(scopes) == 1 else None
         title = lead.title
         if scope and scope.lower() not in title.lower():
             title = f"{scope}: {title}"

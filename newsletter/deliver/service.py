@@ -87,20 +87,24 @@ def deliver(
     progress: Callable[[Outcome], None] | None = None,
     messages: Messages | None = None,
     stop: threading.Event | None = None,
+    who: Callable[[str], bool] | None = None,
 ) -> CampaignResult:
     """Send one stored issue to the list's active recipients, or to one batch of them (``recipients``, read
     earlier: each is checked again, and those no longer current count as skipped). ``messages``: where each
     reader's message comes from when readers chose differently (newsletter/segments.py), else every reader gets
-    ``sendable``. ``share``: how many senders run at once on the account's rate (the AWS sender Lambdas)."""
+    ``sendable``. ``share``: how many senders run at once on the account's rate (the AWS sender Lambdas).
+    ``who``: which addresses this issue is for (daily or weekly readers, newsletter/weekly.py); the others are
+    left alone, not claimed in the ledger."""
     factory = messages or factory_for(mailing_list, sendable, settings=settings, tokens=tokens)
     options = options_for(settings, sender, dry_run=dry_run, resend_ambiguous=resend_ambiguous)
     options = dataclasses.replace(options, stop=stop)  # ``stop``: see CampaignOptions
     if share > 1 and options.rate:
         options = dataclasses.replace(options, rate=options.rate / share)
     if recipients is None:
+        everyone = current_recipients(store, mailing_list.id)
         return send_issue(
             sendable.issue_id,
-            current_recipients(store, mailing_list.id),
+            (r for r in everyone if who(r.email)) if who else everyone,
             store=store,
             sender=sender,
             factory=factory,
@@ -110,16 +114,17 @@ def deliver(
     # One small batch out of many: reading the issue's whole ledger first would cost more than the batch.
     options = dataclasses.replace(options, scan_ledger=False)
     current = list(still_current(store, mailing_list.id, recipients))
+    mine = [r for r in current if who(r.email)] if who else current
     result = send_issue(
         sendable.issue_id,
-        iter(current),
+        iter(mine),
         store=store,
         sender=sender,
         factory=factory,
         options=options,
         progress=progress,
     )
-    result.skipped += len(recipients) - len(current)
+    result.skipped += len(recipients) - len(mine)
     return result
 
 

@@ -123,6 +123,8 @@ def render_markdown(issue: Issue) -> str:
             icons=ICONS,
             levels=list(Importance),
             date=i18n.format_date(language, issue.date),
+            week_start=i18n.format_date(language, issue.week.start) if issue.week else "",
+            day_date=lambda day: i18n.format_date(language, day),
             colon=Markup(i18n.t(language, "markdown.colon")),
             insight_rows=_insight_rows,
             web=web_base(issue),

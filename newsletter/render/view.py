@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from newsletter import i18n
@@ -46,8 +46,21 @@ class Catalogue:
 
     Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own (``email.``)."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, weekly: bool = False) -> None:
         self.language = i18n.check_language(language)
+        self.weekly = weekly  # a weekly issue: times carry their day
+
+    def short_date(self, day: date) -> str:
+        """ "Sun 8 Mar": a day of a weekly issue, short enough for a phone's column."""
+        return self("week_day_label").format(
+            weekday=self("weekdays_short").split(",")[day.weekday()],
+            day=day.day,
+            month=self("subject_months").split(",")[day.month - 1],
+        )
+
+    def moment(self, when: datetime, tz: str) -> str:
+        local = when.astimezone(zone(tz))
+        return f"{self.short_date(local.date())} {local:%H:%M}" if self.weekly else f"{local:%H:%M}"
 
     def __call__(self, key: str, **values: object) -> str:
         return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
@@ -145,6 +158,8 @@ class RepoView:
     groups: dict[str, list[CommitView]]
     degraded: bool
     warnings: list[str]
+    time_label: str = ""  # the commit table's time column: committed, or authored on a bulk import's day
+    bulk: str = ""  # a bulk import or history rewrite, said in the statistics
 
 
 @dataclass
@@ -153,6 +168,15 @@ class Bar:
     label: str
     count: int
     percent: int
+
+
+@dataclass
+class DayView:
+    """One day of a weekly issue: its date, counts and condensed overview."""
+
+    label: str
+    line: str  # "12 commits (3 high, 5 medium, 4 low)"
+    overview: str
 
 
 @dataclass
@@ -177,6 +201,9 @@ class IssueView:
     analyzed_note: str
     placeholders: dict[str, str] = field(default_factory=dict)
     focus: str = ""  # "6 of today's 41 commits touch your areas (…)": a reader's issue narrowed to their areas
+    days: list[DayView] = field(default_factory=list)  # a weekly issue's days, oldest first
+    kicker: str = ""  # "Daily commit digest" / "Weekly commit digest"
+    glance_title: str = ""
 
 
 _TAGS = re.compile(r"^(?:\s*\[[^\]]*\])*\s*(?:[\w/-]+(?:\([^)]*\))?!?:\s*)?")
@@ -195,28 +222,32 @@ def _profile(commit_url: str | None, login: str | None) -> str | None:
     return safe_url(commit_url.split("/commit/", 1)[0].rsplit("/", 2)[0] + "/" + login)
 
 
-def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue) -> CommitView:
+def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False) -> CommitView:
     """One card: a commit, or a thread (its analysis, its commits listed compactly inside). ``views``: the
     day's commits already viewed, by SHA (each is viewed once and copied, as anchors are set per item)."""
     lead = views.get(card.commit.sha)
     same = lead is not None and card.analysis is card.lead.analysis
-    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t)
+    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t, authored)
     view.title = clip(card.title, TITLE_MAX) or view.title
     view.headline = "" if _restates(view.headline, view.title) else view.headline
     if card.thread is not None:
-        view.members = [_member(m, views, tz, t) for m in card.members]
+        view.members = [_member(m, views, tz, t, authored) for m in card.members]
         if card.thread.kind is not ThreadKind.PR:  # a PR's merge already carries the whole diff
             view.additions = sum(m.commit.additions for m in card.members)
             view.deletions = sum(m.commit.deletions for m in card.members)
     return view
 
 
-def _member(item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue) -> CommitView:
+def _member(
+    item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False
+) -> CommitView:
     seen = views.get(item.commit.sha)
-    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t)
+    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t, authored)
 
 
-def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
+def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
+    """``authored``: the day is a bulk import, whose commits were all committed within minutes — the date
+    each was authored is shown instead of the minute it was committed."""
     labels = {
         "architecture": a.insights.architecture,
         "performance": a.insights.performance,
@@ -238,7 +269,7 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue) -> CommitView:
         title=title,
         author=clip(c.author.name or c.author.login, 60),
         author_url=_profile(safe_url(c.url), c.author.login),
-        time=c.committed_at.astimezone(zone(tz)).strftime("%H:%M"),
+        time=(c.authored_at.astimezone(zone(tz)).strftime("%Y-%m-%d") if authored else t.moment(c.committed_at, tz)),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
         type_label=t(f"change_type.{a.change_type.value}"),
@@ -286,8 +317,14 @@ def _anchor(name: str) -> str:
 
 
 def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> RepoView:
-    commits = [_commit_view(item.commit, item.analysis, tz, t) for item in digest.commits]
+    bulk = digest.bulk_import
+    shown = sorted(digest.commits, key=lambda c: c.commit.authored_at, reverse=True) if bulk else digest.commits
+    commits = [_commit_view(item.commit, item.analysis, tz, t, bulk is not None) for item in shown]
     views = {c.sha: c for c in commits}
+    bulk_note = ""
+    if bulk is not None:
+        first, last = bulk.first_authored.isoformat(), bulk.last_authored.isoformat()
+        bulk_note = t("bulk_note", repo=digest.repo, count=bulk.commits, minutes=bulk.minutes, first=first, last=last)
     return RepoView(
         name=digest.repo,
         anchor=_unique(_anchor(digest.repo), anchors),
@@ -295,9 +332,14 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
         branch=clip(digest.branch, 80),
         overview=clip(digest.overview, PARAGRAPH_MAX * 2),
         commits=commits,
-        groups={imp.value: [_card_view(card, views, tz, t) for card in digest.cards(imp)] for imp in IMPORTANCES},
+        groups={
+            imp.value: [_card_view(card, views, tz, t, bulk is not None) for card in digest.cards(imp)]
+            for imp in IMPORTANCES
+        },
         degraded=digest.degraded,
         warnings=_clip_list(digest.warnings),
+        time_label=t("col_authored" if bulk else "col_time"),
+        bulk=bulk_note,
     )
 
 
@@ -350,11 +392,13 @@ def _top_change(c: CommitView, colon: str) -> str:
     return f"{scope}{colon}{change}" if scope and scope.lower() not in change.lower() else change
 
 
-def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None) -> str:
+def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None, *, week: bool = False) -> str:
     """ "{title} · {date}: {top change}" in at most SUBJECT_MAX columns: the short date, then the list title
     cut to about a third of the room when both do not fit (never under _TITLE_MIN columns), then the change
     cut at a word."""
     short = t("subject_date").format(day=day.day, month=t("subject_months").split(",")[day.month - 1])
+    if week:  # ``day`` is the week's first
+        short = t("subject_week", date=short)
     if top is None:
         return shorten(t("subject_empty", title=title, date=short), SUBJECT_MAX)
     change = _top_change(top, t("colon"))
@@ -367,7 +411,7 @@ def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None) ->
 
 def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
     """The issue as the templates see it, and the catalogue of its language."""
-    t = Catalogue(issue.language)
+    t = Catalogue(issue.language, weekly=issue.week is not None)
     anchors: set[str] = set()
     repos = [_repo_view(d, issue.timezone, t, anchors) for d in issue.repos]
     for r in repos:  # an item's anchor is its id in the web version and its key in the size budget
@@ -384,18 +428,20 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         for imp in IMPORTANCES
     ]
     title = clip(issue.title, TITLE_MAX)
-    day = t.date(issue.date)
+    week = issue.week
+    day = t.date(issue.date) if week is None else t("week_dates", start=t.date(week.start), end=t.date(week.end))
+    first = week.start if week else issue.date
     total = len(every)
     if total:
         items = _top_items(repos)
         ranked = [c for imp in IMPORTANCES for r in repos for c in r.groups[imp.value]]
         # The top change, not counts: it is what makes someone open today's issue (counts are in the preheader).
-        subject = subject_line(t, title, issue.date, ranked[0] if ranked else None)
+        subject = subject_line(t, title, first, ranked[0] if ranked else None, week=week is not None)
         preheader = t("preheader", commits=total, **counts)
         if items:
             preheader += " · " + t("preheader_top", items="; ".join(items))
     else:
-        subject = subject_line(t, title, issue.date, None)
+        subject = subject_line(t, title, first, None, week=week is not None)
         preheader = t("no_commits")
     usage = issue.usage
     model = clip(usage.model, 80)
@@ -421,8 +467,22 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},
         focus=_focus(issue, t),
+        days=_days(issue, t),
+        kicker=t("header_kicker_week" if week else "header_kicker"),
+        glance_title=t("glance_title_week" if week else "glance_title"),
     )
     return view, t
+
+
+def _days(issue: Issue, t: Catalogue) -> list[DayView]:
+    if issue.week is None:
+        return []
+    out = []
+    for d in issue.week.days:
+        by = {level.value: d.stats.by_importance.get(level, 0) for level in IMPORTANCES}
+        line = t("week_day_line", commits=d.stats.commits, count=d.stats.commits, **by)
+        out.append(DayView(label=t.short_date(d.date), line=line, overview=clip(d.overview, PARAGRAPH_MAX)))
+    return out
 
 
 def _focus(issue: Issue, t: Catalogue) -> str:
@@ -431,4 +491,5 @@ def _focus(issue: Issue, t: Catalogue) -> str:
     areas = ", ".join(clip(area, 80) for area in issue.focus.areas[:5])
     if len(issue.focus.areas) > 5:
         areas += ", …"
-    return t("focus", count=issue.focus.commits, total=issue.focus.total, areas=areas)
+    key = "focus_week" if issue.week else "focus"
+    return t(key, count=issue.focus.commits, total=issue.focus.total, areas=areas)

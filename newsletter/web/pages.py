@@ -192,6 +192,8 @@ class ReaderForm:
     areas: Sequence[tuple[str, bool]]  # (top-level area seen in recent issues, or one chosen before; checked)
     languages: Sequence[str]  # what the list offers
     language: str
+    cadence: str = "daily"  # daily | weekly
+    weekly_day: int = 0  # the list's weekly day, Monday = 0
 
 
 def preferences_form(
@@ -204,8 +206,13 @@ def preferences_form(
     reader: ReaderForm | None = None,
 ) -> Page:
     """GET /preferences?token=: a checkbox per list the address may receive and, for the list of the link, the
-    reader's own choices (lowest importance, areas of the code, language)."""
+    reader's own choices (lowest importance, areas of the code, language, cadence)."""
     names = dict(zip(LANGUAGES, t(language, "reader.language_names").split(","), strict=True))
+    weekday = t(language, "reader.weekdays").split(",")[reader.weekly_day if reader else 0]
+    cadences = [
+        ("daily", t(language, "reader.cadence_daily")),
+        ("weekly", t(language, "reader.cadence_weekly", weekday=weekday)),
+    ]
     html = render(
         "preferences.html.j2",
         language,
@@ -216,6 +223,7 @@ def preferences_form(
         reader=reader,
         levels=[(level, i18n.t(language_of(language), f"importance.{level}")) for level in ("high", "medium", "low")],
         language_names=names,
+        cadences=cadences,
     )
     return Page(200, html)
 

@@ -3,12 +3,14 @@
 
 It answers ``POST /v1/chat/completions`` with ``response_format`` json_schema or json_object (a plausible,
 schema-valid analysis derived from the prompt: the commit title is read from its "Title:" / "标题：" line),
-or with plain text when no response_format is asked (the day overview). Injectable: latency, 429 (with
-retry-after) or 500 on every Nth request, output cut off (finish_reason "length", JSON cut in half) on every
-Mth, a mode that rejects json_schema with 400, and ``misbehave`` (on every ``misbehave_every``-th request)
-for what real servers and proxies also send: "refusal" (``message.refusal``), "content_filter"
-(``finish_reason``), "empty_choices", "html" (a web page with status 200), "invalid_json", "no_choices" (JSON
-that is not a chat completion), "insufficient_quota" (OpenAI's 429 for an account without credit).
+or with plain text when no response_format is asked (the day overview). A prompt with a "Change:" / "变更："
+line is one thread's: the answer is ``{"thread": <analysis>, "commits": [<a line per "Commit:" shown>]}``.
+Injectable: latency, 429 (with retry-after) or 500 on every Nth request, output cut off (finish_reason
+"length", JSON cut in half) on every Mth, a mode that rejects json_schema with 400, and ``misbehave`` (on
+every ``misbehave_every``-th request) for what real servers and proxies also send: "refusal"
+(``message.refusal``), "content_filter" (``finish_reason``), "empty_choices", "html" (a web page with status
+200), "invalid_json", "no_choices" (JSON that is not a chat completion), "insufficient_quota" (OpenAI's 429
+for an account without credit).
 
 ``invent`` makes the answers say what the prompt does not, for the checks of newsletter/analyze/checks/:
 "figure" (a bullet "About 2.5x faster than before." and a headline sentence with "30%"), "identifier" (a
@@ -32,6 +34,7 @@ from typing import Any
 
 _TITLE = re.compile(r"^(?:Title: |标题：)(.+)$", re.M)
 _SHA = re.compile(r"^(?:Commit: |提交：)([0-9a-f]{7,40})$", re.M)
+_CHANGE = re.compile(r"^(?:Change: |变更：)(.+)$", re.M)  # a thread's prompt: one change of several commits
 _TYPES = {
     "feat": "feature",
     "fix": "fix",
@@ -54,8 +57,13 @@ class Request:
     body: dict[str, Any]
     status: int
     response_format: str | None  # "json_schema" | "json_object" | None
-    kind: str  # "analysis" | "overview"
+    kind: str  # "analysis" (one commit) | "thread" (one change of several commits) | "overview"
     title: str | None
+
+    @property
+    def user(self) -> str:
+        """The prompt's user message as the server received it."""
+        return next((m["content"] for m in self.body.get("messages", []) if m.get("role") == "user"), "")
 
 
 @dataclass
@@ -141,7 +149,8 @@ class FakeOpenAI:
         user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
         system = next((m["content"] for m in body.get("messages", []) if m.get("role") == "system"), "")
         title_match = _TITLE.search(user)
-        kind = "analysis" if fmt else "overview"
+        change = _CHANGE.search(user)
+        kind = ("thread" if change else "analysis") if fmt else "overview"
 
         def log(status: int) -> None:
             with self._lock:
@@ -173,7 +182,13 @@ class FakeOpenAI:
         reminded = sum(1 for m in body.get("messages", []) if m.get("role") == "user") > 1
         if self.invent == "wrong_language" or (self.invent == "wrong_language_once" and not reminded):
             chinese = not chinese
-        if fmt:
+        if fmt and change:
+            answer = _invent(_analysis(change[1], user, chinese), self.invent, chinese)
+            lines = [
+                _line(sha, title, chinese) for sha, title in zip(_SHA.findall(user), _TITLE.findall(user), strict=False)
+            ]
+            content = json.dumps({"thread": answer, "commits": lines}, ensure_ascii=False)
+        elif fmt:
             answer = _analysis(title_match[1] if title_match else "", user, chinese)
             content = json.dumps(_invent(answer, self.invent, chinese), ensure_ascii=False)
         else:
@@ -285,6 +300,13 @@ def _analysis(title: str, user: str, chinese: bool) -> dict[str, Any]:
         "message_matches_diff": True,
         "mismatch_note": None,
     }
+
+
+def _line(sha: str, title: str, chinese: bool) -> dict[str, Any]:
+    """One commit's line of a thread's answer, from its "Title:" line."""
+    whole = _analysis(title, "", chinese)
+    keep = ("change_type", "importance", "headline", "breaking_change", "security_relevant")
+    return {"sha": sha, **{k: whole[k] for k in keep}}
 
 
 def _invent(answer: dict[str, Any], invent: str, chinese: bool) -> dict[str, Any]:

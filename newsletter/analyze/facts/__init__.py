@@ -14,8 +14,11 @@ model's answer ask of them::
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from difflib import SequenceMatcher
 
 from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
@@ -31,6 +34,7 @@ __all__ = [
     "combine",
     "extract",
     "licence_changed",
+    "memo",
     "only_ci_tests_docs",
     "removes_public_surface",
 ]
@@ -117,6 +121,55 @@ def _unmoved(facts: list[Fact]) -> list[Fact]:
     return [f for f in facts if f.kind not in _NAMED or f.name not in moved]
 
 
+_PAIRS = {
+    FactKind.FLAG_REMOVED: (FactKind.FLAG_ADDED, "flag"),
+    FactKind.ENV_REMOVED: (FactKind.ENV_ADDED, "env"),
+    FactKind.CONFIG_KEY_REMOVED: (FactKind.CONFIG_KEY_ADDED, "config key"),
+    FactKind.SYMBOL_REMOVED: (FactKind.SYMBOL_ADDED, "symbol"),
+    FactKind.ROUTE_REMOVED: (FactKind.ROUTE_ADDED, "route"),
+}
+SIMILAR = 0.75  # names this alike (difflib ratio, case, dashes and underscores aside) are one thing renamed
+SIMILAR_WITH_VALUE = 0.4  # … or this alike with the same value (default, config value)
+_PLAIN_VALUES = {"", "none", "null", "nil", "false", "true", "0", "1", '""', "''", "[]", "{}"}
+
+
+def _similar(old: str, new: str) -> float:
+    def plain(name: str) -> str:
+        return name.lstrip("-").lower().replace("_", "-")
+
+    return SequenceMatcher(None, plain(old), plain(new)).ratio()
+
+
+def _pairs(removed: Fact, added: Fact) -> bool:
+    if removed.kind is FactKind.SYMBOL_REMOVED and removed.detail != added.detail:
+        return False  # a class does not become a function
+    likeness = _similar(removed.name, added.name)
+    value = (removed.old or "").strip()
+    same_value = value.lower() not in _PLAIN_VALUES and value == (added.new or "").strip()
+    return likeness >= SIMILAR or (same_value and likeness >= SIMILAR_WITH_VALUE)
+
+
+def _renames(facts: list[Fact]) -> list[Fact]:
+    """A removed and an added item of one kind in one file that pair up with each other and nothing else."""
+    by_place: dict[tuple[FactKind, str | None], list[Fact]] = defaultdict(list)
+    for fact in facts:
+        by_place[(fact.kind, fact.path)].append(fact)
+    found = []
+    for removal, (addition, what) in _PAIRS.items():
+        for (kind, path), gone in list(by_place.items()):
+            if kind is not removal:
+                continue
+            new = by_place.get((addition, path), [])
+            matches = {id(r): [a for a in new if _pairs(r, a)] for r in gone}
+            for r in gone:
+                if len(matches[id(r)]) != 1:
+                    continue
+                a = matches[id(r)][0]
+                if sum(1 for other in gone if a in matches[id(other)]) == 1:
+                    found.append(Fact(kind=FactKind.RENAMED, name=a.name, old=r.name, path=path, detail=what))
+    return found
+
+
 _NOISE = re.compile(r"[\s,()\[\]'\"]+")
 
 
@@ -174,12 +227,55 @@ def combine(parts: Iterable[Facts]) -> Facts:
     )
 
 
+_memo: dict[tuple[str, int], Facts] = {}
+_memo_users = 0
+_memo_lock = threading.Lock()
+
+
+@contextmanager
+def memo() -> Iterator[None]:
+    """Within this block (one build) each commit's facts are extracted once: the analysis, the prompt, the
+    checks of a model's answer and the story of the day all ask for them, and a large day's diffs are slow
+    to read. Kept by SHA and content, and dropped when the last block open ends."""
+    global _memo_users
+    with _memo_lock:
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _memo_lock:
+            _memo_users -= 1
+            if not _memo_users:
+                _memo.clear()
+
+
 def extract(commit: Commit) -> Facts:
-    """Every fact of one commit: its files' diffs, then its PR body (or its message body)."""
+    """Every fact of one commit: its files' diffs, then its PR body (or its message body). The same object
+    for the same commit inside ``memo()``: read it, never change it."""
+    if not _memo_users:
+        return _extract(commit)
+    # The SHA names the commit; the content guards against two different commits under one SHA (made-up days).
+    content = (
+        commit.message,
+        commit.pr.body if commit.pr else None,
+        tuple((f.path, f.status, f.patch) for f in commit.files),
+    )
+    key = (commit.sha, hash(content))
+    found = _memo.get(key)
+    if found is None:
+        found = _extract(commit)
+        with _memo_lock:
+            if _memo_users:
+                _memo[key] = found
+    return found
+
+
+def _extract(commit: Commit) -> Facts:
     found: list[Fact] = []
     for change in commit.files:
         found += file_facts(change)
     found = _unmoved(found)
+    found += _renames(found)
     tests = [f for f in found if f.kind is FactKind.TESTS_ADDED]
     if len(tests) > MAX_TESTS:
         found = [f for f in found if f.kind is not FactKind.TESTS_ADDED] + tests[:MAX_TESTS]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
 
@@ -29,9 +30,14 @@ class Hunk:
         return "\n".join(line.text for line in self.lines if line.sign in " +")
 
 
-def hunks(patch: str | None) -> list[Hunk]:
-    if not patch:
-        return []
+def hunks(patch: str | None) -> tuple[Hunk, ...]:
+    """The patch's hunks. Every extractor of a file reads the same patch (licence, language, config, tests …):
+    it is parsed once while the file's facts are found."""
+    return _parse(patch) if patch else ()
+
+
+@lru_cache(maxsize=16)
+def _parse(patch: str) -> tuple[Hunk, ...]:
     found: list[Hunk] = []
     context = ""
     current: list[Line] = []
@@ -48,7 +54,7 @@ def hunks(patch: str | None) -> list[Hunk]:
         current.append(Line(sign, raw[1:] if raw[:1] in "+- " else raw, context))
     if current:
         found.append(Hunk(context, tuple(current)))
-    return found
+    return tuple(found)
 
 
 def added(patch: str | None) -> list[Line]:

@@ -33,9 +33,10 @@ def extract(path: str, patch: str | None, status: str) -> list[Fact]:
             )
         ]
     facts: list[Fact] = []
+    gone_lines, new_lines = removed(patch), added(patch)
     for pattern, key in ((_SPDX, "id"), (_FIELD, "value")):
-        old = {m[key].strip() for line in removed(patch) if (m := pattern.search(line.text))}
-        new = {m[key].strip() for line in added(patch) if (m := pattern.search(line.text))}
+        old = {m[key].strip() for line in gone_lines if (m := pattern.search(line.text))}
+        new = {m[key].strip() for line in new_lines if (m := pattern.search(line.text))}
         # A new file with the project's usual header is not a licence change; a modified header is.
         if status == "added" and pattern is _SPDX:
             continue

@@ -24,6 +24,10 @@ class FactKind(StrEnum):
     SYMBOL_REMOVED = "symbol_removed"
     ROUTE_ADDED = "route_added"  # an HTTP route
     ROUTE_REMOVED = "route_removed"
+    # A removed and an added flag, env variable, config key, symbol or route of one file that pair up clearly
+    # (similar names, or the same value): name = the new name, old = the old name, detail = what it is. The
+    # removal and the addition stay among the facts (the rules read them); readers are told "renamed".
+    RENAMED = "renamed"
     DEPENDENCY_ADDED = "dependency_added"  # name (new = version spec)
     DEPENDENCY_REMOVED = "dependency_removed"
     DEPENDENCY_CHANGED = "dependency_changed"  # name: old → new
@@ -50,6 +54,7 @@ REMOVALS = frozenset(
 ADDITIONS = frozenset(
     {FactKind.FLAG_ADDED, FactKind.ENV_ADDED, FactKind.CONFIG_KEY_ADDED, FactKind.SYMBOL_ADDED, FactKind.ROUTE_ADDED}
 )
+RENAMEABLE = REMOVALS | ADDITIONS
 
 
 class Fact(BaseModel):
@@ -124,6 +129,16 @@ class Facts(BaseModel):
 
     def licence_changed(self) -> bool:
         return bool(self.of(FactKind.LICENCE_CHANGED))
+
+    def for_reading(self) -> Facts:
+        """The facts as readers are told them: a rename once, as a rename, not also as a removal and an
+        addition."""
+        renames = self.of(FactKind.RENAMED)
+        if not renames:
+            return self
+        paired = {(f.path, f.old) for f in renames} | {(f.path, f.name) for f in renames}
+        kept = [f for f in self.facts if f.kind not in RENAMEABLE or (f.path, f.name) not in paired]
+        return self.model_copy(update={"facts": kept})
 
     def breaking(self) -> bool:
         """Users must change code, configuration or commands: something public went away or a default moved."""
