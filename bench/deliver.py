@@ -65,7 +65,8 @@ def rendered_issue(kilobytes: int) -> RenderedIssue:
         "<b>[high]</b> Speed up MoE dispatch on H200 — 将调度器的内存分配移出热路径 (#4711)</td></tr>\n"
     )
     links = (
-        f'<a href="{Placeholder.VIEW_URL}">view</a> <a href="{Placeholder.PREFERENCES_URL}">preferences</a> '
+        '<a href="https://d111.cloudfront.net/busy/2026-01-13.html">view</a> '
+        f'<a href="{Placeholder.PREFERENCES_URL}">preferences</a> '
         f'<a href="{Placeholder.UNSUBSCRIBE_URL}">unsubscribe</a> {Placeholder.EMAIL}'
     )
     html = "<html><body>" + links + block * (kilobytes * 1024 // len(block)) + links + "</body></html>"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsletter.config import Settings
 from newsletter.context import Context
-from newsletter.deliver.service import SendableIssue, keep_sendable
+from newsletter.deliver.service import SendableIssue
 from newsletter.models import Importance, MailingList, ReaderPreferences, RepoSpec
 from newsletter.pipeline import deliver_issue
 from newsletter.render.email import render_issue
@@ -83,10 +83,10 @@ def main(readers: int = 100_000, segments: int = 50) -> None:
     store = ctx.store
     key = f"busy/{DAY}"
     for language in ("en", "zh-CN"):
-        keep_base(store, key, busy_issue(120, language=language, day=DAY))
-    base = keep_base(store, key, busy_issue(120, language="en", day=DAY))
+        keep_base(store, ctx.archive, key, busy_issue(120, language=language, day=DAY))
+    base = keep_base(store, ctx.archive, key, busy_issue(120, language="en", day=DAY))
     issue = narrow(base, list_segment(mailing_list))
-    sendable = keep_sendable(store, SendableIssue(issue_id=key, rendered=render_issue(issue), view_url="https://x/"))
+    sendable = SendableIssue(issue_id=key, rendered=render_issue(issue), view_url="https://x/")
 
     started = time.perf_counter()
     options = choices(segments)

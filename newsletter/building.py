@@ -181,7 +181,7 @@ def _base(
         repos=repos,
         progress=progress,
     )
-    return keep_base(ctx.store, issue_id(mailing_list.id, day), base)
+    return keep_base(ctx.store, ctx.archive, issue_id(mailing_list.id, day), base)
 
 
 def base_issue(
@@ -196,7 +196,7 @@ def base_issue(
     """The kept base issue of ``language``; the first reader of a second language has it collected (commit
     details come from the store's cache) and analysed in that language (analyses cached per language).
     ``repos``: the day's commits when already known."""
-    kept = load_base(ctx.store, issue_id(mailing_list.id, day), language)
+    kept = load_base(ctx.store, ctx.archive, issue_id(mailing_list.id, day), language)
     if kept is not None:
         return kept
     if repos is None:

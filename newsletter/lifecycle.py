@@ -7,13 +7,19 @@
 
 - ``prepare`` (``newsletter run``/``send`` and the scheduled tick) builds, archives and keeps the issue once:
   the issue record is created conditionally *with* the issue as it is sent (its body, compressed, in the
-  record; a body too large for one store item goes beside the archive and the record holds its key), so the
-  first writer wins, a retried run sends the very same bytes, and nothing a later step needs can be dropped.
+  record; a body too large for one store item goes to the archive's private storage, outside the public site,
+  and the record holds its key), so the first writer wins, a retried run sends the very same bytes, and nothing
+  a later step needs can be dropped. The issue's parts (a segment's render, a language's base issue) are kept
+  the same way (``keep_part``), as records of their own.
 - ``start_sending``: a campaign began (CLI), or every recipient batch is on the queue (AWS tick, with the
   number of batches).
 - ``settle`` (CLI, after a campaign that left nobody deferred or ambiguous) and ``finish_batch`` (AWS, after
   each SQS batch, once every batch is done) → ``sent``, with the ledger's counts. Later runs and ticks leave a
   ``sent`` or ``skipped`` issue alone.
+
+Every move is a conditional write (``update_issue(…, expected=)``): it happens only while the record still has
+the status it was read with, so two runners (a duplicated tick, the tick and the last sender batch) never move
+an issue back — a stale *sending* can never be written over *sent*.
 """
 
 from __future__ import annotations
@@ -31,12 +37,23 @@ from newsletter.deliver.service import SendableIssue, issue_id
 from newsletter.errors import StoreError
 from newsletter.store.base import Cache, IssueRecord, IssueRecords, IssueStatus, LedgerState, SendLedger
 
-__all__ = ["BodyStore", "IssueStatus", "Prepared", "finish_batch", "prepare", "settle", "start_sending"]
+__all__ = [
+    "BodyStore",
+    "IssueStatus",
+    "Prepared",
+    "finish_batch",
+    "keep_part",
+    "load_part",
+    "prepare",
+    "settle",
+    "start_sending",
+]
 
 # A compressed body up to this size rides in the issue record (base64 in a DynamoDB item of at most 400 KB);
 # larger ones go beside the archive. Typical days compress to 20–80 KB.
 INLINE_LIMIT = 240_000
 _LEGACY_KIND = "sent-issue"  # where issues were kept before they moved into the record
+_RACES = 5  # a record moves at most prepared → sending → sent: a few re-reads always settle it
 
 
 class LifecycleStore(IssueRecords, SendLedger, Cache, Protocol):
@@ -95,11 +112,11 @@ def prepare(
         updated_at=now,
     )
     if sendable is not None:
-        fresh = _with_body(fresh, bodies, sendable)
+        fresh = _with_body(fresh, bodies, sendable.model_dump_json().encode("utf-8"))
     if record is not None:  # a record from before bodies lived in it, whose kept issue was lost: build it again
-        store.update_issue(fresh)
-        return Prepared(key, sendable, fresh.status, built=sendable is not None)
-    if store.create_issue(fresh):
+        if store.update_issue(fresh, expected=IssueStatus.PREPARED):
+            return Prepared(key, sendable, fresh.status, built=sendable is not None)
+    elif store.create_issue(fresh):
         return Prepared(key, sendable, fresh.status, built=sendable is not None)
     winner = store.get_issue(key)  # another runner created it first: theirs is the issue
     if winner is None:
@@ -123,19 +140,18 @@ def start_sending(store: LifecycleStore, key: str, *, batches: int | None = None
     if batches is not None:
         stats["sqs_messages"] = batches
     sending = _moved(record, IssueStatus.SENDING, stats)
-    store.update_issue(sending)
+    if not store.update_issue(sending, expected=IssueStatus.PREPARED):
+        moved = store.get_issue(key)  # another runner started it first (and may have finished it)
+        return moved.status if moved else None
     if batches is not None and store.batches_done(key) >= batches:
-        return _to_sent(store, sending)
+        return _to_sent(store, key)
     return IssueStatus.SENDING
 
 
 def settle(store: LifecycleStore, key: str) -> IssueStatus | None:
     """→ sent, with the ledger's counts: every recipient is settled (sent, or refused for good). Called after a
     campaign that left nobody deferred or ambiguous; a later ``newsletter run`` or tick leaves the issue alone."""
-    record = store.get_issue(key)
-    if record is None or record.status in (IssueStatus.SENT, IssueStatus.SKIPPED):
-        return record.status if record else None
-    return _to_sent(store, record)
+    return _to_sent(store, key)
 
 
 def finish_batch(store: LifecycleStore, key: str, batch: int) -> IssueStatus | None:
@@ -147,7 +163,7 @@ def finish_batch(store: LifecycleStore, key: str, batch: int) -> IssueStatus | N
         return None
     expected = record.stats.get("sqs_messages")
     if record.status == IssueStatus.SENDING and isinstance(expected, int) and done >= expected:
-        return _to_sent(store, record)
+        return _to_sent(store, key)
     return record.status
 
 
@@ -158,31 +174,69 @@ def _moved(record: IssueRecord, status: IssueStatus, stats: dict) -> IssueRecord
     return record.model_copy(update={"status": status, "stats": stats, "updated_at": datetime.now(UTC)})
 
 
-def _to_sent(store: LifecycleStore, record: IssueRecord) -> IssueStatus:
-    counts = Counter(entry.state for entry in store.entries(record.issue_id))
-    stats = {**record.stats, "sent": counts[LedgerState.SENT], "failed": counts[LedgerState.FAILED]}
-    store.update_issue(_moved(record, IssueStatus.SENT, stats))
-    return IssueStatus.SENT
+def _to_sent(store: LifecycleStore, key: str) -> IssueStatus | None:
+    """→ sent with the ledger's counts, from whatever the record says now (prepared or sending); a record that
+    another writer moves in between is read again, so that its move (and its counts) are kept."""
+    for _ in range(_RACES):
+        record = store.get_issue(key)
+        if record is None or record.status in (IssueStatus.SENT, IssueStatus.SKIPPED):
+            return record.status if record else None
+        counts = Counter(entry.state for entry in store.entries(key))
+        stats = {**record.stats, "sent": counts[LedgerState.SENT], "failed": counts[LedgerState.FAILED]}
+        if store.update_issue(_moved(record, IssueStatus.SENT, stats), expected=record.status):
+            return IssueStatus.SENT
+    raise StoreError(f"issue {key} kept changing while it was being settled", hint="run it again")
 
 
-def _with_body(record: IssueRecord, bodies: BodyStore, sendable: SendableIssue) -> IssueRecord:
-    blob = zlib.compress(sendable.model_dump_json().encode("utf-8"), 6)
+def _with_body(record: IssueRecord, bodies: BodyStore, data: bytes) -> IssueRecord:
+    blob = zlib.compress(data, 6)
     if len(blob) <= INLINE_LIMIT:
         return record.model_copy(update={"body": base64.b64encode(blob).decode("ascii")})
     # Named by its content: two runners racing write the same key or two keys, and the record names the winner.
-    blob_key = f"_sendable/{record.list_id}/{record.date}-{hashlib.sha256(blob).hexdigest()[:16]}.json.z"
+    blob_key = f"sendable/{record.list_id}/{record.date}-{hashlib.sha256(blob).hexdigest()[:16]}.json.z"
     bodies.keep_blob(blob_key, blob)
     return record.model_copy(update={"body_key": blob_key})
 
 
-def _body(store: LifecycleStore, bodies: BodyStore, record: IssueRecord) -> SendableIssue | None:
+def _blob(bodies: BodyStore, record: IssueRecord) -> bytes | None:
+    """The record's body (JSON), from the record or the private storage; None when it has none."""
     if record.body:
-        blob: bytes | None = base64.b64decode(record.body)
-    elif record.body_key:
+        return zlib.decompress(base64.b64decode(record.body))
+    if record.body_key:
         blob = bodies.read_blob(record.body_key)
         if blob is None:
-            raise StoreError(f"the body of issue {record.issue_id} ({record.body_key}) is missing from the archive")
-    else:
+            raise StoreError(f"the body of {record.issue_id} ({record.body_key}) is missing from the archive")
+        return zlib.decompress(blob)
+    return None
+
+
+def _body(store: LifecycleStore, bodies: BodyStore, record: IssueRecord) -> SendableIssue | None:
+    data = _blob(bodies, record)
+    if data is None:
         legacy = store.get(_LEGACY_KIND, record.issue_id)
         return SendableIssue.model_validate(legacy) if legacy else None
-    return SendableIssue.model_validate_json(zlib.decompress(blob))
+    return SendableIssue.model_validate_json(data)
+
+
+# ------------------------------------------------------------------------------------------ an issue's parts
+
+
+def keep_part(store: LifecycleStore, bodies: BodyStore, key: str, list_id: str, day: date, data: bytes) -> bytes:
+    """Keep ``data`` (JSON: a segment's render of the issue, a language's base issue) under ``key`` the way the
+    issue itself is kept — a record created conditionally with the body in it, or beside it in the private
+    storage when too large — so that nothing a later batch or run needs can be dropped. The first writer wins:
+    the kept bytes are returned (a resumed run sends what the first one rendered)."""
+    now = datetime.now(UTC)
+    record = IssueRecord(issue_id=key, list_id=list_id, date=day, created_at=now, updated_at=now)
+    if store.create_issue(_with_body(record, bodies, data)):
+        return data
+    kept = load_part(store, bodies, key)
+    if kept is None:
+        raise StoreError(f"{key} was kept and is gone", hint="was the store reset?")
+    return kept
+
+
+def load_part(store: LifecycleStore, bodies: BodyStore, key: str) -> bytes | None:
+    """What ``keep_part`` kept under ``key``, or None."""
+    record = store.get_issue(key)
+    return _blob(bodies, record) if record is not None else None

@@ -440,11 +440,11 @@ class MailingList(Model):
 
 class Placeholder(StrEnum):
     """Per-recipient values left in the rendered HTML and text: MJML runs once per issue, and the delivery
-    stage substitutes these (HTML-escaped in the HTML part) for each recipient."""
+    stage substitutes these (HTML-escaped in the HTML part) for each recipient. Only what differs between
+    readers: the issue's web address is the same for all, and is in the render itself (``Issue.web_url``)."""
 
     UNSUBSCRIBE_URL = "%%unsubscribe_url%%"
     PREFERENCES_URL = "%%preferences_url%%"
-    VIEW_URL = "%%view_url%%"
     EMAIL = "%%email%%"
 
 

@@ -18,10 +18,11 @@ from newsletter.compose import stats
 from newsletter.config import Settings
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.message import MessageFactory, TokenMaker
-from newsletter.deliver.service import SendableIssue, factory_for, issue_id, keep_sendable, load_sendable
+from newsletter.deliver.service import SendableIssue, factory_for, issue_id
+from newsletter.lifecycle import BodyStore, LifecycleStore, keep_part, load_part
 from newsletter.models import Cadence, Focus, Importance, Issue, MailingList, ReaderPreferences
 from newsletter.preferences import touches
-from newsletter.store.base import Cache, Recipient
+from newsletter.store.base import Recipient
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,16 @@ def narrow(base: Issue, segment: Segment, *, whole_url: str | None = None) -> Is
     return base.model_copy(update=update)
 
 
-_BASE = "issue-base"
+# Where these were kept before they were kept as parts of the issue (``lifecycle.keep_part``): the Cache, which
+# may drop an entry. Still read, so that a campaign in progress across an upgrade sends what it began with.
+_LEGACY_BASE = "issue-base"
+_LEGACY_RENDER = "sent-issue"
 
 
-def keep_base(store: Cache, issue_id: str, base: Issue) -> Issue:
-    """Keep the base issue of one language (without the diffs, which no renderer reads), unless one is kept
-    already: the first one wins, so that every segment is narrowed from the same analysis."""
-    kept = load_base(store, issue_id, base.language)
+def keep_base(store: LifecycleStore, bodies: BodyStore, issue_id: str, base: Issue) -> Issue:
+    """Keep the base issue of one language (without the diffs, which no renderer reads) as a part of the issue,
+    unless one is kept already: the first one wins, so that every segment is narrowed from the same analysis."""
+    kept = load_base(store, bodies, issue_id, base.language)
     if kept is not None:
         return kept
     lean = base.model_dump(mode="json")
@@ -106,21 +110,45 @@ def keep_base(store: Cache, issue_id: str, base: Issue) -> Issue:
         for item in repo["commits"]:
             for change in item["commit"]["files"]:
                 change["patch"] = None
-    store.put(_BASE, f"{issue_id}@{base.language}", lean)
-    return Issue.model_validate(lean)
+    data = Issue.model_validate(lean).model_dump_json().encode("utf-8")
+    key = f"{issue_id}@{base.language}"
+    return Issue.model_validate_json(keep_part(store, bodies, key, base.list_id or "", base.date, data))
 
 
-def load_base(store: Cache, issue_id: str, language: str) -> Issue | None:
-    value = store.get(_BASE, f"{issue_id}@{language}")
+def load_base(store: LifecycleStore, bodies: BodyStore, issue_id: str, language: str) -> Issue | None:
+    key = f"{issue_id}@{language}"
+    data = load_part(store, bodies, key)
+    if data is not None:
+        return Issue.model_validate_json(data)
+    value = store.get(_LEGACY_BASE, key)
     return Issue.model_validate(value) if value else None
 
 
-def recent_areas(store: Cache, mailing_list: MailingList, today: date, *, days: int = 14) -> list[str]:
+def keep_render(store: LifecycleStore, bodies: BodyStore, sendable: SendableIssue, list_id: str) -> SendableIssue:
+    """Keep a segment's render of the issue as a part of the issue (first writer wins: a resumed run must not
+    change it); returns the kept one."""
+    day = date.fromisoformat(sendable.issue_id.split("#", 1)[0].rsplit("/", 1)[-1])
+    data = keep_part(store, bodies, sendable.issue_id, list_id, day, sendable.model_dump_json().encode("utf-8"))
+    return SendableIssue.model_validate_json(data)
+
+
+def load_render(store: LifecycleStore, bodies: BodyStore, key: str) -> SendableIssue | None:
+    data = load_part(store, bodies, key)
+    if data is not None:
+        return SendableIssue.model_validate_json(data)
+    value = store.get(_LEGACY_RENDER, key)
+    return SendableIssue.model_validate(value) if value else None
+
+
+def recent_areas(
+    store: LifecycleStore, bodies: BodyStore, mailing_list: MailingList, today: date, *, days: int = 14
+) -> list[str]:
     """The top-level folders (``python/``) the list's issues of the last ``days`` days touched: what the
     preferences page offers as areas, so that a reader picks among folders the repository actually has."""
     seen: set[str] = set()
     for back in range(1, days + 1):
-        base = load_base(store, issue_id(mailing_list.id, today - timedelta(days=back)), mailing_list.language)
+        key = issue_id(mailing_list.id, today - timedelta(days=back))
+        base = load_base(store, bodies, key, mailing_list.language)
         for repo in base.repos if base else []:
             seen.update(f"{f.path.split('/', 1)[0]}/" for c in repo.commits for f in c.commit.files if "/" in f.path)
     return sorted(seen)
@@ -171,7 +199,8 @@ def segment_messages(
     *,
     settings: Settings,
     tokens: TokenMaker,
-    store: Cache,
+    store: LifecycleStore,
+    bodies: BodyStore,
     choices: Iterable[tuple[str, ReaderPreferences]],
     base: Callable[[str], Issue],
 ) -> tuple[MessageFactory | SegmentedMessages, CampaignResult]:
@@ -187,7 +216,7 @@ def segment_messages(
 
     def make(segment: Segment) -> MessageFactory | None:
         key = f"{sendable.issue_id}#{segment.key}"
-        kept = load_sendable(store, key)
+        kept = load_render(store, bodies, key)
         if kept is None:
             # Imported here: a sender Lambda whose segments were rendered by an earlier batch never loads MJML.
             from newsletter.render.email import render_issue
@@ -197,7 +226,8 @@ def segment_messages(
                 return None
             # The reader's "view in browser" and "read the whole issue" both lead to the list's archived issue.
             rendered = render_issue(issue.model_copy(update={"web_url": sendable.view_url}))
-            kept = keep_sendable(store, SendableIssue(issue_id=key, rendered=rendered, view_url=sendable.view_url))
+            made = SendableIssue(issue_id=key, rendered=rendered, view_url=sendable.view_url)
+            kept = keep_render(store, bodies, made, mailing_list.id)
             counts.rendered += 1
         return factory_for(mailing_list, kept, settings=settings, tokens=tokens)
 

@@ -85,6 +85,7 @@ def campaign(
         settings=ctx.settings,
         tokens=ctx.tokens,
         store=ctx.store,
+        bodies=ctx.archive,
         choices=choices,
         base=base,
     )
@@ -140,7 +141,7 @@ class SendRun:
     """How ``newsletter send`` went: plain data for the summary."""
 
     issue_id: str
-    delivery: str  # where the messages went (the sender's description)
+    delivery: str  # where the messages went (the sender's description); "": nothing to send, no sender opened
     campaign: CampaignResult | None = None  # None: an empty day the list skips, or a test message
     test_message: str | None = None  # the provider's id of the one test message (``to``)
 
@@ -160,9 +161,9 @@ def send_day(
     everyone already settled)."""
     key = issue_id(mailing_list.id, day)
     sendable = prepare_issue(mailing_list, day, ctx)
-    delivery = ctx.sender_for(mailing_list).describe()
     if sendable is None:
-        return SendRun(key, delivery)
+        return SendRun(key, "")
+    delivery = ctx.sender_for(mailing_list).describe()
     if to:
         return SendRun(key, delivery, test_message=test_send(mailing_list, sendable, ctx, to))
     result = deliver_issue(

@@ -51,8 +51,11 @@ def make_issue(day: date, *, list_id: str = "sglang-daily", language: str = "en"
     )
 
 
-def make_rendered(issue: Issue, *, subject: str | None = None) -> RenderedIssue:
-    view, unsub = Placeholder.VIEW_URL.value, Placeholder.UNSUBSCRIBE_URL.value
+def make_rendered(issue: Issue, *, subject: str | None = None, view: str | None = None) -> RenderedIssue:
+    """As the renderer makes it: the issue's page address (``view``, what the archive gives it) in the render,
+    per-recipient placeholders for the rest."""
+    view = view or f"https://digest.example.org/{issue.list_id}/{issue.date}.html"
+    unsub = Placeholder.UNSUBSCRIBE_URL.value
     prefs, email = Placeholder.PREFERENCES_URL.value, Placeholder.EMAIL.value
     html = (
         "<!DOCTYPE html><html><head><title>x</title></head><body>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 from pathlib import Path
 
 from newsletter.deliver.service import SendableIssue, issue_id
@@ -12,6 +13,8 @@ from newsletter.store.base import MemberStatus
 SECRET = "deliver-Ub4Ne8Kq2Xw6Rt0Mz3Py7Lc1Vh5Gd9Ja"
 DAY = date(2026, 1, 13)
 SENDER = "Commit Digest <digest@example.com>"
+# The issue's page on the archive: the same for every reader, in the render itself (escaped in the HTML).
+VIEW_URL = "https://digest.example.com/digest/2026-01-13/?utm=a&b=c"
 
 LIST_TOML = """\
 id = "digest"
@@ -39,14 +42,14 @@ def mailing_list() -> MailingList:
 def rendered(subject: str = "sglang daily · 2026-01-13 · Faster MoE kernels on H200") -> RenderedIssue:
     html = (
         "<html><body><h1>sglang daily</h1><p>Für alle — 每日摘要</p>"
-        f'<a href="{Placeholder.VIEW_URL}">view in browser</a> '
+        f'<a href="{escape(VIEW_URL)}">view in browser</a> '
         f'<a href="{Placeholder.PREFERENCES_URL}">preferences</a> '
         f'<a href="{Placeholder.UNSUBSCRIBE_URL}">unsubscribe</a> '
         f"<p>sent to {Placeholder.EMAIL}</p>" + "<p>" + "commit detail " * 400 + "</p></body></html>"
     )
     text = (
         "sglang daily\n\nFür alle\n"
-        f"View: {Placeholder.VIEW_URL}\nPreferences: {Placeholder.PREFERENCES_URL}\n"
+        f"View: {VIEW_URL}\nPreferences: {Placeholder.PREFERENCES_URL}\n"
         f"Unsubscribe: {Placeholder.UNSUBSCRIBE_URL}\nSent to {Placeholder.EMAIL}\n"
     )
     return RenderedIssue(
@@ -54,7 +57,7 @@ def rendered(subject: str = "sglang daily · 2026-01-13 · Faster MoE kernels on
     )
 
 
-def sendable(view_url: str = "https://digest.example.com/digest/2026-01-13/?utm=a&b=c") -> SendableIssue:
+def sendable(view_url: str = VIEW_URL) -> SendableIssue:
     return SendableIssue(issue_id=issue_id("digest", DAY), rendered=rendered(), view_url=view_url)
 
 

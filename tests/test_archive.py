@@ -35,8 +35,12 @@ def _assert_nothing_personal(files: dict[str, str]) -> None:
 
 def test_local_archive_publishes_neutral_pages_indexes_and_feed(tmp_path: Path) -> None:
     archive = LocalArchive(tmp_path / "site", "https://digest.example.org/archive/")
-    url1 = archive.publish(make_issue(DAY1), make_rendered(make_issue(DAY1)))
-    url2 = archive.publish(make_issue(DAY2), make_rendered(make_issue(DAY2)))
+    url1 = archive.publish(
+        make_issue(DAY1), make_rendered(make_issue(DAY1), view=archive.url_for("sglang-daily", DAY1))
+    )
+    url2 = archive.publish(
+        make_issue(DAY2), make_rendered(make_issue(DAY2), view=archive.url_for("sglang-daily", DAY2))
+    )
 
     assert (
         url2
@@ -153,7 +157,7 @@ def test_open_archive_chooses_by_scheme(tmp_path: Path) -> None:
 def test_archive_build_rebuilds_the_site_elsewhere(tmp_path: Path, isolated_env: Path) -> None:
     source = backends.open_archive(Settings.from_env())
     for day in (DAY1, DAY2):
-        source.publish(make_issue(day), make_rendered(make_issue(day)))
+        source.publish(make_issue(day), make_rendered(make_issue(day), view=source.url_for("sglang-daily", day)))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["archive", "build", "--out", str(out), "--base-url", "https://new.example/"])
     assert result.exit_code == 0, result.output

@@ -39,3 +39,40 @@ def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip()
+
+
+CLI = Path(__file__).resolve().parents[1] / "newsletter" / "cli"
+# What only the composition root (newsletter/context.py, through newsletter/backends.py) may call.
+BACKEND_MAKERS = ("open_store(", "open_archive(", "make_sender(", "make_analyzer(", "collect_repos(", "Tokens(")
+
+
+def test_commands_take_every_backend_from_the_context() -> None:
+    """A command that opened the store (or a sender, the archive, the collector) itself would bypass the
+    one place that wires backends and closes them; every command goes through ``cli.app.context()``."""
+    offenders = [
+        f"{path.name}: {maker}"
+        for path in sorted(CLI.glob("*.py"))
+        for maker in BACKEND_MAKERS
+        if maker in path.read_text(encoding="utf-8")
+    ]
+    assert not offenders, offenders
+
+
+def test_help_loads_no_backend_library() -> None:
+    """``newsletter --help`` (and every command's help) imports typer and rich, not the libraries the commands
+    use: those are imported inside the commands."""
+    import subprocess
+    import sys
+
+    # (typer itself imports pydantic when it builds a command's parameters: that one is not ours to defer.)
+    heavy = ["boto3", "botocore", "openai", "jinja2", "github", "feedparser", "mjml", "newsletter.context"]
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from newsletter.cli import app\n"
+        "for args in (['--help'], ['build', '--help'], ['send', '--help'], ['subscribers', 'add', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -129,3 +129,18 @@ def test_a_line_break_in_a_name_or_subject_cannot_add_a_header() -> None:
     assert message["To"].addresses[0].addr_spec == "ann@example.org"
     assert "\n" not in str(message["Subject"]) and "\n" not in str(message["To"])
     assert b"\r\nBcc:" not in raw
+
+
+def test_an_issue_kept_with_the_old_view_placeholder_still_links_its_page() -> None:
+    """Issues rendered before the page address went into the render carry ``%%view_url%%``: a campaign that
+    resumes one after an upgrade fills it (the same for every reader) instead of mailing the placeholder."""
+    old = rendered().model_copy(
+        update={"html": '<p><a href="%%view_url%%">view</a> %%email%%</p>', "text": "View: %%view_url%%\n"}
+    )
+    factory = MessageFactory(
+        old, mailing_list(), tokens=Tokens(SECRET), public_url="https://p", view_url="https://v/2026-01-13?a&b"
+    )
+    message = email.message_from_bytes(factory.build("ann@example.org"), policy=policy.default)
+    text, page = (part.get_content() for part in message.iter_parts())
+    assert text == "View: https://v/2026-01-13?a&b\n"
+    assert page == '<p><a href="https://v/2026-01-13?a&amp;b">view</a> ann@example.org</p>'

@@ -187,7 +187,7 @@ def test_importance_signals_survive_a_client_that_drops_style(browser: Browser, 
 
 COMFORT = """(() => {
   const box = e => e.getBoundingClientRect();
-  const links = Array.from(document.querySelectorAll('a[href^="%%"]')).map(a => {
+  const links = Array.from(document.querySelectorAll('.foot a')).map(a => {
     const r = box(a); return {text: a.textContent, top: r.top, left: r.left, right: r.right, height: r.height,
                                width: r.width};
   });

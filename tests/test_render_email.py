@@ -25,7 +25,7 @@ from newsletter.models import (
     Window,
 )
 from newsletter.render.email import minify, render_issue
-from newsletter.render.view import safe_url
+from newsletter.render.view import LOCAL_WEB_VERSION, safe_url
 from newsletter.samples.synthetic import busy_issue
 
 GMAIL_CLIP = 102_000
@@ -60,7 +60,7 @@ def footer(issue: Issue) -> list[str]:
     return [
         f'href="{Placeholder.UNSUBSCRIBE_URL.value}"',
         f'href="{Placeholder.PREFERENCES_URL.value}"',
-        f'href="{Placeholder.VIEW_URL.value}"',
+        f'href="{issue.web_url or LOCAL_WEB_VERSION}"',  # the issue's page: the same for every reader
         issue.postal_address or "",
     ]
 
@@ -157,7 +157,9 @@ def test_injection_in_titles_pr_bodies_and_model_output_renders_as_text(language
     assert "<mj-" not in out.html and "</mj-" not in out.html  # no MJML tag leaked through unparsed
     assert not [k for k, _ in doc.attrs if k.startswith("on")]
     for href in doc.hrefs:
-        assert href.startswith(("https://", "http://", "#")) or href in {p.value for p in Placeholder}, href
+        # (no safe page address: "view in browser" leads to the web version written beside the preview)
+        assert href.startswith(("https://", "http://", "#", LOCAL_WEB_VERSION)) or href in set(Placeholder), href
+    assert f'href="{LOCAL_WEB_VERSION}"' in out.html
     assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
     assert "&lt;script&gt;" in out.html
     # Inside a tag (text may say href="javascript:…" verbatim: the inliner's serializer leaves quotes in text).
@@ -334,3 +336,15 @@ def test_text_twin_in_chinese_uses_measure_words_and_full_width_colons() -> None
     # Every label colon is full-width; an ASCII ": " is left only inside English model text and URLs.
     for label in ("影响范围", "在浏览器中查看", "退订", "管理订阅设置", "架构", "性能"):
         assert f"{label}：" in body and f"{label}: " not in body
+
+
+@pytest.mark.parametrize(
+    "url", ["https://digest.example.com/busy/2026-01-13.html", "file:///srv/newsletter/archive/busy/2026-01-13.html"]
+)
+def test_view_in_browser_is_the_issues_page_in_the_render(url: str) -> None:
+    """The issue's page is the same for every reader: it is in the render (email and text twin), not a
+    placeholder filled per recipient. A local archive's file:// page counts (the embedded defaults)."""
+    out = render_issue(busy_issue(3).model_copy(update={"web_url": url}))
+    assert f'href="{url}"' in out.html
+    assert f"View in browser: {url}" in out.text
+    assert "view_url" not in out.html + out.text

@@ -17,10 +17,10 @@ import pytest
 from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.lists import parse_list
-from newsletter.models import Importance, Issue, ReaderPreferences
+from newsletter.models import Importance, ReaderPreferences
 from newsletter.pipeline import run_list
 from newsletter.preferences import touches
-from newsletter.segments import Segment, narrow
+from newsletter.segments import Segment, load_base, narrow
 from newsletter.store.base import LedgerState, MemberStatus
 from tests.day import DAY, day_of_commits
 
@@ -84,7 +84,8 @@ def test_a_thousand_readers_in_twelve_segments_are_rendered_twelve_times(ctx: Co
 
     # Each message holds exactly the commits its reader's choices match, in the reader's language.
     day = repos[0].commits
-    bases = {lang: Issue.model_validate(store.get("issue-base", f"sglang/{DAY}@{lang}")) for lang in ("zh-CN", "en")}
+    bases = {lang: load_base(store, ctx.archive, f"sglang/{DAY}", lang) for lang in ("zh-CN", "en")}
+    assert bases["en"] is not None and bases["zh-CN"] is not None
     importance = {c.commit.sha: c.analysis.importance for c in bases["en"].repos[0].commits}
     for mail in mails:
         prefs = readers[str(mail["To"])]

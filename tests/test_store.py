@@ -126,9 +126,28 @@ def test_issue_records_are_created_once(make_store: Callable[..., Store], clock:
     assert sorted(created) == [False, True]
     assert stores[0].get_issue("sglang/2026-01-13") == record
     record.status, record.stats = IssueStatus.SENT, {"sent": 3, "cost_usd": 0.0123}
-    stores[1].update_issue(record)
+    assert stores[1].update_issue(record, expected=IssueStatus.PREPARED)
     assert stores[0].get_issue("sglang/2026-01-13") == record
     assert stores[0].get_issue("sglang/2026-01-14") is None
+
+
+def test_issue_status_moves_only_from_the_status_it_was_read_with(any_store: Store, clock: FakeClock) -> None:
+    now = clock()
+    fields = {"issue_id": "sglang/2026-01-13", "list_id": "sglang", "date": date(2026, 1, 13)}
+    prepared = IssueRecord(**fields, created_at=now, updated_at=now)
+    assert any_store.create_issue(prepared)
+    sending = prepared.model_copy(update={"status": IssueStatus.SENDING, "stats": {"sqs_messages": 2}})
+    sent = sending.model_copy(update={"status": IssueStatus.SENT, "stats": {"sqs_messages": 2, "sent": 9}})
+    assert not any_store.update_issue(sent, expected=IssueStatus.SENDING)  # it is not sending yet
+    assert any_store.update_issue(sending, expected=IssueStatus.PREPARED)
+    assert not any_store.update_issue(sending, expected=IssueStatus.PREPARED)  # a second starter loses
+    assert any_store.update_issue(sent, expected=IssueStatus.SENDING)
+    stale = prepared.model_copy(update={"status": IssueStatus.SENDING, "stats": {"sqs_messages": 5}})
+    assert not any_store.update_issue(stale, expected=IssueStatus.PREPARED)  # read before it moved: refused
+    assert any_store.get_issue("sglang/2026-01-13") == sent
+    missing = prepared.model_copy(update={"issue_id": "sglang/2026-01-14", "date": date(2026, 1, 14)})
+    assert not any_store.update_issue(missing, expected=IssueStatus.PREPARED)  # no record: nothing is written
+    assert any_store.get_issue("sglang/2026-01-14") is None
 
 
 def test_issue_batches_count_once_each(any_store: Store) -> None:

@@ -11,6 +11,11 @@ Layout under the archive's root (a folder, or an S3 prefix served by CloudFront)
     <list>/<YYYY-MM-DD>.{txt,md}    its text and Markdown twins, same treatment
     <list>/<YYYY-MM-DD>.json        the issue's data and metadata, so that the site can be rebuilt
 
+Beside the site, never under it, a private storage keeps what no page may show: an issue (or a part of one) too
+large for its store record, as it is mailed (``keep_blob``/``read_blob``). For a folder ``…/archive`` it is the
+folder ``…/archive.private``; on S3 the prefix ``private/<prefix>`` of the same bucket (CloudFront serves only
+the site's prefix).
+
 The rendered email holds per-recipient placeholders (models.Placeholder); a public page must never carry a
 personal token, so they become neutral values: "view in browser" points at the page itself, unsubscribe and
 preferences at the list page's explanation of where the personal links are, the address at a neutral word.
@@ -26,6 +31,8 @@ from newsletter.archive.site import ArchivedIssue, Site
 from newsletter.archive.storage import FolderStorage, S3Storage, Storage
 from newsletter.models import Issue, RenderedIssue
 
+_PUBLIC_BLOBS = "_sendable/"
+
 __all__ = ["Archive", "ArchivedIssue", "LocalArchive", "S3Archive", "SiteArchive", "Storage"]
 
 
@@ -40,14 +47,22 @@ class Archive(Protocol):
 
 
 class SiteArchive(Site):
-    """The archive site over any storage; the subclasses below only say where the files go."""
+    """The archive site over any storage, and its private storage; the subclasses below only say where the files
+    go."""
+
+    def __init__(self, storage: Storage, private: Storage, base_url: str, *, public_url: str | None = None) -> None:
+        super().__init__(storage, base_url, public_url=public_url)
+        self.private = private
 
     def keep_blob(self, key: str, data: bytes) -> None:
-        """Keep a file beside the site that no page links to (an issue too large for its store record)."""
-        self.storage.write(key, data, content_type="application/octet-stream", cache_control="no-store")
+        """Keep a file outside the site (an issue, or a part of one, too large for its store record)."""
+        self.private.write(key, data, content_type="application/octet-stream", cache_control="no-store")
 
     def read_blob(self, key: str) -> bytes | None:
-        return self.storage.read(key)
+        found = self.private.read(key)
+        if found is None and key.startswith(_PUBLIC_BLOBS):  # kept inside the site by earlier versions
+            found = self.storage.read(key)
+        return found
 
     def copy_to(self, target: Site) -> int:
         """Write every archived issue into ``target`` (rebased on its URL) and rebuild its indexes and feeds.
@@ -66,7 +81,13 @@ class SiteArchive(Site):
 class LocalArchive(SiteArchive):
     def __init__(self, folder: Path, base_url: str | None = None, *, public_url: str | None = None) -> None:
         self.folder = Path(folder)
-        super().__init__(FolderStorage(self.folder), base_url or self.folder.resolve().as_uri(), public_url=public_url)
+        self.private_folder = self.folder.with_name(self.folder.name + ".private")
+        super().__init__(
+            FolderStorage(self.folder),
+            FolderStorage(self.private_folder),
+            base_url or self.folder.resolve().as_uri(),
+            public_url=public_url,
+        )
 
 
 class S3Archive(SiteArchive):
@@ -88,4 +109,5 @@ class S3Archive(SiteArchive):
 
             client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
         default = f"https://{bucket}.s3.amazonaws.com" + (f"/{self.prefix}" if self.prefix else "")
-        super().__init__(S3Storage(client, bucket, self.prefix), base_url or default, public_url=public_url)
+        private = S3Storage(client, bucket, "private" + (f"/{self.prefix}" if self.prefix else ""))
+        super().__init__(S3Storage(client, bucket, self.prefix), private, base_url or default, public_url=public_url)

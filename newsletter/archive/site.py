@@ -121,19 +121,19 @@ class Site:
         )
         neutral_email = t(entry.language, "archive.neutral_email")
         relative = {
-            Placeholder.VIEW_URL.value: entry.page,
             Placeholder.UNSUBSCRIBE_URL.value: "index.html#manage",
             Placeholder.PREFERENCES_URL.value: "index.html#manage",
             Placeholder.EMAIL.value: neutral_email,
         }
         absolute = {
             **relative,
-            Placeholder.VIEW_URL.value: url,
             Placeholder.UNSUBSCRIBE_URL.value: f"{self.list_url(list_id)}#manage",
             Placeholder.PREFERENCES_URL.value: f"{self.list_url(list_id)}#manage",
         }
         # The page is the whole issue (never shed): the email links to its anchors for what it left out.
         page = neutralise(rendered.web_html or rendered.html, relative, escape=True)
+        # The page's links to itself ("view in browser") are relative too, so that a copy elsewhere still works.
+        page = page.replace(f'href="{html.escape(url)}', f'href="{entry.page}')
         feed_link = '<link rel="alternate" type="application/atom+xml" href="feed.xml">\n'
         page = _HEAD_END.sub(lambda m: feed_link + m.group(0), page, count=1)
         parts = {

@@ -392,7 +392,7 @@ def _reader_form(rt: Context, mailing_list: MailingList, email: str) -> ReaderFo
     chosen = rt.store.preferences(email, mailing_list.id)
     today = datetime.now(UTC).astimezone(zone(mailing_list.timezone)).date()
     # A checkbox per top-level folder the recent issues touched, and any area chosen before (kept checked).
-    offered = sorted({*recent_areas(rt.store, mailing_list, today), *chosen.areas})
+    offered = sorted({*recent_areas(rt.store, rt.archive, mailing_list, today), *chosen.areas})
     return ReaderForm(
         title=mailing_list.title,
         importance=(chosen.min_importance or mailing_list.min_importance).value,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
+    from newsletter.context import Context
 
 console = Console()
 err_console = Console(stderr=True)
@@ -79,6 +81,14 @@ def settings() -> Settings:
     from newsletter.config import Settings  # pydantic-settings is not needed to print the help
 
     return Settings.from_env()
+
+
+def context(config: Settings | None = None, *, secret: str | None = None) -> AbstractContextManager[Context]:
+    """The composition root for this invocation (``with context() as ctx``): every backend a command uses —
+    store, archive, collector, analyzer, senders, tokens, list files — comes from it, and is closed after."""
+    from newsletter.context import Context  # the backends' modules are not needed to print the help
+
+    return Context.open(config or settings(), secret=secret)
 
 
 # Shared option types, so that every command spells the same option the same way.

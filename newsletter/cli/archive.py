@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.app import Typer, app, console, settings
+from newsletter.cli.app import Typer, app, console, context
 from newsletter.errors import InputError
 
 archive_app = Typer(help="The web archive: a page per issue, an index and an Atom feed per list.")
@@ -23,15 +23,14 @@ def build(
     ] = None,
 ) -> None:
     """Write the whole archive site (pages, indexes, feeds) into a folder, from the issues already archived."""
-    from newsletter import backends
     from newsletter.archive import LocalArchive
 
-    config = settings()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
-    source = backends.open_archive(config)
-    target = LocalArchive(out, base_url, public_url=config.public_url)
-    copied = source.copy_to(target)
+    with context() as ctx:
+        config = ctx.settings
+        target = LocalArchive(out, base_url, public_url=config.public_url)
+        copied = ctx.archive.copy_to(target)
     if copied == 0:
         console.print(f"The archive ({config.archive_url}) holds no issue yet; wrote an empty site to {out}.")
     else:

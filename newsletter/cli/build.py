@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, err_console, settings
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, context, err_console
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 
@@ -30,11 +30,11 @@ def build(
     analyzer: AnalyzerOpt = "auto",
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
-    from newsletter.backends import check_analyzer, open_store
-    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.backends import check_analyzer
+    from newsletter.collect import resolve_window
     from newsletter.i18n import check_language
     from newsletter.models import RepoSpec
-    from newsletter.pipeline import build_issue
+    from newsletter.pipeline import build_day
     from newsletter.render.markdown import render_markdown
 
     started = time.monotonic()
@@ -44,29 +44,8 @@ def build(
     check_analyzer(analyzer)
     specs = [RepoSpec.parse(text) for text in repos]
     window = resolve_window(date, tz)
-    config = settings()
-    store = open_store(config)
-    try:
-        with RichProgress() as progress:
-            collected = collect_repos(
-                specs,
-                window,
-                settings=config,
-                cache=store,
-                progress=progress,
-            )
-            issue = build_issue(
-                collected,
-                language=lang,
-                settings=config,
-                store=store,
-                analyzer_choice=analyzer,
-                progress=progress,
-                day=window.local_date,
-                timezone=tz,
-            )
-    finally:
-        store.close()
+    with context() as ctx, RichProgress() as progress:
+        issue = build_day(ctx, specs, window, language=lang, analyzer=ctx.analyzer(analyzer), progress=progress)
     text = render_markdown(issue) if fmt == "md" else issue.model_dump_json(indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.app import DateOpt, TzOpt, app, console, err_console, settings
+from newsletter.cli.app import DateOpt, TzOpt, app, console, context, err_console, settings
 from newsletter.cli.progress import RichProgress
 
 if TYPE_CHECKING:
@@ -34,8 +34,7 @@ def collect(
     ] = False,
 ) -> None:
     """List the commits that landed on each branch during one day (or --since/--until), with a table and JSON."""
-    from newsletter.backends import open_store
-    from newsletter.collect import CollectOptions, collect_repos, dump_collected, resolve_window
+    from newsletter.collect import CollectOptions, dump_collected, resolve_window
     from newsletter.models import RepoSpec
 
     specs = [RepoSpec.parse(text) for text in repos]
@@ -47,12 +46,8 @@ def collect(
         bot_logins=config.github_bot_logins,
         allow_degraded=allow_degraded,
     )
-    store = open_store(config)
-    try:
-        with RichProgress() as progress:
-            result = collect_repos(specs, window, settings=config, cache=store, options=options, progress=progress)
-    finally:
-        store.close()
+    with context(config) as ctx, RichProgress() as progress:
+        result = ctx.collect(specs, window, options=options, progress=progress)
     for repo in result:
         console.print(_table(repo))
         for warning in repo.warnings:

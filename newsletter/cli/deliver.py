@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from newsletter.cli.app import DateOpt, app, console, err_console, settings
+from newsletter.cli.app import DateOpt, app, console, context, err_console
 
 if TYPE_CHECKING:
     from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
@@ -83,27 +83,24 @@ def send(
     ] = False,
 ) -> None:
     """Send a list's issue for one day to its subscribers: resumable, never twice to anyone."""
-    from newsletter import pipeline
     from newsletter.collect.window import parse_day
+    from newsletter.pipeline import last_complete_day, send_day
 
-    s = settings()
-    with pipeline.Context.open(s) as ctx:
+    with context() as ctx:
         mailing_list = ctx.mailing_list(list_id)
-        when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
-        sendable = pipeline.prepare_issue(mailing_list, when, ctx)
-        if sendable is None:
-            console.print(f"{list_id} {when}: no commits that day; nothing to send (skip_empty_days)")
-            return
-        sender = ctx.sender_for(mailing_list)
-        if to:
-            message_id = pipeline.test_send(mailing_list, sendable, ctx, to)
-            console.print(f"test message to {to} via {sender.describe()}: {message_id}", highlight=False)
-            return
-        with progress_bar(f"sending {sendable.issue_id}") as advance:
-            result = pipeline.deliver_issue(
-                mailing_list, sendable, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, progress=advance
+        when = parse_day(day) if day else last_complete_day(mailing_list, datetime.now(UTC))
+        with progress_bar(f"sending {list_id}/{when}") as advance:
+            done = send_day(
+                mailing_list, when, ctx, dry_run=dry_run, resend_ambiguous=resend_ambiguous, to=to, progress=advance
             )
-    console.print(summary_table(result, sender.describe(), dry_run=dry_run))
+    if done.test_message is not None:
+        console.print(f"test message to {to} via {done.delivery}: {done.test_message}", highlight=False)
+        return
+    result = done.campaign
+    if result is None:
+        console.print(f"{list_id} {when}: no commits that day; nothing to send (skip_empty_days)")
+        return
+    console.print(summary_table(result, done.delivery, dry_run=dry_run))
     explain(result)
     if result.failed or result.deferred:
         raise typer.Exit(1)
@@ -124,15 +121,14 @@ def send_status(
     day: DateOpt = None,
 ) -> None:
     """How sending a list's issue went: sent, failed, ambiguous (handed over when a run died), still to send."""
-    from newsletter import pipeline
     from newsletter.collect.window import parse_day
     from newsletter.deliver.campaign import send_status as read_status
+    from newsletter.pipeline import issue_id, last_complete_day
 
-    s = settings()
-    with pipeline.Context.open(s) as ctx:
+    with context() as ctx:
         mailing_list = ctx.mailing_list(list_id)
-        when = parse_day(day) if day else pipeline.last_complete_day(mailing_list, datetime.now(UTC))
-        status = read_status(pipeline.issue_id(list_id, when), list_id, ctx.store)
+        when = parse_day(day) if day else last_complete_day(mailing_list, datetime.now(UTC))
+        status = read_status(issue_id(list_id, when), list_id, ctx.store)
     console.print(status_table(status))
     for entry in status.ambiguous:
         console.print(

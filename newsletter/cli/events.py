@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.app import Typer, app, console, settings
+from newsletter.cli.app import Typer, app, console, context
 from newsletter.errors import InputError
 
 events_app = Typer(help="SES notifications (bounces, complaints, deliveries).", no_args_is_help=True)
@@ -22,7 +22,6 @@ def ingest_command(
     ],
 ) -> None:
     """Apply SES notifications (as SNS delivers them): hard bounces and complaints suppress at once."""
-    from newsletter.backends import open_store
     from newsletter.deliver.events import ingest, read_documents
 
     if source == "-":
@@ -32,36 +31,38 @@ def ingest_command(
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"cannot read {source}: {err}") from err
-    store = open_store(settings())
-    counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
-    skipped: list[str] = []
-    for document in read_documents(text):
-        # A record that is no notification is reported and skipped: the records after it still count, and a
-        # re-run gets past it too. The exit code says that something was skipped.
-        try:
-            if document.value is None:
-                raise InputError(document.problem or "not a JSON object")
-            result = ingest(document.value, store)
-        except InputError as err:
-            skipped.append(f"{document.where}: {err.message}")
-            console.print(f"skipped {skipped[-1]}", highlight=False, markup=False, emoji=False, soft_wrap=True)
-            continue
-        counts["notifications"] += 1
-        counts["duplicates"] += result.duplicate
-        counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
-        state = (
-            "already seen" if result.duplicate else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
-        )
-        if result.invalid:
-            state += f"; ignored {len(result.invalid)} recipients that are not addresses"
-        # Ids and addresses are data: no markup, no ":emoji:" codes.
-        console.print(
-            f"{result.kind} {result.notification_id}: {state}",
-            highlight=False,
-            markup=False,
-            emoji=False,
-            soft_wrap=True,
-        )
+    with context() as ctx:
+        counts = {"notifications": 0, "duplicates": 0, "suppressed": 0}
+        skipped: list[str] = []
+        for document in read_documents(text):
+            # A record that is no notification is reported and skipped: the records after it still count, and a
+            # re-run gets past it too. The exit code says that something was skipped.
+            try:
+                if document.value is None:
+                    raise InputError(document.problem or "not a JSON object")
+                result = ingest(document.value, ctx.store)
+            except InputError as err:
+                skipped.append(f"{document.where}: {err.message}")
+                console.print(f"skipped {skipped[-1]}", highlight=False, markup=False, emoji=False, soft_wrap=True)
+                continue
+            counts["notifications"] += 1
+            counts["duplicates"] += result.duplicate
+            counts["suppressed"] += len(result.suppressed) if not result.duplicate else 0
+            state = (
+                "already seen"
+                if result.duplicate
+                else ", ".join(f"suppressed {e}" for e in result.suppressed) or "noted"
+            )
+            if result.invalid:
+                state += f"; ignored {len(result.invalid)} recipients that are not addresses"
+            # Ids and addresses are data: no markup, no ":emoji:" codes.
+            console.print(
+                f"{result.kind} {result.notification_id}: {state}",
+                highlight=False,
+                markup=False,
+                emoji=False,
+                soft_wrap=True,
+            )
     console.print(
         f"{counts['notifications']} notifications, {counts['duplicates']} already seen,"
         f" {counts['suppressed']} addresses suppressed" + (f", {len(skipped)} records skipped" if skipped else ""),

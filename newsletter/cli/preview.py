@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, err_console, settings
+from newsletter.cli.app import AnalyzerOpt, DateOpt, LangOpt, TzOpt, app, console, context, err_console, settings
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 
@@ -48,10 +48,10 @@ def preview(
 
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
-    from newsletter.backends import check_analyzer, open_store
-    from newsletter.collect import collect_repos, resolve_window
+    from newsletter.backends import check_analyzer
+    from newsletter.collect import resolve_window
     from newsletter.models import RepoSpec
-    from newsletter.pipeline import build_issue
+    from newsletter.pipeline import build_day
     from newsletter.render.email import DEFAULT_BUDGET, render_issue
     from newsletter.render.preview import serve, write_preview
     from newsletter.render.view import Catalogue
@@ -61,34 +61,30 @@ def preview(
 
     t = Catalogue(lang)  # an unknown language or analyzer fails here, before any work
     check_analyzer(analyzer)
-    s = settings()
+    config = settings()
     if sample and repos:
         raise InputError("--sample takes no repositories", hint="drop either --sample or the OWNER/REPO arguments")
     if not sample and not repos:
         raise InputError("no repository to preview", hint="name OWNER/REPO (one or more), or use --sample")
-    specs = [RepoSpec.parse(r) for r in repos or []]
-    window = None if sample else resolve_window(day, tz)
-    store = open_store(s)
-    try:
-        collected: list[RepoCommits]
-        with RichProgress() as progress:
-            if window is None:
-                collected = sample_day()[0]
-            else:
-                collected = collect_repos(specs, window, settings=s, cache=store, progress=progress)
-            name = title or t("preview_title", repos=", ".join(r.repo for r in collected))
-            issue = build_issue(
-                collected,
-                language=lang,
-                settings=s,
-                store=store,
-                analyzer_choice=analyzer,
-                title=name,
-                progress=progress,
-            )
-        rendered = render_issue(issue, budget_bytes=budget)
-    finally:
-        store.close()
+    known: list[RepoCommits] | None = None  # the sample day's commits; else build_day collects them
+    if sample:
+        known = sample_day()[0]
+        specs, window = [RepoSpec.parse(r.repo) for r in known], known[0].window
+    else:
+        specs, window = [RepoSpec.parse(r) for r in repos or []], resolve_window(day, tz)
+    name = title or t("preview_title", repos=", ".join(spec.full_name for spec in specs))
+    with context(config) as ctx, RichProgress() as progress:
+        issue = build_day(
+            ctx,
+            specs,
+            window,
+            language=lang,
+            analyzer=ctx.analyzer(analyzer),
+            title=name,
+            repos=known,
+            progress=progress,
+        )
+    rendered = render_issue(issue, budget_bytes=budget)
     files = write_preview(rendered, out)
     for path in (files.html, files.text, files.markdown, files.web):
         console.print(str(path), highlight=False, soft_wrap=True)

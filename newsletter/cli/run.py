@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.app import app, console, err_console, settings
+from newsletter.cli.app import app, console, context, err_console, settings
 from newsletter.cli.build import grounding
 from newsletter.cli.deliver import explain
 from newsletter.cli.progress import RichProgress
@@ -80,7 +80,7 @@ def run(
         if list_id or when or dry_run:
             raise InputError("--sample runs the sample list on the sample day", hint="drop --list, --date, --dry-run")
         # Real lists need NEWSLETTER_SECRET; the sample reader's links may be signed by a per-folder secret.
-        with pipeline.Context.open(s, secret=s.secret or sample_secret(s.data_dir)) as ctx, RichProgress() as bar:
+        with context(s, secret=s.secret or sample_secret(s.data_dir)) as ctx, RichProgress() as bar:
             done = pipeline.run_sample(ctx, progress=bar)
         _report(done.run)
         for path in done.messages:
@@ -94,7 +94,7 @@ def run(
         return
 
     now = datetime.now(UTC)
-    with pipeline.Context.open(s) as ctx:
+    with context(s) as ctx:
         if list_id is None and not ctx.mailing_lists():
             raise InputError(
                 f"no list files in {s.lists_dir}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsletter.cli.app import Typer, app, console, settings
+from newsletter.cli.app import Typer, app, console, context
 
 store_app = Typer(help="Manage the store (SQLite file or DynamoDB table).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -11,7 +11,6 @@ app.add_typer(store_app, name="store")
 @store_app.command("init")
 def init() -> None:
     """Create the store's tables and indexes (idempotent): SQLite schema, or the DynamoDB table and index."""
-    from newsletter.backends import open_store
-
-    for line in open_store(settings()).init():
-        console.print(f"ready: {line}", highlight=False)
+    with context() as ctx:
+        for line in ctx.store.init():
+            console.print(f"ready: {line}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated, TextIO
 import typer
 from rich.table import Table
 
-from newsletter.cli.app import Typer, app, console, err_console, settings
+from newsletter.cli.app import Typer, app, console, context, err_console
 from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 from newsletter.store.states import MemberStatus, SuppressionReason
@@ -28,13 +28,6 @@ AreasOpt = Annotated[
 ]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="One of the languages the list offers ('' = list's).")]
 CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily ('' = list's).")]
-
-
-def _known_list(list_id: str) -> str:
-    from newsletter.lists import load_list
-
-    load_list(settings().lists_dir, list_id)
-    return list_id
 
 
 def _writer(out: Path | None) -> TextIO:
@@ -64,22 +57,18 @@ def add(
 ) -> None:
     """Add one person to a list: pending with a confirmation token, or active with --confirmed."""
     from newsletter import preferences, subscriptions
-    from newsletter.backends import open_store
-    from newsletter.lists import load_list
-    from newsletter.subscriptions import Tokens
 
-    conf = settings()
-    mailing_list = load_list(conf.lists_dir, list_id)
-    choices = {"min_importance": min_importance, "areas": areas, "language": lang, "cadence": cadence}
-    preferences.choose(mailing_list, **choices)  # checked before anyone is added
-    tokens = None if confirmed else Tokens(conf.require_secret())
-    store = open_store(conf)
-    done = subscriptions.subscribe(
-        store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
-    )
-    chosen = None
-    if any(value is not None for value in choices.values()):
-        chosen = preferences.update(store, mailing_list, done.email, source="cli", **choices)
+    with context() as ctx:
+        mailing_list = ctx.mailing_list(list_id)
+        choices = {"min_importance": min_importance, "areas": areas, "language": lang, "cadence": cadence}
+        preferences.choose(mailing_list, **choices)  # checked before anyone is added
+        tokens = None if confirmed else ctx.tokens
+        done = subscriptions.subscribe(
+            ctx.store, tokens, email, list_id, name=name, source="cli", confirmed=confirmed, override=override
+        )
+        chosen = None
+        if any(value is not None for value in choices.values()):
+            chosen = preferences.update(ctx.store, mailing_list, done.email, source="cli", **choices)
     status = done.transition.after.value if done.transition.after else "?"
     verb = "now" if done.transition.changed else "already"
     console.print(f"{done.email} is {verb} {status} on {list_id}", highlight=False, soft_wrap=True)
@@ -100,22 +89,20 @@ def set_(
 ) -> None:
     """Change a member's preferences (logged; they hold from the next issue). '' resets one to the list's."""
     from newsletter import preferences, subscriptions
-    from newsletter.backends import open_store
-    from newsletter.lists import load_list
 
-    conf = settings()
-    mailing_list = load_list(conf.lists_dir, list_id)
-    address = subscriptions.normalise_email(email)
-    chosen = preferences.update(
-        open_store(conf),
-        mailing_list,
-        address,
-        source="cli",
-        min_importance=min_importance,
-        areas=areas,
-        language=lang,
-        cadence=cadence,
-    )
+    with context() as ctx:
+        mailing_list = ctx.mailing_list(list_id)
+        address = subscriptions.normalise_email(email)
+        chosen = preferences.update(
+            ctx.store,
+            mailing_list,
+            address,
+            source="cli",
+            min_importance=min_importance,
+            areas=areas,
+            language=lang,
+            cadence=cadence,
+        )
     console.print(f"{address} on {list_id}: {preferences.describe(chosen)}", highlight=False, soft_wrap=True)
 
 
@@ -123,11 +110,12 @@ def set_(
 def remove(email: EmailArg, list_id: ListOpt) -> None:
     """Delete a person's membership of a list (the consent log keeps a 'removed' entry)."""
     from newsletter import subscriptions
-    from newsletter.backends import open_store
     from newsletter.lists import check_list_id
 
     email = subscriptions.normalise_email(email)
-    if open_store(settings()).remove_member(email, check_list_id(list_id), source="cli"):
+    with context() as ctx:
+        removed = ctx.store.remove_member(email, check_list_id(list_id), source="cli")
+    if removed:
         console.print(f"removed {email} from {list_id}", highlight=False, soft_wrap=True)
     else:
         console.print(f"{email} was not on {list_id}", highlight=False, soft_wrap=True)
@@ -140,18 +128,17 @@ def ls(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many (0: all).", min=0)] = 100,
 ) -> None:
     """List the members of a list, by email, with status and the source of the last change."""
-    from newsletter.backends import open_store
-
-    _known_list(list_id)
     table = Table(title=f"{list_id}" + (f" ({status.value})" if status else ""))
     for column in ("email", "name", "status", "since", "source"):
         table.add_column(column)
     more = False
-    for shown, m in enumerate(open_store(settings()).members(list_id, status)):
-        if limit and shown >= limit:
-            more = True
-            break
-        table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
+    with context() as ctx:
+        ctx.mailing_list(list_id)  # a list that does not exist is an error, not an empty table
+        for shown, m in enumerate(ctx.store.members(list_id, status)):
+            if limit and shown >= limit:
+                more = True
+                break
+            table.add_row(m.email, m.name or "", m.status.value, f"{m.updated_at:%Y-%m-%d %H:%M}", m.source)
     console.print(table)
     if more:
         console.print(f"showing the first {limit}: use --limit 0 for all, or `newsletter subscribers export`")
@@ -172,15 +159,12 @@ def import_(
 ) -> None:
     """Import people from a CSV file (idempotent: people already on the list are left as they are)."""
     from newsletter import roster
-    from newsletter.backends import open_store
-    from newsletter.lists import load_list
 
-    conf = settings()
-    mailing_list = load_list(conf.lists_dir, list_id)
-    store = open_store(conf)
     status = MemberStatus.ACTIVE if confirmed else MemberStatus.PENDING
-    with RichProgress() as bar:
-        report = roster.import_csv(store, file, mailing_list, status=status, source=f"import:{file.name}", progress=bar)
+    with context() as ctx, RichProgress() as bar:
+        mailing_list = ctx.mailing_list(list_id)
+        source = f"import:{file.name}"
+        report = roster.import_csv(ctx.store, file, mailing_list, status=status, source=source, progress=bar)
     for line, cell, why in report.invalid:
         console.print(f"line {line}: invalid address {cell!r}: {why}", highlight=False, soft_wrap=True)
     for line in report.suppressed:
@@ -201,16 +185,15 @@ def export(
 ) -> None:
     """Export a list's members as CSV (cells that a spreadsheet would run as formulas are neutralised)."""
     from newsletter import roster
-    from newsletter.backends import open_store
 
-    _known_list(list_id)
-    store = open_store(settings())
-    handle = _writer(out)
-    try:
-        count = roster.export_csv(store, list_id, handle, status=status)
-    finally:
-        if out is not None:
-            handle.close()
+    with context() as ctx:
+        ctx.mailing_list(list_id)  # a list that does not exist is an error, not an empty file
+        handle = _writer(out)
+        try:
+            count = roster.export_csv(ctx.store, list_id, handle, status=status)
+        finally:
+            if out is not None:
+                handle.close()
     err_console.print(
         f"exported {count:,} members of {list_id}" + (f" to {out}" if out else ""), highlight=False, soft_wrap=True
     )
@@ -220,11 +203,9 @@ def export(
 def confirm(token: Annotated[str, typer.Argument(help="The token from the confirmation link.")]) -> None:
     """Confirm a subscription (double opt-in): pending → active."""
     from newsletter import subscriptions
-    from newsletter.backends import open_store
-    from newsletter.subscriptions import Tokens
 
-    conf = settings()
-    done = subscriptions.confirm(open_store(conf), Tokens(conf.require_secret()), token, source="cli")
+    with context() as ctx:
+        done = subscriptions.confirm(ctx.store, ctx.tokens, token, source="cli")
     verb = "confirmed" if done.transition.changed else "was already confirmed"
     console.print(f"{done.email} {verb} on {done.list_id}", highlight=False, soft_wrap=True)
 
@@ -233,10 +214,10 @@ def confirm(token: Annotated[str, typer.Argument(help="The token from the confir
 def unsubscribe(email: EmailArg, list_id: ListOpt) -> None:
     """Unsubscribe a person from a list, at once (idempotent)."""
     from newsletter import subscriptions
-    from newsletter.backends import open_store
     from newsletter.lists import check_list_id
 
-    change = subscriptions.unsubscribe(open_store(settings()), email, check_list_id(list_id), source="cli")
+    with context() as ctx:
+        change = subscriptions.unsubscribe(ctx.store, email, check_list_id(list_id), source="cli")
     email = subscriptions.normalise_email(email)
     if change.changed:
         console.print(f"unsubscribed {email} from {list_id}", highlight=False, soft_wrap=True)
@@ -255,9 +236,9 @@ def suppress(
 ) -> None:
     """Never mail an address again, on any list (bounced, complained or manual)."""
     from newsletter import subscriptions
-    from newsletter.backends import open_store
 
-    email = subscriptions.suppress(open_store(settings()), email, reason, source="cli")
+    with context() as ctx:
+        email = subscriptions.suppress(ctx.store, email, reason, source="cli")
     console.print(f"suppressed {email} ({reason}) on every list", highlight=False, soft_wrap=True)
 
 
@@ -268,9 +249,6 @@ def forget(
 ) -> None:
     """Export everything held about a person (JSON), then erase it; a suppression stays, as a hash only."""
     from newsletter import subscriptions
-    from newsletter.backends import open_store
-
-    store = open_store(settings())
 
     def write(text: str) -> None:
         handle = _writer(out)
@@ -280,7 +258,8 @@ def forget(
             if out is not None:
                 handle.close()
 
-    deleted = subscriptions.forget(store, email, write)
+    with context() as ctx:
+        deleted = subscriptions.forget(ctx.store, email, write)
     err_console.print(
         f"erased {deleted} records" + (f"; the export is in {out}" if out else ""), highlight=False, soft_wrap=True
     )

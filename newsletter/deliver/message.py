@@ -27,6 +27,7 @@ from newsletter.store.base import Recipient
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p.value) for p in Placeholder))
 _CRLF = b"\r\n"
+_LEGACY_VIEW_URL = "%%view_url%%"
 # Static pieces shorter than this are encoded per recipient with the values next to them.
 _INLINE = 256
 
@@ -43,14 +44,12 @@ class Links:
 
     unsubscribe_url: str
     preferences_url: str
-    view_url: str
     email: str
 
     def value(self, placeholder: Placeholder) -> str:
         return {
             Placeholder.UNSUBSCRIBE_URL: self.unsubscribe_url,
             Placeholder.PREFERENCES_URL: self.preferences_url,
-            Placeholder.VIEW_URL: self.view_url,
             Placeholder.EMAIL: self.email,
         }[placeholder]
 
@@ -223,8 +222,9 @@ class MessageFactory:
         self.view_url = view_url
         self.domain = _domain(mailing_list.sender)
         self.mailto = parseaddr(_address(unsubscribe_mailto or mailing_list.reply_to or mailing_list.sender))[1]
-        self.text = _Part(rendered.text, escape=False)
-        self.html = _Part(rendered.html, escape=True)
+        # Issues rendered before the web address went into the render carry it as a placeholder: filled once.
+        self.text = _Part(rendered.text.replace(_LEGACY_VIEW_URL, view_url), escape=False)
+        self.html = _Part(rendered.html.replace(_LEGACY_VIEW_URL, html.escape(view_url, quote=True)), escape=True)
         self.boundary = f"=_digest_{secrets.token_hex(12)}"  # "=" never occurs in QP or base64 lines
         fixed = [
             _header("From", _address(mailing_list.sender)),
@@ -258,7 +258,6 @@ class MessageFactory:
         return Links(
             unsubscribe_url=f"{self.public_url}/unsubscribe?token={quote(unsubscribe, safe='')}",
             preferences_url=f"{self.public_url}/preferences?token={quote(preferences, safe='')}",
-            view_url=self.view_url,
             email=email,
         )
 

@@ -24,7 +24,7 @@ from newsletter.deliver.campaign import (
 )
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.models import MailingList, RenderedIssue, Usage
-from newsletter.store.base import Cache, Recipient, Recipients
+from newsletter.store.base import Recipient, Recipients
 
 # Links in outbox messages when no public endpoint is configured (make_sender requires one for real mail).
 LOCAL_PUBLIC_URL = "http://localhost:8000"
@@ -41,25 +41,6 @@ class SendableIssue(BaseModel):
 
 def issue_id(list_id: str, day: object) -> str:
     return f"{list_id}/{day}"
-
-
-_KIND = "sent-issue"
-
-
-def load_sendable(store: Cache, key: str) -> SendableIssue | None:
-    """A render kept in the cache under ``key`` (a segment's variant of an issue, newsletter/segments.py). The
-    issue itself is kept with its issue record by ``newsletter.lifecycle``."""
-    value = store.get(_KIND, key)
-    return SendableIssue.model_validate(value) if value else None
-
-
-def keep_sendable(store: Cache, sendable: SendableIssue) -> SendableIssue:
-    """Keep a render unless one is kept already; the kept one wins (a resumed run must not change it)."""
-    existing = load_sendable(store, sendable.issue_id)
-    if existing is not None:
-        return existing
-    store.put(_KIND, sendable.issue_id, sendable.model_dump(mode="json"))
-    return sendable
 
 
 def factory_for(

@@ -45,7 +45,6 @@ NOTE_ROOM = 700
 _API = "https://a1b2c3d4e5.execute-api.ap-southeast-1.amazonaws.com"
 _TOKEN = "x" * 260
 LONGEST = {
-    Placeholder.VIEW_URL.value: "https://d1a2b3c4d5e6f7.cloudfront.net/{list_id}/2026-01-13.html",
     Placeholder.UNSUBSCRIBE_URL.value: f"{_API}/unsubscribe?token={_TOKEN}",
     Placeholder.PREFERENCES_URL.value: f"{_API}/preferences?token={_TOKEN}",
     Placeholder.EMAIL.value: "firstname.middlename.lastname@engineering.subsidiary.example-company.com",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from newsletter.errors import InputError
 from newsletter.models import RenderedIssue
+from newsletter.render.view import LOCAL_WEB_VERSION
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ def write_preview(rendered: RenderedIssue, folder: Path) -> PreviewFiles:
     archive publishes it) in ``folder`` (created), exactly as rendered: placeholders and all."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        files = PreviewFiles(folder / "issue.html", folder / "issue.txt", folder / "issue.md", folder / "web.html")
+        web = folder / LOCAL_WEB_VERSION  # where the email's links lead when the issue has no archive page
+        files = PreviewFiles(folder / "issue.html", folder / "issue.txt", folder / "issue.md", web)
         files.html.write_text(rendered.html, encoding="utf-8")
         files.text.write_text(rendered.text, encoding="utf-8")
         files.markdown.write_text(rendered.markdown, encoding="utf-8")

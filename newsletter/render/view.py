@@ -62,6 +62,11 @@ class Catalogue:
         )
 
 
+# Where "view in browser" and "read the whole issue" lead when the issue has no archive page (``newsletter
+# preview``, ``build``): the web version the preview writes beside the email (newsletter/render/preview.py).
+LOCAL_WEB_VERSION = "web.html"
+
+
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an absolute http(s) URL with a host and nothing that could break out; else None."""
     if not url or _URL_BAD.search(url):
@@ -75,6 +80,14 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         return None
     return url
+
+
+def page_url(url: str | None) -> str | None:
+    """The issue's page on the archive: a safe http(s) URL, or a local archive's ``file:///`` URL (the embedded
+    default, before NEWSLETTER_ARCHIVE_URL says where the folder is served)."""
+    if url and url.startswith("file:///") and not _URL_BAD.search(url):
+        return url
+    return safe_url(url)
 
 
 def clip(text: str | None, limit: int) -> str:
@@ -159,7 +172,7 @@ class IssueView:
     counts: dict[str, int]
     bars: list[Bar]
     overview: str
-    web_url: str  # a validated URL of the full issue, or the per-recipient view placeholder
+    web_url: str  # a validated URL of the full issue on the archive, else LOCAL_WEB_VERSION
     postal_address: str
     analyzed_note: str
     placeholders: dict[str, str] = field(default_factory=dict)
@@ -403,7 +416,7 @@ def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
         counts=counts,
         bars=bars,
         overview=" ".join(r.overview for r in repos if r.overview) if len(repos) == 1 else "",
-        web_url=safe_url(issue.web_url) or Placeholder.VIEW_URL.value,
+        web_url=page_url(issue.web_url) or LOCAL_WEB_VERSION,
         postal_address=clip(issue.postal_address, 300),
         analyzed_note=analyzed or t("footer_analyzed_heuristic"),
         placeholders={p.name.lower(): p.value for p in Placeholder},

@@ -157,7 +157,11 @@ class IssueRecords(Protocol):
 
     def get_issue(self, issue_id: str) -> IssueRecord | None: ...
 
-    def update_issue(self, record: IssueRecord) -> None: ...
+    def update_issue(self, record: IssueRecord, *, expected: IssueStatus) -> bool:
+        """Replace the record, conditionally: only while the stored one is still ``expected`` (one status
+        moves to the next once, whoever races: a duplicated tick never writes *sending* over *sent*). False
+        when another writer moved it first (or there is none); the caller reads it again."""
+        ...
 
     def finish_batch(self, issue_id: str, batch: int) -> int:
         """Record that recipient batch number ``batch`` of the issue is done (idempotent: SQS may deliver a

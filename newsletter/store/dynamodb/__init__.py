@@ -13,7 +13,8 @@ soft bounce        ``P#<email>``        ``B#<at>``
 send ledger        ``P#<email>``        ``S#<issue>``           ``S#<issue>``            email
 preferences        ``P#<email>``        ``R#<list>``            ``R#<list>``             email
 suppression        ``X#<sha256(email)>`` ``X``
-issue record       ``I#<issue>``        ``I``
+issue record       ``I#<issue>``        ``I``   (attributes ``doc``, and ``status``: what its moves are conditioned on)
+issue part         ``I#<issue>#<seg>``  ``I``   (a segment's render; ``I#<issue>@<lang>``: a base issue)
 batches done       ``I#<issue>``        ``B``   (attribute ``done``: the set of finished batch numbers)
 SES notification   ``N#<id>``           ``N``
 cache              ``C#<kind>#<key>``   ``C``
@@ -21,10 +22,11 @@ cache              ``C#<kind>#<key>``   ``C``
 
 The index ``gsi1`` lists a list's members of one status in email order (recipients, ``ls``, counts) and
 an issue's ledger entries. Races are settled with ConditionExpression on the base table: the ledger claim,
-issue creation, notification de-duplication and every membership change (compare-and-set on the status,
-written together with its consent event in one transaction). Imports use BatchGetItem then BatchWriteItem,
-which has no conditions: an address that is absent when the batch is read and created by someone else in
-the milliseconds before the batch is written would be overwritten; imports are an operator's action.
+issue creation and every move of its status, notification de-duplication and every membership change
+(compare-and-set on the status, written together with its consent event in one transaction). Imports use
+BatchGetItem then BatchWriteItem, which has no conditions: an address that is absent when the batch is read
+and created by someone else in the milliseconds before the batch is written would be overwritten; imports are
+an operator's action.
 """
 
 from newsletter.store.dynamodb.people import People

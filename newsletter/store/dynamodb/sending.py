@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from newsletter.errors import ConflictError
 from newsletter.store.base import (
     IssueRecord,
+    IssueStatus,
     LedgerEntry,
     LedgerState,
 )
@@ -154,18 +155,17 @@ class Sending(DynamoStoreBase):
 
     # Issue records ---------------------------------------------------------------------------------
     def create_issue(self, record: IssueRecord) -> bool:
-        item = _av(pk=f"I#{record.issue_id}", sk="I", doc=record.model_dump_json())
-        return self._put_if(item, "attribute_not_exists(pk)")
+        return self._put_if(_issue_item(record), "attribute_not_exists(pk)")
 
     def get_issue(self, issue_id: str) -> IssueRecord | None:
         item = self._get(f"I#{issue_id}", "I")
         return IssueRecord.model_validate_json(item["doc"]) if item else None
 
-    def update_issue(self, record: IssueRecord) -> None:
-        with self._aws():
-            self._db.put_item(
-                TableName=self.table, Item=_av(pk=f"I#{record.issue_id}", sk="I", doc=record.model_dump_json())
-            )
+    def update_issue(self, record: IssueRecord, *, expected: IssueStatus) -> bool:
+        # The status beside the doc is what the condition reads. A record written before it had one (only
+        # ever prepared or sending then) is taken as it is, once: the write gives it one.
+        condition = "#status = :expected OR (attribute_exists(pk) AND attribute_not_exists(#status))"
+        return self._put_if(_issue_item(record), condition, _av(**{":expected": expected.value}))
 
     def finish_batch(self, issue_id: str, batch: int) -> int:
         # A number set: adding a batch twice (SQS delivers at least once) counts it once, atomically.
@@ -215,3 +215,7 @@ def _ledger(item: dict[str, Any]) -> LedgerEntry:
         message_id=item.get("message_id"),
         reason=item.get("reason"),
     )
+
+
+def _issue_item(record: IssueRecord) -> dict[str, Any]:
+    return _av(pk=f"I#{record.issue_id}", sk="I", doc=record.model_dump_json(), status=record.status.value)

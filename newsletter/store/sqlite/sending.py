@@ -10,6 +10,7 @@ from typing import Any
 from newsletter.errors import ConflictError
 from newsletter.store.base import (
     IssueRecord,
+    IssueStatus,
     LedgerEntry,
     LedgerState,
 )
@@ -115,13 +116,15 @@ class Sending(SqliteStoreBase):
             row = db.execute("SELECT doc FROM issues WHERE issue_id = ?", (issue_id,)).fetchone()
         return IssueRecord.model_validate_json(row[0]) if row else None
 
-    def update_issue(self, record: IssueRecord) -> None:
+    def update_issue(self, record: IssueRecord, *, expected: IssueStatus) -> bool:
+        # "built": what records written before IssueStatus said for prepared.
+        allowed = (expected.value, "built") if expected == IssueStatus.PREPARED else (expected.value, expected.value)
         with self._guard() as db:
-            db.execute(
-                "INSERT INTO issues (issue_id, doc) VALUES (?, ?)"
-                " ON CONFLICT (issue_id) DO UPDATE SET doc = excluded.doc",
-                (record.issue_id, record.model_dump_json()),
+            cur = db.execute(
+                "UPDATE issues SET doc = ? WHERE issue_id = ? AND json_extract(doc, '$.status') IN (?, ?)",
+                (record.model_dump_json(), record.issue_id, *allowed),
             )
+            return cur.rowcount == 1
 
     def finish_batch(self, issue_id: str, batch: int) -> int:
         with self._guard() as db:
