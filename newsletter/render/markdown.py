@@ -25,19 +25,28 @@ _CODE = re.compile(r"(`[^`\n]+`)")
 # ignores intraword "_", so per_token_quant stays readable), tables "|". HTML is entity-encoded.
 _SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _TOC_WIDTH = 70
+_SPACES = re.compile(r"\s+")
 
 
 def escape(text: object) -> str:
     """Inline Markdown: backslash-escape punctuation that means something, entity-encode ``& < >``, fold lines.
     Balanced `code spans` are kept (their content is literal in Markdown and reads better)."""
+    text = str(text)
+    # A printable text without a double space has no whitespace to fold (the common case, without a regex).
+    if not text.isprintable() or "  " in text:
+        text = _SPACES.sub(" ", text)
     out = []
-    for part in _CODE.split(re.sub(r"\s+", " ", str(text))):
+    for part in _CODE.split(text) if "`" in text else (text,):
         if part.startswith("`") and part.endswith("`") and len(part) > 1:
             out.append(part)
         else:
             part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            out.append(_SPECIAL.sub(r"\\\1", part))
+            out.append(_SPECIAL.sub(_backslashed, part))
     return "".join(out)
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    return "\\" + match.group(1)
 
 
 def cell(text: object) -> Markup:
