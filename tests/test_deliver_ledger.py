@@ -230,3 +230,36 @@ def test_an_unsubscribe_during_the_campaign_is_honoured_before_that_recipient_is
     )
     assert result.sent == 149
     assert late not in _recipients_of(outbox) and len(_recipients_of(outbox)) == 149
+
+
+class _Gathering(OutboxSender):
+    """The outbox, where each hand-over waits (up to a few seconds) until ``expected`` are under way at once."""
+
+    def __init__(self, folder: Path, expected: int) -> None:
+        super().__init__(folder)
+        self.barrier = threading.Barrier(expected, timeout=5)
+        self.together = 0
+
+    def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        try:
+            self.barrier.wait()
+            self.together += 1
+        except threading.BrokenBarrierError:
+            pass
+        return super().send(raw, sender=sender, recipient=recipient)
+
+
+def test_a_short_batch_keeps_every_worker_busy(any_store, tmp_path: Path) -> None:
+    """Workers take recipients in groups (one claim transaction each), but a batch of a few (an SQS message's)
+    is still spread over all of them rather than handed to one worker as one group."""
+    emails = seed(any_store, 12)
+    factory = factory_for(mailing_list(), sendable(), settings=_settings(), tokens=Tokens(SECRET))
+    sender = _Gathering(tmp_path / "outbox", expected=4)
+    options = CampaignOptions(concurrency=4, lease_seconds=60, scan_ledger=False)
+    recipients = any_store.active_recipients("digest")
+    result = send_issue(
+        sendable().issue_id, recipients, store=any_store, sender=sender, factory=factory, options=options
+    )
+    assert result.sent == 12
+    assert sender.together >= 4  # four hand-overs were under way at the same moment
+    assert _recipients_of(tmp_path / "outbox") == Counter(emails)

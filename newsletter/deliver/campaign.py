@@ -201,7 +201,7 @@ class Campaign:
         ambiguous: dict[str, LedgerEntry],
     ) -> None:
         """Hand ``recipients`` to the workers a group at a time: one task and one claim transaction per group."""
-        size = self._group_size()
+        groups = 0
         group: list[tuple[Recipient, LedgerEntry | None]] = []
         for recipient in recipients:
             if self._halted():
@@ -211,19 +211,22 @@ class Campaign:
                 self._done("ambiguous")
                 continue
             group.append((recipient, entry))
-            if len(group) == size:
+            if len(group) == self._group_size(groups):
                 self._submit(pool, slots, group)
-                group = []
+                groups, group = groups + 1, []
         if group and not self._halted():
             self._submit(pool, slots, group)
 
-    def _group_size(self) -> int:
-        """Recipients per task. A group is claimed before its first message goes out, so under a send rate it
-        shrinks until the groups queued (two per worker) go out within a quarter of a lease."""
-        if not self.options.rate:
-            return GROUP
-        ahead = self.options.rate * self.options.lease_seconds / 4
-        return max(1, min(GROUP, int(ahead / (2 * self.options.concurrency))))
+    def _group_size(self, before: int) -> int:
+        """Recipients in the task after ``before`` others. Groups start at one and double once every worker had
+        one, so a short run (an SQS batch) still keeps every worker busy. A group is claimed before its first
+        message goes out, so under a send rate they stay small enough for the queued ones (two per worker) to go
+        out within a quarter of a lease."""
+        workers = self.options.concurrency
+        size = min(GROUP, 2 ** min(before // workers, 8))
+        if self.options.rate:
+            size = min(size, int(self.options.rate * self.options.lease_seconds / 4 / (2 * workers)))
+        return max(1, size)
 
     def _submit(
         self,
