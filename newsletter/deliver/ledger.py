@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from newsletter.errors import ConflictError
 from newsletter.store.base import LedgerEntry, LedgerMark, LedgerState, SendLedger
 
+_OPEN = (LedgerState.RESERVED, LedgerState.SENDING)  # every other state is final
+
 
 def lease_end(entry: LedgerEntry, lease_seconds: float) -> datetime:
     return entry.updated_at + timedelta(seconds=lease_seconds) + timedelta(milliseconds=50)
@@ -31,13 +33,14 @@ def scan_ledger(
     settled: set[str] = set()
     now = datetime.now(UTC)
     for entry in store.entries(issue_id):
+        if entry.state not in _OPEN:
+            settled.add(entry.email)
+            continue
         expires = lease_end(entry, lease_seconds)
         if entry.state == LedgerState.RESERVED or (in_flight(entry) and expires > now):
             held[entry.email] = expires
-        elif entry.state == LedgerState.SENDING:
-            ambiguous[entry.email] = entry
         else:
-            settled.add(entry.email)
+            ambiguous[entry.email] = entry
     return held, ambiguous, settled
 
 
