@@ -5,8 +5,8 @@
 
 For each size, in a fresh process: a SQLite store (the embedded default) with that many active members, a
 realistic rendered issue (~90 KB of HTML with every placeholder, real signed tokens), and ``send_issue`` with
-NEWSLETTER_SEND_CONCURRENCY worker threads, the ledger claimed and marked per recipient, and a sender that
-takes each message and drops it. Then the same campaign again on the settled ledger (everyone skipped).
+NEWSLETTER_SEND_CONCURRENCY worker threads, the ledger claimed a group at a time and marked per message, and a
+sender that takes each message and drops it. Then the same campaign again on the settled ledger (everyone skipped).
 Prints messages per second, CPU (user/sys), minor page faults per message and the process's peak RSS.
 Targets: >= 2,500 msg/s; RSS flat (about the same at 100k as at 10k).
 """
