@@ -178,12 +178,13 @@ class LlmAnalyzer(ModelClient):
         instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown,
         and no flag that contradicts what the diff certainly does."""
         budget = self.settings.diff_token_budget
+        prompt = commit_prompt(job, language, budget=budget)
 
         def render(schema: str | None) -> Prompt:
-            return commit_prompt(job, language, budget=budget, schema=schema)
+            # The prompt without a schema is the one the checks read: it is made once.
+            return prompt if schema is None else commit_prompt(job, language, budget=budget, schema=schema)
 
         ask = Ask(job.commit.short_sha, render, answer_schema(), "commit_analysis", parse_answer)
-        prompt = render(None)
         sources = checks.commit_sources(job.commit, prompt.user)
         answer = self._analysis(language, *self._answer(ask, language))
         if not checks.in_language(checks.prose(answer), language, sources):
@@ -276,11 +277,15 @@ class LlmAnalyzer(ModelClient):
         assert thread is not None
         commits = [job.commit for job in members]
         budget = self.settings.diff_token_budget
+        prompt = thread_prompt(repo, thread, commits, language, budget=budget)
 
         def render(schema: str | None) -> Prompt | None:
-            return thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
+            return (
+                prompt
+                if schema is None
+                else thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
+            )
 
-        prompt = render(None)
         if prompt is None:
             return None
         extra = _LINE_TOKENS * len(commits)
