@@ -88,7 +88,8 @@ def main() -> None:
 def timeline(started: float, wall: float, github: list[float], requests: list[Request]) -> None:
     """What the fake servers saw, in seconds from the process's start: the collection, each model request's
     arrival and answer, how many were in flight, and what ran after the last answer."""
-    print(f"  collect: {len(github)} GitHub requests, first at {github[0] - started:.2f} s, last {github[-1] - started:.2f} s")
+    first_get, last_get = github[0] - started, github[-1] - started
+    print(f"  collect: {len(github)} GitHub requests, first at {first_get:.2f} s, last {last_get:.2f} s")
     events = sorted([(r.received, 1) for r in requests] + [(r.answered, -1) for r in requests])
     flying = 0
     for r in sorted(requests, key=lambda r: r.received):
@@ -101,7 +102,7 @@ def timeline(started: float, wall: float, github: list[float], requests: list[Re
         last = at
     first = min(r.received for r in requests) - started
     end = max(r.answered for r in requests) - started
-    print(f"  first request at {first:.2f} s; last answer at {end:.2f} s; exit at {wall:.2f} s ({wall - end:.2f} s after)")
+    print(f"  first request at {first:.2f} s; last answer at {end:.2f} s; exit {wall - end:.2f} s after")
     print(f"  between first request and last answer, {below:.2f} s with fewer than {CONCURRENCY} in flight")
 
 
