@@ -91,11 +91,15 @@ class LlmAnalyzer(ModelClient):
         queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
         heapq.heapify(queue)
         queued = len(queue)
-        with ThreadPoolExecutor(max_workers=self.settings.analysis_concurrency, thread_name_prefix="llm") as pool:
+        concurrency = self.settings.analysis_concurrency
+        # The first requests' prompts are made by their workers; the diffs of the rest are read meanwhile, while
+        # the requests are out, so that a freed slot is not held up reading the next commit's diff.
+        stop = facts.read_ahead([jobs[i].commit for _, _, unit in sorted(queue)[concurrency:] for i in unit])
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm") as pool:
             running: dict[Future[tuple[list[tuple[int, Analysis]], list[int]]], list[int]] = {}
             try:
                 while queue or running:
-                    while queue and len(running) < self.settings.analysis_concurrency:
+                    while queue and len(running) < concurrency:
                         unit = heapq.heappop(queue)[2]
                         running[pool.submit(self._unit, jobs, unit, language)] = unit
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -113,6 +117,8 @@ class LlmAnalyzer(ModelClient):
             except AnalysisError:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+            finally:
+                stop.set()
         self.usage.seconds += time.monotonic() - started
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
