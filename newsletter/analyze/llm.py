@@ -16,12 +16,13 @@ import heapq
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
+from newsletter.analyze import units as work_units
 from newsletter.analyze.base import Job, ProgressFn
 from newsletter.analyze.model_client import Ask, Fallback, ModelClient, fatal_error, fatal_errors, quota_error, sdk
 from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, thread_prompt, version
@@ -90,35 +91,25 @@ class LlmAnalyzer(ModelClient):
         ranks = [heuristic.importance(job.commit).rank if budget else 0 for job in jobs]
         queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
         heapq.heapify(queue)
-        queued = len(queue)
         concurrency = self.settings.analysis_concurrency
         # The first requests' prompts are made by their workers; the diffs of the rest are read meanwhile, while
-        # the requests are out, so that a freed slot is not held up reading the next commit's diff.
+        # the requests are out, so that a freed place is not held up reading the next commit’s diff.
         stop = facts.read_ahead([jobs[i].commit for _, _, unit in sorted(queue)[concurrency:] for i in unit])
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm") as pool:
-            running: dict[Future[tuple[list[tuple[int, Analysis]], list[int]]], list[int]] = {}
-            try:
-                while queue or running:
-                    while queue and len(running) < concurrency:
-                        unit = heapq.heappop(queue)[2]
-                        running[pool.submit(self._unit, jobs, unit, language)] = unit
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        del running[future]
-                        answered, again = future.result()
-                        for i, analysis in answered:
-                            results[i] = analysis
-                        for i in again:
-                            heapq.heappush(queue, (ranks[i], queued, [i]))
-                            queued += 1
-                        done += len(answered)
-                        if progress and answered:
-                            progress(done, len(jobs))
-            except AnalysisError:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            finally:
-                stop.set()
+
+        def finished(result: tuple[list[tuple[int, Analysis]], list[int]]) -> list[tuple[int, list[int]]]:
+            nonlocal done
+            answered, again = result
+            for i, analysis in answered:
+                results[i] = analysis
+            done += len(answered)
+            if progress and answered:
+                progress(done, len(jobs))
+            return [(ranks[i], [i]) for i in again]  # asked one by one, in their own place
+
+        try:
+            work_units.run(queue, partial(self._unit, jobs, language=language), finished, concurrency=concurrency)
+        finally:
+            stop.set()
         self.usage.seconds += time.monotonic() - started
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
