@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -318,6 +319,26 @@ def test_text_twin_wraps_chinese_without_spaces() -> None:
     wrapped = wrap("这是一个没有空格的很长的中文句子" * 8, indent="  ")
     assert all(_columns(line) <= 76 for line in wrapped.splitlines())
     assert len(wrapped.splitlines()) > 2
+
+
+@pytest.mark.parametrize("width", [76, 30, 12])
+def test_text_twin_wraps_greedily_at_word_boundaries(width: int) -> None:
+    from newsletter.render.text import wrap
+
+    rng = random.Random(width)
+    words = ["a", "to", "the", "kernel", "per_token_quant", "x" * 40, "·", "—", "+1,234", "(#16953)"]
+    for _ in range(3_000):
+        text = rng.choice(["", " ", "\n"]).join(rng.choice(words) for _ in range(rng.randrange(0, 30)))
+        text = rng.choice(["", "  ", "\t"]) + text + rng.choice(["", " ", "\n"])
+        first, indent = rng.choice([("", ""), ("* ", "  "), ("  1. ", "     "), ("   - ", "     ")])
+        lines = wrap(text, indent, first, width).split("\n")
+        assert lines[0].startswith(first.rstrip()) and all(line.startswith(indent) for line in lines[1:])
+        rows = [lines[0][len(first) :].split()] + [line[len(indent) :].split() for line in lines[1:]]
+        assert [w for row in rows for w in row] == text.split()  # every word, in order, none broken
+        for line, row in zip(lines, rows, strict=True):
+            assert line == line.rstrip() and (_columns(line) <= width or len(row) == 1), (text, line)
+        for before, row in zip(lines, rows[1:], strict=False):  # a line ends only when the next word won't fit
+            assert _columns(before) + 1 + _columns(row[0]) > width, (text, lines)
 
 
 def test_text_twin_commit_rows_start_at_the_margin_and_continue_under_the_title() -> None:
