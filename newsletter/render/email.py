@@ -131,6 +131,7 @@ class _Fragments:
         self.macros = _macros(view.language)
         self.by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
         self.html: dict[tuple[str, int], str] = {}
+        self.sizes: dict[tuple[str, int], int] = {}
         self.tables = dict(zip((r.anchor for r in view.repos), self._render_tables(view), strict=True))
 
     def _render_tables(self, view: IssueView) -> list[str]:
@@ -157,7 +158,11 @@ class _Fragments:
         return self.html[(key, level)]
 
     def size(self, key: str, level: int) -> int:
-        return _size(self.get(key, level))
+        # The budget asks for the same sizes again and again while it sheds and gives back.
+        known = self.sizes.get((key, level))
+        if known is None:
+            known = self.sizes[(key, level)] = _size(self.get(key, level))
+        return known
 
     def sentences(self, plan: Plan) -> dict[str, str]:
         """What ``plan`` says in words, by slot: each group's note on what it left out, and the link that
