@@ -106,7 +106,7 @@ def sources(commits: int) -> dict[str, str]:
     template = email._env().get_template("issue.mjml.j2")
     frame = template.render(v=view, t=t, plan=whole, slot=lambda key: Markup(f"@@slot:{key}@@"))
     macros = email._macros(view.language)
-    raw = {c.anchor: str(macros.item(c, 3)) for r in view.repos for g in r.groups.values() for c in g}  # type: ignore[attr-defined]
+    raw = {c.anchor: str(macros.card(c, 3)) for r in view.repos for g in r.groups.values() for c in g}  # type: ignore[attr-defined]
     raw |= {f"commits:{r.anchor}": str(macros.table(r)) for r in view.repos}  # type: ignore[attr-defined]
     inside = template.render(v=view, t=t, plan=whole, slot=lambda key: Markup(raw.get(key, "")))
     return {"frame (what a render compiles)": frame, "whole issue inside MJML": inside}

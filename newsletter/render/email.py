@@ -140,7 +140,10 @@ class _Fragments:
     def _batch(self, commits: Iterable[CommitView], level: int) -> None:
         todo = [c for c in commits if (c.anchor, level) not in self.html]
         drawn = 3 if level == 2 else level
-        rendered = _inline([str(self.macros.item(c, drawn)) for c in todo])  # type: ignore[attr-defined]
+        if drawn >= 2:
+            rendered = _inline([str(self.macros.card(c, drawn)) for c in todo])  # type: ignore[attr-defined]
+        else:
+            rendered = _inline([str(self.macros.line(c)) for c in todo])  # type: ignore[attr-defined]
         for c, html in zip(todo, rendered, strict=True):
             if drawn == 3:
                 self.html[(c.anchor, 3)] = html.replace("<!--DETAIL-->", "").replace("<!--/DETAIL-->", "")

@@ -49,6 +49,7 @@ class Catalogue:
     def __init__(self, language: str, *, weekly: bool = False) -> None:
         self.language = i18n.check_language(language)
         self.weekly = weekly  # a weekly issue: times carry their day
+        self._labels: dict[str, str] = {}  # strings without values, looked up once (several per commit)
 
     def short_date(self, day: date) -> str:
         """ "Sun 8 Mar": a day of a weekly issue, short enough for a phone's column."""
@@ -63,7 +64,12 @@ class Catalogue:
         return f"{self.short_date(local.date())} {local:%H:%M}" if self.weekly else f"{local:%H:%M}"
 
     def __call__(self, key: str, **values: object) -> str:
-        return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
+        if values:
+            return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = i18n.t(self.language, key if "." in key else f"email.{key}")
+        return label
 
     def date(self, day: date) -> str:
         return self("date_format").format(
