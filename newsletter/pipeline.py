@@ -24,7 +24,7 @@ from newsletter.samples import SAMPLE_READER, SAMPLE_SOURCE, sample_day, sample_
 from newsletter.schedule import due_lists
 from newsletter.sending import Prepared, SendRun, deliver_issue, prepare, prepare_issue, send_day, test_send
 from newsletter.store.base import IssueStatus, LedgerState, MemberStatus
-from newsletter.weekly import run_week
+from newsletter.weekly import ends_week, prepare_week, week_id, weekly_readers
 
 log = logging.getLogger("newsletter.pipeline")
 
@@ -43,8 +43,10 @@ __all__ = [
     "prepare",
     "prepare_issue",
     "run_due",
+    "run_issue",
     "run_list",
     "run_sample",
+    "run_week",
     "send_day",
     "test_send",
 ]
@@ -75,6 +77,67 @@ class ListRun:
         return self.outcome != "failed" and not (c and (c.failed or c.deferred or c.interrupted))
 
 
+def run_issue(
+    mailing_list: MailingList,
+    day: date,
+    ctx: Context,
+    *,
+    key: str,
+    prepare: Callable[[], Prepared],
+    weekly: bool = False,
+    due: Callable[[], bool] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    repos: Sequence[RepoCommits] | None = None,
+) -> ListRun | None:
+    """Run one issue of a list — the day's (``run_list``) or the week's (``run_week``): ``prepare`` builds and
+    keeps it once, then its campaign mails whoever has not had it. Every failure, foreseen or not, is this
+    issue's alone: it is reported in the result (one line) and the run goes on with the next issue and list.
+    ``due``: whether there is anyone to run it for (checked first, inside the same isolation); None from here
+    when there is not."""
+    try:
+        if due is not None and not due():
+            return None
+        # What sending needs is checked first: a missing secret or SMTP host stops the issue before any work.
+        sender = ctx.sender_for(mailing_list)
+        _ = ctx.tokens
+        prepared = prepare()
+        if prepared.sendable is None:
+            return ListRun(mailing_list.id, day, key, "empty", weekly=weekly)
+        done = ListRun(
+            mailing_list.id,
+            day,
+            key,
+            "delivered",
+            built=prepared.built,
+            archived=prepared.sendable.view_url,
+            delivery=sender.describe(),
+            # What building cost; a week is made of the kept days and costs nothing of its own.
+            usage=prepared.sendable.usage if prepared.built and not weekly else None,
+            weekly=weekly,
+        )
+        if prepared.status == IssueStatus.SENT:
+            done.outcome = "already-sent"
+            return done
+        # The campaign reads the issue id: a week's issue goes to the weekly readers only, a day's to the others.
+        done.campaign = deliver_issue(
+            mailing_list,
+            prepared.sendable,
+            ctx,
+            dry_run=dry_run,
+            progress=_sending(progress, ctx, mailing_list, key),
+            repos=repos,
+        )
+        return done
+    except NewsletterError as err:
+        return ListRun(mailing_list.id, day, key, "failed", error=str(err), weekly=weekly)
+    except Exception as err:
+        # A fault nobody foresaw fails this issue alone: the next list of the same run still goes out.
+        log.exception("list %s, issue %s: unexpected error", mailing_list.id, key)
+        error = f"unexpected error: {type(err).__name__}: {err}"
+        return ListRun(mailing_list.id, day, key, "failed", error=error, weekly=weekly)
+
+
 def run_list(
     mailing_list: MailingList,
     day: date,
@@ -86,43 +149,38 @@ def run_list(
 ) -> ListRun:
     """collect → analyse → compose → render → archive → deliver for one list and day. Idempotent: the issue is
     built once (issue record + stored issue), each recipient is mailed once (send ledger), and an issue whose
-    every recipient is settled is not looked at again. An expected failure is reported in the result."""
-    key = issue_id(mailing_list.id, day)
-    try:
-        # What sending needs is checked first: a missing secret or SMTP host stops the list before any work.
-        sender = ctx.sender_for(mailing_list)
-        _ = ctx.tokens
-        prepared = prepare(mailing_list, day, ctx, repos=repos, progress=progress)
-        if prepared.sendable is None:
-            return ListRun(mailing_list.id, day, key, "empty")
-        done = ListRun(
-            mailing_list.id,
-            day,
-            key,
-            "delivered",
-            built=prepared.built,
-            archived=prepared.sendable.view_url,
-            delivery=sender.describe(),
-            usage=prepared.sendable.usage if prepared.built else None,
-        )
-        if prepared.status == IssueStatus.SENT:
-            done.outcome = "already-sent"
-            return done
-        done.campaign = deliver_issue(
-            mailing_list,
-            prepared.sendable,
-            ctx,
-            dry_run=dry_run,
-            progress=_sending(progress, ctx, mailing_list, key),
-            repos=repos,
-        )
-        return done
-    except NewsletterError as err:
-        return ListRun(mailing_list.id, day, key, "failed", error=str(err))
-    except Exception as err:
-        # A fault nobody foresaw fails this list alone: the next list of the same run still goes out.
-        log.exception("list %s, day %s: unexpected error", mailing_list.id, day)
-        return ListRun(mailing_list.id, day, key, "failed", error=f"unexpected error: {type(err).__name__}: {err}")
+    every recipient is settled is not looked at again. A failure is reported in the result."""
+    run = run_issue(
+        mailing_list,
+        day,
+        ctx,
+        key=issue_id(mailing_list.id, day),
+        prepare=lambda: prepare(mailing_list, day, ctx, repos=repos, progress=progress),
+        dry_run=dry_run,
+        progress=progress,
+        repos=repos,
+    )
+    assert run is not None  # only a ``due`` check skips an issue, and a day's issue has none
+    return run
+
+
+def run_week(mailing_list: MailingList, day: date, ctx: Context, *, dry_run: bool = False) -> ListRun | None:
+    """The weekly part of the run of ``day``: when the issue of ``day`` goes out on the list's weekly day and
+    the list has weekly readers, the week ending on ``day`` is built, archived and mailed to them
+    (newsletter/weekly.py). None when there is no week to send today. Idempotent like the daily run (own issue
+    record and ledger), and isolated like it."""
+    if not ends_week(mailing_list, day):
+        return None
+    return run_issue(
+        mailing_list,
+        day,
+        ctx,
+        key=week_id(mailing_list.id, day),
+        prepare=lambda: prepare_week(mailing_list, day, ctx),
+        weekly=True,
+        due=lambda: bool(weekly_readers(ctx.store.list_preferences(mailing_list.id))),
+        dry_run=dry_run,
+    )
 
 
 def _sending(progress: Progress | None, ctx: Context, mailing_list: MailingList, key: str) -> Callable[[Outcome], None]:

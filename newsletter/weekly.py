@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from newsletter import lifecycle
 from newsletter.compose import stats
 from newsletter.context import Context
 from newsletter.deliver.service import SendableIssue
-from newsletter.errors import InputError, NewsletterError
+from newsletter.errors import InputError
 from newsletter.models import (
     Cadence,
     DaySummary,
@@ -32,10 +31,6 @@ from newsletter.models import (
     Window,
 )
 from newsletter.segments import Segment, keep_base, load_base, narrow
-from newsletter.store.base import IssueStatus
-
-if TYPE_CHECKING:
-    from newsletter.pipeline import ListRun
 
 DAYS = 7
 _PREFIX = "week-"
@@ -193,45 +188,6 @@ def prepare_week(mailing_list: MailingList, end: date, ctx: Context) -> lifecycl
     )
 
 
-def run_week(mailing_list: MailingList, day: date, ctx: Context, *, dry_run: bool = False) -> ListRun | None:
-    """The weekly part of the run of ``day``: when the issue of ``day`` goes out on the list's weekly day and
-    the list has weekly readers, the week ending on ``day`` is built, archived and mailed to them. None when
-    there is no week to send today. Idempotent like the daily run (own issue record and ledger)."""
-    from newsletter.pipeline import ListRun
-    from newsletter.sending import deliver_issue
-
-    if not ends_week(mailing_list, day):
-        return None
-    readers = weekly_readers(ctx.store.list_preferences(mailing_list.id))
-    if not readers:
-        return None
-    key = week_id(mailing_list.id, day)
-    try:
-        sender = ctx.sender_for(mailing_list)
-        _ = ctx.tokens  # what sending needs is checked before any work
-        prepared = prepare_week(mailing_list, day, ctx)
-        if prepared.sendable is None:
-            return ListRun(mailing_list.id, day, key, "empty", weekly=True)
-        done = ListRun(
-            mailing_list.id,
-            day,
-            key,
-            "delivered",
-            built=prepared.built,
-            archived=prepared.sendable.view_url,
-            delivery=sender.describe(),
-            weekly=True,
-        )
-        if prepared.status == IssueStatus.SENT:
-            done.outcome = "already-sent"
-            return done
-        # The campaign sends a week's issue to the weekly readers only (sending.campaign reads the issue id).
-        done.campaign = deliver_issue(mailing_list, prepared.sendable, ctx, dry_run=dry_run)
-        return done
-    except NewsletterError as err:
-        return ListRun(mailing_list.id, day, key, "failed", error=str(err), weekly=True)
-
-
 __all__ = [
     "build_week",
     "compose_week",
@@ -239,7 +195,6 @@ __all__ = [
     "ends_week",
     "parse_issue_id",
     "prepare_week",
-    "run_week",
     "week_base",
     "week_id",
     "weekly_readers",
