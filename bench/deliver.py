@@ -24,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from newsletter.deliver.campaign import CampaignOptions, send_issue
+from newsletter.deliver.campaign import CampaignOptions
 from newsletter.deliver.message import MessageFactory
+from newsletter.deliver.service import send_issue
 from newsletter.models import MailingList, Placeholder, RenderedIssue, RepoSpec
 from newsletter.store.base import MemberStatus
 from newsletter.store.sqlite import SqliteStore

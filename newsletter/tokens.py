@@ -18,7 +18,7 @@ import math
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,6 +66,11 @@ def check_secret(secret: str) -> str:
     return secret
 
 
+def _xor(a: bytes, b: bytes) -> bytes:
+    """Two byte strings of the same length XORed, as one integer operation."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
 def _b64(data: bytes) -> bytes:
     """itsdangerous' URL-safe base64: no padding."""
     return base64.urlsafe_b64encode(data).rstrip(b"=")
@@ -105,7 +110,7 @@ class Tokens:
         digest = bytes.fromhex(email_hash(email))
         iv = hmac.digest(self._iv_key, digest, "sha256")[:16]
         pad = hmac.digest(self._pad_key, iv, "sha256")
-        return base64.urlsafe_b64encode(iv + bytes(a ^ b for a, b in zip(digest, pad, strict=True))).decode("ascii")
+        return base64.urlsafe_b64encode(iv + _xor(digest, pad)).decode("ascii")
 
     def _subject(self, reference: str) -> str | None:
         """The address hash a reference stands for, or None when it is not one of ours."""
@@ -117,7 +122,7 @@ class Tokens:
             return None
         iv, sealed = raw[:16], raw[16:]
         pad = hmac.digest(self._pad_key, iv, "sha256")
-        digest = bytes(a ^ b for a, b in zip(sealed, pad, strict=True))
+        digest = _xor(sealed, pad)
         if not hmac.compare_digest(hmac.digest(self._iv_key, digest, "sha256")[:16], iv):
             return None
         return digest.hex()
@@ -125,20 +130,35 @@ class Tokens:
     def make(
         self, purpose: str, email: str, list_id: str, *, name: str | None = None, extra: dict[str, str] | None = None
     ) -> str:
+        return self.make_many((purpose,), email, list_id, name=name, extra=extra)[0]
+
+    def make_many(
+        self,
+        purposes: Sequence[str],
+        email: str,
+        list_id: str,
+        *,
+        name: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> list[str]:
+        """One token per purpose for the same subscriber, list and moment. The payload names no purpose (the
+        purpose is in the signing key), so it is written and compressed once and only signed per purpose: every
+        message of a campaign carries two links."""
+        for purpose in purposes:
+            self._serializer(purpose)  # a known purpose
         # "r": an opaque reference to the subscriber (links issued before it carry the address itself, "e")
         payload: dict[str, object] = {"r": self.reference(email), "l": list_id} | ({"n": name} if name else {})
         if extra:
             payload["x"] = extra
-        self._serializer(purpose)  # a known purpose
-        # The purpose's URLSafeTimedSerializer.dumps(payload), written out: a campaign signs two links per
-        # message, and the library's general path (a signer and a key derived per call, HMAC in pure Python)
-        # cost more than the rest of the message. tests/test_subscriptions.py holds it to the library's own
-        # tokens, byte for byte; reading goes through the library.
+        # URLSafeTimedSerializer.dumps(payload), written out: a campaign signs two links per message, and the
+        # library's general path (a signer and a key derived per call, HMAC in pure Python) cost more than the
+        # rest of the message. tests/test_subscriptions.py holds it to the library's own tokens, byte for byte;
+        # reading goes through the library.
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         packed = zlib.compress(data)
         body = b"." + _b64(packed) if len(packed) < len(data) - 1 else _b64(data)
         value = body + b"." + _b64(int(self._clock()).to_bytes(8, "big").lstrip(b"\x00"))
-        return (value + b"." + _b64(hmac.digest(self._keys[purpose], value, "sha1"))).decode("ascii")
+        return [(value + b"." + _b64(hmac.digest(self._keys[p], value, "sha1"))).decode("ascii") for p in purposes]
 
     def read(self, token: str, purpose: str) -> TokenClaims:
         serializer = self._serializer(purpose)

@@ -14,9 +14,10 @@ import pytest
 from newsletter import pipeline
 from newsletter.config import Settings
 from newsletter.context import Context
-from newsletter.deliver.campaign import CampaignOptions, CampaignResult, send_issue, send_status
+from newsletter.deliver.campaign import CampaignOptions, CampaignResult
 from newsletter.deliver.outbox import OutboxSender
-from newsletter.deliver.service import deliver, factory_for
+from newsletter.deliver.service import deliver, factory_for, send_issue
+from newsletter.deliver.status import send_status
 from newsletter.errors import InputError
 from newsletter.store.base import LedgerState, MemberStatus
 from newsletter.store.common import utcnow

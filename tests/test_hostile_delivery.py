@@ -16,10 +16,11 @@ from typer.testing import CliRunner, Result
 from newsletter.backends import open_store
 from newsletter.cli import app
 from newsletter.config import Settings
-from newsletter.deliver.campaign import CampaignResult, send_status
+from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.service import deliver
 from newsletter.deliver.ses import SesSender
 from newsletter.deliver.smtp import SmtpSender
+from newsletter.deliver.status import send_status
 from newsletter.store.base import LedgerState, MemberStatus
 from newsletter.store.sqlite import SqliteStore
 from newsletter.subscriptions import Tokens, normalise_email

@@ -17,7 +17,7 @@ from newsletter.config import Settings
 from newsletter.deliver.mailer import Pace, PacedMailer
 from newsletter.deliver.outbox import OutboxSender
 from newsletter.errors import ConfigError, ConflictError, InputError
-from newsletter.store.base import IssueRecord, IssueStatus, LedgerState, MemberStatus
+from newsletter.store.base import IssueRecord, IssueStatus, LedgerMark, LedgerState, MemberStatus
 from newsletter.store.dynamodb import DynamoStore
 from newsletter.store.sqlite import SqliteStore
 from tests.deliver_support import SECRET, mailing_list
@@ -112,6 +112,63 @@ def test_release_only_by_the_holder(any_store: Store) -> None:
     any_store.release(issue, A, "r1")
     assert list(any_store.entries(issue)) == []
     assert any_store.claim(issue, A, "r2", lease_seconds=60)
+
+
+def test_claims_and_marks_in_groups_keep_the_rules_of_one_at_a_time(make_store: Callable[..., Store]) -> None:
+    """What a campaign worker does per group: claim many at once, then write a SENT and the next SENDING together."""
+    issue = "l/2026-01-13"
+    first, second = make_store(), make_store()
+    emails = [f"user{i}@example.com" for i in range(6)]
+    assert first.claim(issue, emails[0], "r1", lease_seconds=60)
+    first.mark(issue, emails[0], "r1", LedgerState.SENDING)
+    first.mark(issue, emails[0], "r1", LedgerState.SENT, message_id="m-0")  # settled
+    assert first.claim(issue, emails[1], "r1", lease_seconds=60)  # held by a live runner
+    assert second.claim_many(issue, emails, "r2", lease_seconds=60) == set(emails[2:])
+    assert second.claim_many(issue, emails, "r3", lease_seconds=60) == set()  # nobody takes them twice
+
+    lost = second.mark_many(
+        issue,
+        "r2",
+        [
+            LedgerMark(emails[2], LedgerState.SENDING),
+            LedgerMark(emails[1], LedgerState.SENDING),  # not r2's: refused, the others still written
+            LedgerMark(emails[3], LedgerState.FAILED, reason="no such mailbox"),
+        ],
+    )
+    assert lost == {emails[1]}
+    lost = second.mark_many(
+        issue,
+        "r2",
+        [LedgerMark(emails[2], LedgerState.SENT, "m-2"), LedgerMark(emails[4], LedgerState.SENDING)],
+    )
+    assert lost == set()
+    states = {e.email: (e.state, e.runner, e.message_id, e.reason) for e in first.entries(issue)}
+    assert states == {
+        emails[0]: (LedgerState.SENT, "r1", "m-0", None),
+        emails[1]: (LedgerState.RESERVED, "r1", None, None),
+        emails[2]: (LedgerState.SENT, "r2", "m-2", None),
+        emails[3]: (LedgerState.FAILED, "r2", None, "no such mailbox"),
+        emails[4]: (LedgerState.SENDING, "r2", None, None),
+        emails[5]: (LedgerState.RESERVED, "r2", None, None),
+    }
+
+
+def test_two_runners_claiming_in_groups_at_once_take_each_recipient_once(make_store: Callable[..., Store]) -> None:
+    stores = [make_store(), make_store()]
+    emails = [f"user{i:02d}@example.com" for i in range(40)]
+
+    def claim_groups(store: Store, i: int) -> set[str]:
+        order = emails if i == 0 else emails[::-1]
+        return set().union(
+            *(
+                store.claim_many("l/2026-01-13", order[k : k + 8], f"runner{i}", lease_seconds=300)
+                for k in range(0, 40, 8)
+            )
+        )
+
+    won = _race(stores, claim_groups)
+    assert isinstance(won[0], set) and isinstance(won[1], set)
+    assert won[0] | won[1] == set(emails) and not won[0] & won[1]
 
 
 # --- issue records and bounce events ------------------------------------------------------------------

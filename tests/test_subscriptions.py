@@ -90,6 +90,12 @@ def test_a_token_is_the_librarys_own_byte_for_byte(
     made = Tokens(SECRET, clock=lambda: moment).make(purpose, "ada@example.com", "sglang", name=name, extra=extra)
     assert made == library.dumps(payload)
     assert made.startswith(".") == (extra is not None)  # the compressed form was taken where it is shorter
+    # A message's links: one payload, signed per purpose, each the library's own token for its purpose.
+    pair = Tokens(SECRET, clock=lambda: moment).make_many(
+        (purpose, "preferences"), "ada@example.com", "sglang", name=name, extra=extra
+    )
+    other = URLSafeTimedSerializer(SECRET, salt="newsletter.preferences", signer=_At)
+    assert pair == [made, other.dumps(payload)]
 
 
 def test_wrong_purpose_and_wrong_secret(tokens: Tokens) -> None:

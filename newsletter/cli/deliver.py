@@ -13,7 +13,8 @@ from rich.table import Table
 from newsletter.cli.app import DateOpt, app, console, context, err_console
 
 if TYPE_CHECKING:
-    from newsletter.deliver.campaign import CampaignResult, Outcome, SendStatus
+    from newsletter.deliver.campaign import CampaignResult, Outcome
+    from newsletter.deliver.status import SendStatus
 
 
 @contextmanager
@@ -122,7 +123,7 @@ def send_status(
 ) -> None:
     """How sending a list's issue went: sent, failed, ambiguous (handed over when a run died), still to send."""
     from newsletter.collect.window import parse_day
-    from newsletter.deliver.campaign import send_status as read_status
+    from newsletter.deliver.status import send_status as read_status
     from newsletter.pipeline import issue_id, last_complete_day
 
     with context() as ctx:

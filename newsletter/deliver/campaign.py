@@ -10,6 +10,7 @@ only when the operator says so (``resend_ambiguous``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -19,10 +20,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from newsletter.deliver.base import Sender
+from newsletter.deliver.ledger import Marks, in_flight, lease_end, scan_ledger
 from newsletter.deliver.memory import keep_message_memory
 from newsletter.deliver.message import MessageFactory, wire_address
 from newsletter.errors import (
@@ -30,12 +32,14 @@ from newsletter.errors import (
     ConflictError,
     DeliveryError,
     PermanentDeliveryError,
+    StoreError,
     TransientDeliveryError,
 )
 from newsletter.models import MailingList
 from newsletter.store.base import LedgerEntry, LedgerState, Recipient, Recipients, SendLedger
 
 Outcome = str  # "sent" | "skipped" | "failed" | "deferred" | "ambiguous" | "empty"
+GROUP = 32  # recipients per worker task: one claim transaction, one task hand-over
 
 
 class CampaignStore(Recipients, SendLedger, Protocol):
@@ -155,79 +159,89 @@ class Campaign:
 
     def run(self, recipients: Iterator[Recipient]) -> CampaignResult:
         keep_message_memory()
-        held, ambiguous, settled = self._scan_ledger() if self.options.scan_ledger else ({}, {}, set())
+        held, ambiguous, settled = (
+            scan_ledger(self.store, self.issue_id, self.options.lease_seconds)
+            if self.options.scan_ledger
+            else ({}, {}, set())
+        )
         deferred: list[tuple[datetime, Recipient]] = []
-        slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
-        with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
+
+        def fresh() -> Iterator[Recipient]:
             for recipient in recipients:
-                if self._halted():
-                    break
                 if recipient.email in settled:  # sent or failed for good: the scan said so, no query each
                     self._done("skipped")
-                    continue
-                if recipient.email in held:
+                elif recipient.email in held:
                     # Reserved by another runner (alive, or dead with a lease still running): retry at expiry.
                     deferred.append((held[recipient.email], recipient))
-                    continue
-                self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
+                else:
+                    yield recipient
+
+        slots = threading.BoundedSemaphore(self.options.concurrency * 2)  # recipients in memory stay bounded
+        with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="send") as pool:
+            self._feed(pool, slots, fresh(), ambiguous)
             if deferred and not self._halted():
                 # Wait until every lease seen has run out, then look again: what the other runner finished is
                 # skipped by the claim, what it left RESERVED is taken, and what it left SENDING is ambiguous.
                 wait = (max(expires for expires, _ in deferred) - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     self._pause(wait)
-                _, ambiguous, _ = self._scan_ledger()
-            for _, recipient in deferred:
-                if self._halted():
-                    break
-                self._submit(pool, slots, recipient, ambiguous.get(recipient.email))
+                _, ambiguous, _ = scan_ledger(self.store, self.issue_id, self.options.lease_seconds)
+            self._feed(pool, slots, (recipient for _, recipient in deferred), ambiguous)
         self.result.duration = time.monotonic() - self.result.started
         self.result.interrupted = self.options.stop is not None and self.options.stop.is_set()
         if self._error is not None:
             raise self._error
         return self.result
 
+    def _feed(
+        self,
+        pool: ThreadPoolExecutor,
+        slots: threading.BoundedSemaphore,
+        recipients: Iterator[Recipient],
+        ambiguous: dict[str, LedgerEntry],
+    ) -> None:
+        """Hand ``recipients`` to the workers a group at a time: one task and one claim transaction per group."""
+        size = self._group_size()
+        group: list[tuple[Recipient, LedgerEntry | None]] = []
+        for recipient in recipients:
+            if self._halted():
+                return
+            entry = ambiguous.get(recipient.email)
+            if entry is not None and not self.options.resend_ambiguous:
+                self._done("ambiguous")
+                continue
+            group.append((recipient, entry))
+            if len(group) == size:
+                self._submit(pool, slots, group)
+                group = []
+        if group and not self._halted():
+            self._submit(pool, slots, group)
+
+    def _group_size(self) -> int:
+        """Recipients per task. A group is claimed before its first message goes out, so under a send rate it
+        shrinks until the groups queued (two per worker) go out within a quarter of a lease."""
+        if not self.options.rate:
+            return GROUP
+        ahead = self.options.rate * self.options.lease_seconds / 4
+        return max(1, min(GROUP, int(ahead / (2 * self.options.concurrency))))
+
     def _submit(
         self,
         pool: ThreadPoolExecutor,
         slots: threading.BoundedSemaphore,
-        recipient: Recipient,
-        ambiguous: LedgerEntry | None,
+        group: list[tuple[Recipient, LedgerEntry | None]],
     ) -> None:
-        if ambiguous is not None and not self.options.resend_ambiguous:
-            self._done("ambiguous")
-            return
         slots.acquire()
-        future = pool.submit(self._deliver, recipient, ambiguous)
+        future = pool.submit(self._deliver_group, group)
         future.add_done_callback(lambda f: self._finished(f, slots))
 
-    def _scan_ledger(self) -> tuple[dict[str, datetime], dict[str, LedgerEntry], set[str]]:
-        """Entries another runner may still be working on (RESERVED, or SENDING within its lease: wait for the
-        lease to run out), entries left ambiguous (SENDING past the lease: the runner died mid-send), and the
-        settled ones (SENT, FAILED: final, so a re-run skips them without a claim and a read each)."""
-        held: dict[str, datetime] = {}
-        ambiguous: dict[str, LedgerEntry] = {}
-        settled: set[str] = set()
-        now = datetime.now(UTC)
-        for entry in self.store.entries(self.issue_id):
-            expires = self._lease_end(entry)
-            if entry.state == LedgerState.RESERVED or (_in_flight(entry) and expires > now):
-                held[entry.email] = expires
-            elif entry.state == LedgerState.SENDING:
-                ambiguous[entry.email] = entry
-            else:
-                settled.add(entry.email)
-        return held, ambiguous, settled
-
-    def _finished(self, future: Future[Outcome], slots: threading.BoundedSemaphore) -> None:
+    def _finished(self, future: Future[None], slots: threading.BoundedSemaphore) -> None:
         slots.release()
         err = future.exception()
         if err is not None:
             with self._lock:
                 self._error = self._error or err
             self._stop.set()
-            return
-        self._done(future.result())
 
     def _done(self, outcome: Outcome) -> None:
         with self._lock:
@@ -236,49 +250,80 @@ class Campaign:
             self.progress(outcome)
 
     # ------------------------------------------------------------------------------------- one recipient
-    def _deliver(self, recipient: Recipient, ambiguous: LedgerEntry | None) -> Outcome:
-        if self._halted():
-            return "deferred"
+    def _deliver_group(self, group: list[tuple[Recipient, LedgerEntry | None]]) -> None:
+        """One worker's task: the group's new recipients claimed in one go and sent to in turn, then the others
+        (held by another runner, or ambiguous entries to resend) claimed one at a time, as they may wait."""
+        new = [recipient.email for recipient, entry in group if entry is None]
+        taken = self.store.claim_many(self.issue_id, new, self.runner, lease_seconds=self.options.lease_seconds)
+        order = sorted(group, key=lambda item: item[0].email not in taken)
+        marks = Marks(self.store, self.issue_id, self.runner, self._done)
+        reached = 0
+        try:
+            for recipient, entry in order:
+                if self._halted():
+                    break
+                reached += 1
+                if (outcome := self._deliver(recipient, entry, marks, recipient.email in taken)) is not None:
+                    self._done(outcome)
+            marks.flush()
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                marks.flush()  # what went out is recorded as sent, whatever stopped the rest
+            raise
+        finally:
+            for recipient, _ in order[reached:]:  # claimed, never reached: for a later run to take at once
+                if recipient.email in taken:
+                    self.store.release(self.issue_id, recipient.email, self.runner)
+                self._done("deferred")
+
+    def _deliver(
+        self, recipient: Recipient, ambiguous: LedgerEntry | None, marks: Marks, claimed: bool
+    ) -> Outcome | None:
+        """What became of the recipient; None: sent, counted once its mark is written (``Marks``)."""
         email = recipient.email
-        refused = self._claim(email, ambiguous)
-        if refused is not None:
-            return refused
+        if not claimed:
+            marks.flush()  # the claim may wait
+            refused = self._claim(email, ambiguous)
+            if refused is not None:
+                return refused
         try:
             try:
                 raw, rcpt = self._message(recipient)
             except PermanentDeliveryError as err:
-                return self._failed(email, err.message)
+                return self._failed(marks, email, err.message)
             if raw is None:
-                self.store.mark(self.issue_id, email, self.runner, LedgerState.EMPTY)
+                marks.write(email, LedgerState.EMPTY)
                 return "empty"
             for attempt in range(1, self.options.max_attempts + 1):
                 if self._halted():
                     break
+                if self.bucket.interval:
+                    marks.flush()  # no SENT mark waits for a paced slot
                 self.bucket.acquire()
-                self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING)
+                marks.write(email, LedgerState.SENDING)
                 try:
                     message_id = self.sender.send(raw, sender=self.factory.list.sender, recipient=rcpt)
                 except AmbiguousDeliveryError as err:
                     # Handed over, answer lost: the reader may have it. Left SENDING with the reason, which a later
                     # run reports as ambiguous at once (no lease to wait for) and resends only when told to.
-                    self.store.mark(self.issue_id, email, self.runner, LedgerState.SENDING, reason=err.message)
+                    marks.write(email, LedgerState.SENDING, reason=err.message)
                     return "ambiguous"
                 except TransientDeliveryError:
-                    self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
+                    marks.write(email, LedgerState.RESERVED)
                     with self._lock:
                         self.result.retries += 1
                     if attempt < self.options.max_attempts:
                         self._pause(self._backoff(attempt))
                     continue
                 except PermanentDeliveryError as err:
-                    return self._failed(email, err.message)
+                    return self._failed(marks, email, err.message)
                 except DeliveryError:
                     # Account-wide trouble (credentials, unverified sender): nothing was accepted, stop here.
-                    self.store.mark(self.issue_id, email, self.runner, LedgerState.RESERVED)
+                    marks.write(email, LedgerState.RESERVED)
                     self.store.release(self.issue_id, email, self.runner)
                     raise
-                self.store.mark(self.issue_id, email, self.runner, LedgerState.SENT, message_id=message_id)
-                return "sent"
+                marks.sent(email, message_id)
+                return None
         except ConflictError:
             return "skipped"  # our lease ran out during a long backoff and another runner took over
         self.store.release(self.issue_id, email, self.runner)
@@ -295,8 +340,8 @@ class Campaign:
         except (ValueError, LookupError, TypeError) as err:  # UnicodeError is a ValueError
             raise PermanentDeliveryError(f"the message to {recipient.email} cannot be built: {err}") from err
 
-    def _failed(self, email: str, reason: str) -> Outcome:
-        self.store.mark(self.issue_id, email, self.runner, LedgerState.FAILED, reason=reason)
+    def _failed(self, marks: Marks, email: str, reason: str) -> Outcome:
+        marks.write(email, LedgerState.FAILED, reason=reason)
         with self._lock:
             if len(self.result.failures) < 100:
                 self.result.failures.append((email, reason))
@@ -324,7 +369,7 @@ class Campaign:
                 if self._take(email):  # released by its holder, or its lease ran out
                     return None
             elif entry.state == LedgerState.SENDING:
-                if not _in_flight(entry) or self._lease_end(entry) <= datetime.now(UTC):
+                if not in_flight(entry) or lease_end(entry, self.options.lease_seconds) <= datetime.now(UTC):
                     return "ambiguous"
             else:
                 return "skipped"  # SENT or FAILED: settled
@@ -338,90 +383,11 @@ class Campaign:
             self._pause(delay)
         return "deferred"
 
-    def _lease_end(self, entry: LedgerEntry) -> datetime:
-        return entry.updated_at + timedelta(seconds=self.options.lease_seconds) + timedelta(milliseconds=50)
-
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def _in_flight(entry: LedgerEntry) -> bool:
-    """SENDING with no reason: a runner is (or was, until its lease ran out) handing it over right now. SENDING
-    with a reason: the hand-over ended without an answer, so nobody is working on it."""
-    return entry.state == LedgerState.SENDING and not entry.reason
-
-
 def send_test(factory: MessageFactory, sender: Sender, email: str) -> str:
     """One message to one address (``send --to``), outside the ledger."""
     return sender.send(factory.build(email), sender=factory.list.sender, recipient=wire_address(email))
-
-
-def send_issue(
-    issue_id: str,
-    recipients: Iterator[Recipient],
-    *,
-    store: CampaignStore,
-    sender: Sender,
-    factory: Messages,
-    options: CampaignOptions,
-    progress: Callable[[Outcome], None] | None = None,
-) -> CampaignResult:
-    """Send ``factory``'s issue to ``recipients`` (streamed) through ``sender``, recorded in the ledger."""
-    if options.dry_run:
-        return dry_run(issue_id, recipients, store=store, factory=factory, progress=progress)
-    return Campaign(issue_id, store, sender, factory, options, progress).run(recipients)
-
-
-def dry_run(
-    issue_id: str,
-    recipients: Iterator[Recipient],
-    *,
-    store: CampaignStore,
-    factory: Messages,
-    progress: Callable[[Outcome], None] | None = None,
-) -> CampaignResult:
-    """What a real run would do, without sending or writing: each message is still built (and so checked)."""
-    done = {e.email: e.state for e in store.entries(issue_id)}
-    result = CampaignResult(issue_id)
-    for recipient in recipients:
-        state = done.get(recipient.email)
-        if state is None or state == LedgerState.RESERVED:
-            try:
-                outcome = "sent" if factory.build_for(recipient) is not None else "empty"
-            except (PermanentDeliveryError, ValueError, LookupError, TypeError) as err:
-                outcome = "failed"
-                if len(result.failures) < 100:
-                    result.failures.append((recipient.email, getattr(err, "message", str(err))))
-        else:
-            outcome = "ambiguous" if state == LedgerState.SENDING else "skipped"
-        result.count(outcome)
-        if progress is not None:
-            progress(outcome)
-    result.duration = time.monotonic() - result.started
-    return result
-
-
-@dataclass
-class SendStatus:
-    issue_id: str
-    counts: dict[str, int]  # ledger state → entries
-    pending: int  # active recipients with no ledger entry yet
-    ambiguous: list[LedgerEntry]  # SENDING: handed to the provider, outcome unknown
-    failed: list[LedgerEntry]
-
-
-def send_status(issue_id: str, list_id: str, store: CampaignStore, *, limit: int = 50) -> SendStatus:
-    counts = {state.value: 0 for state in LedgerState}
-    seen: set[str] = set()
-    ambiguous: list[LedgerEntry] = []
-    failed: list[LedgerEntry] = []
-    for entry in store.entries(issue_id):
-        counts[entry.state.value] += 1
-        seen.add(entry.email)
-        if entry.state == LedgerState.SENDING and len(ambiguous) < limit:
-            ambiguous.append(entry)
-        elif entry.state == LedgerState.FAILED and len(failed) < limit:
-            failed.append(entry)
-    pending = sum(1 for r in store.active_recipients(list_id) if r.email not in seen)
-    return SendStatus(issue_id, counts, pending, ambiguous, failed)

@@ -12,6 +12,7 @@ import binascii
 import html
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -36,6 +37,8 @@ class TokenMaker(Protocol):
     """What ``newsletter.subscriptions.Tokens`` offers: a signed token for one purpose, address and list."""
 
     def make(self, purpose: str, email: str, list_id: str) -> str: ...
+
+    def make_many(self, purposes: Sequence[str], email: str, list_id: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -254,8 +257,7 @@ class MessageFactory:
         )
 
     def links(self, email: str) -> Links:
-        unsubscribe = self.tokens.make("unsubscribe", email, self.list.id)
-        preferences = self.tokens.make("preferences", email, self.list.id)
+        unsubscribe, preferences = self.tokens.make_many(("unsubscribe", "preferences"), email, self.list.id)
         return Links(
             unsubscribe_url=f"{self.public_url}/unsubscribe?token={quote(unsubscribe, safe='')}",
             preferences_url=f"{self.public_url}/preferences?token={quote(preferences, safe='')}",

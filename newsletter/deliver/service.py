@@ -15,14 +15,15 @@ from pydantic import BaseModel
 from newsletter.config import Settings
 from newsletter.deliver.base import Sender
 from newsletter.deliver.campaign import (
+    Campaign,
     CampaignOptions,
     CampaignResult,
     CampaignStore,
     Messages,
     Outcome,
-    send_issue,
 )
 from newsletter.deliver.message import MessageFactory, TokenMaker
+from newsletter.deliver.status import dry_run
 from newsletter.models import MailingList, RenderedIssue, Usage
 from newsletter.store.base import Recipient, Recipients
 
@@ -126,6 +127,22 @@ def deliver(
     )
     result.skipped += len(recipients) - len(mine)
     return result
+
+
+def send_issue(
+    issue_id: str,
+    recipients: Iterator[Recipient],
+    *,
+    store: CampaignStore,
+    sender: Sender,
+    factory: Messages,
+    options: CampaignOptions,
+    progress: Callable[[Outcome], None] | None = None,
+) -> CampaignResult:
+    """Send ``factory``'s issue to ``recipients`` (streamed) through ``sender``, recorded in the ledger."""
+    if options.dry_run:
+        return dry_run(issue_id, recipients, store=store, factory=factory, progress=progress)
+    return Campaign(issue_id, store, sender, factory, options, progress).run(recipients)
 
 
 def current_recipients(store: Recipients, list_id: str, *, chunk: int = 100) -> Iterator[Recipient]:

@@ -3,10 +3,10 @@ so that a backend (SQLite, DynamoDB) implements a handful of methods, not a data
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -79,6 +79,15 @@ class LedgerEntry(BaseModel):
     reason: str | None = None
 
 
+class LedgerMark(NamedTuple):
+    """One move of one entry, for ``SendLedger.mark_many``."""
+
+    email: str
+    state: LedgerState
+    message_id: str | None = None
+    reason: str | None = None
+
+
 class SendLedger(Protocol):
     """One entry per (issue, recipient). Conditional writes make two runners never send to one recipient."""
 
@@ -98,6 +107,16 @@ class SendLedger(Protocol):
         reason: str | None = None,
     ) -> None:
         """Move the entry to ``state``; raises ConflictError unless ``runner`` holds it."""
+        ...
+
+    def claim_many(self, issue_id: str, emails: Sequence[str], runner: str, *, lease_seconds: float) -> set[str]:
+        """``claim`` for each of ``emails``, in one transaction where the store has them (a campaign claims its
+        recipients a group at a time): those taken."""
+        ...
+
+    def mark_many(self, issue_id: str, runner: str, marks: Sequence[LedgerMark]) -> set[str]:
+        """``mark`` for each of ``marks`` in order, in one transaction where the store has them: the addresses
+        ``runner`` did not hold (their marks are not written; the others are)."""
         ...
 
     def release(self, issue_id: str, email: str, runner: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from newsletter.store.base import (
     IssueRecord,
     IssueStatus,
     LedgerEntry,
+    LedgerMark,
     LedgerState,
 )
 from newsletter.store.common import (
@@ -59,6 +60,20 @@ class Sending(DynamoStoreBase):
             "attribute_not_exists(pk) OR (#state = :reserved AND #ts <= :cutoff)",
             _av(**{":reserved": LedgerState.RESERVED.value, ":cutoff": _num(now.timestamp() - lease_seconds)}),
         )
+
+    def claim_many(self, issue_id: str, emails: Sequence[str], runner: str, *, lease_seconds: float) -> set[str]:
+        # DynamoDB has no conditional batch write (a transaction fails whole when one condition fails): one
+        # conditional put each, as many as a campaign worker made before.
+        return {e for e in emails if self.claim(issue_id, e, runner, lease_seconds=lease_seconds)}
+
+    def mark_many(self, issue_id: str, runner: str, marks: Sequence[LedgerMark]) -> set[str]:
+        lost: set[str] = set()
+        for email, state, message_id, reason in marks:
+            try:
+                self.mark(issue_id, email, runner, state, message_id=message_id, reason=reason)
+            except ConflictError:
+                lost.add(email)
+        return lost
 
     def mark(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from newsletter.store.base import (
     IssueRecord,
     IssueStatus,
     LedgerEntry,
+    LedgerMark,
     LedgerState,
 )
 from newsletter.store.common import (
@@ -19,6 +20,17 @@ from newsletter.store.common import (
     parse_iso,
 )
 from newsletter.store.sqlite.connection import SqliteStoreBase
+
+_CLAIM = (
+    "INSERT INTO ledger (issue_id, email, state, runner, updated_at, ts) VALUES (?, ?, 'reserved', ?, ?, ?)"
+    " ON CONFLICT (issue_id, email) DO UPDATE SET runner = excluded.runner,"
+    " updated_at = excluded.updated_at, ts = excluded.ts, message_id = NULL, reason = NULL"
+    " WHERE ledger.state = 'reserved' AND ledger.ts + ? <= ?"
+)
+_MARK = (
+    "UPDATE ledger SET state = ?, updated_at = ?, ts = ?, message_id = coalesce(?, message_id), reason = ?"
+    " WHERE issue_id = ? AND email = ? AND runner = ?"
+)
 
 
 class Sending(SqliteStoreBase):
@@ -38,14 +50,18 @@ class Sending(SqliteStoreBase):
         now = self.clock()
         ts = now.timestamp()
         with self._guard() as db:
-            cur = db.execute(
-                "INSERT INTO ledger (issue_id, email, state, runner, updated_at, ts) VALUES (?, ?, 'reserved', ?, ?, ?)"
-                " ON CONFLICT (issue_id, email) DO UPDATE SET runner = excluded.runner,"
-                " updated_at = excluded.updated_at, ts = excluded.ts, message_id = NULL, reason = NULL"
-                " WHERE ledger.state = 'reserved' AND ledger.ts + ? <= ?",
-                (issue_id, email, runner, iso(now), ts, lease_seconds, ts),
-            )
+            cur = db.execute(_CLAIM, (issue_id, email, runner, iso(now), ts, lease_seconds, ts))
             return cur.rowcount == 1
+
+    def claim_many(self, issue_id: str, emails: Sequence[str], runner: str, *, lease_seconds: float) -> set[str]:
+        now = self.clock()
+        at, ts = iso(now), now.timestamp()
+        taken: set[str] = set()
+        with self._tx() as db:
+            for email in emails:
+                if db.execute(_CLAIM, (issue_id, email, runner, at, ts, lease_seconds, ts)).rowcount == 1:
+                    taken.add(email)
+        return taken
 
     def mark(
         self,
@@ -57,15 +73,31 @@ class Sending(SqliteStoreBase):
         message_id: str | None = None,
         reason: str | None = None,
     ) -> None:
+        if self.mark_many(issue_id, runner, [LedgerMark(email, state, message_id, reason)]):
+            raise ConflictError(f"send ledger: {runner} does not hold {issue_id} → {email}")
+
+    def mark_many(self, issue_id: str, runner: str, marks: Sequence[LedgerMark]) -> set[str]:
         now = self.clock()
+        at, ts = iso(now), now.timestamp()
+        lost: set[str] = set()
         with self._guard() as db:
-            cur = db.execute(
-                "UPDATE ledger SET state = ?, updated_at = ?, ts = ?, message_id = coalesce(?, message_id), reason = ?"
-                " WHERE issue_id = ? AND email = ? AND runner = ?",
-                (LedgerState(state).value, iso(now), now.timestamp(), message_id, reason, issue_id, email, runner),
-            )
-            if cur.rowcount != 1:
-                raise ConflictError(f"send ledger: {runner} does not hold {issue_id} → {email}")
+            # One statement is its own transaction; more go in one, so that a message's SENT and the next
+            # message's SENDING cost one commit.
+            many = len(marks) > 1
+            if many:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                for email, state, message_id, reason in marks:
+                    row = (LedgerState(state).value, at, ts, message_id, reason, issue_id, email, runner)
+                    if db.execute(_MARK, row).rowcount != 1:
+                        lost.add(email)
+            except BaseException:
+                if many:
+                    db.execute("ROLLBACK")
+                raise
+            if many:
+                db.execute("COMMIT")
+        return lost
 
     def release(self, issue_id: str, email: str, runner: str) -> None:
         """No-op when ``runner`` no longer holds a RESERVED entry (its lease was taken over, or it moved on)."""
