@@ -26,7 +26,7 @@ from newsletter.models import (
     Window,
 )
 from newsletter.render.email import minify, render_issue
-from newsletter.render.view import LOCAL_WEB_VERSION, safe_url
+from newsletter.render.links import LOCAL_WEB_VERSION, safe_url
 from newsletter.samples.synthetic import busy_issue
 
 GMAIL_CLIP = 102_000
@@ -244,7 +244,7 @@ def _top_titled(title: str, headline: str = "", list_title: str = "SGLang daily"
 def test_a_subject_fits_a_phone_and_keeps_title_date_and_scope(
     language: str, title: str, headline: str, list_title: str
 ) -> None:
-    from newsletter.render.view import SUBJECT_MAX, columns
+    from newsletter.render.subject import SUBJECT_MAX, columns
 
     subject = _top_titled(title, headline, list_title, language)
     assert columns(subject) <= SUBJECT_MAX
@@ -264,7 +264,7 @@ def test_a_subject_cannot_carry_a_header_or_markup() -> None:
 
 
 def columns_ok(subject: str) -> bool:
-    from newsletter.render.view import SUBJECT_MAX, columns
+    from newsletter.render.subject import SUBJECT_MAX, columns
 
     return columns(subject) <= SUBJECT_MAX
 

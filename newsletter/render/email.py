@@ -25,9 +25,10 @@ from newsletter import template_files
 from newsletter.models import Issue, RenderedIssue
 from newsletter.render import budget
 from newsletter.render.budget import DEFAULT_BUDGET, Plan
+from newsletter.render.catalogue import Catalogue
 from newsletter.render.markdown import render_markdown
 from newsletter.render.text import render_text
-from newsletter.render.view import Catalogue, CommitView, IssueView, build_view
+from newsletter.render.view import CommitView, IssueView, build_view
 
 __all__ = ["DEFAULT_BUDGET", "Email", "minify", "render_email", "render_issue"]
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from urllib.parse import quote
 
 import jinja2
+import jinja2.runtime
 from markupsafe import Markup
 
 from newsletter import i18n, template_files
 from newsletter.models import Analysis, Card, Importance, Issue, RepoDigest, zone
-from newsletter.render.view import safe_url
+from newsletter.render.links import safe_url
 
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}
 _CODE = re.compile(r"(`[^`\n]+`)")
@@ -77,11 +79,14 @@ def _underscores(text: str) -> str:
 
 def cell(text: object) -> Markup:
     """A table cell: like ``escape``, and a ``|`` inside a code span is escaped too (GFM splits cells first)."""
-    return Markup("".join(p.replace("|", "\\|") if p.startswith("`") else p for p in _CODE.split(escape(text))))
+    escaped = escape(text)
+    if "`" not in escaped:  # no code span (most cells: names and titles)
+        return Markup(escaped)
+    return Markup("".join(p.replace("|", "\\|") if p.startswith("`") else p for p in _CODE.split(escaped)))
 
 
 def url(value: object) -> Markup:
-    """A link destination: the same http(s) rule as the email's links (``view.safe_url``), percent-encoded so
+    """A link destination: the same http(s) rule as the email's links (``links.safe_url``), percent-encoded so
     it cannot close the link."""
     checked = safe_url(str(value or ""))
     if checked is None:
@@ -128,7 +133,16 @@ def _env() -> jinja2.Environment:
     )
     # `trusted` is for macro output only: macros return plain strings when autoescape is off.
     env.filters.update(trusted=Markup, cell=cell, url=url, truncate_title=truncate, local=_local, slug=_slug)
+    env.filters["tr"] = _tr
     return env
+
+
+@jinja2.pass_context
+def _tr(context: jinja2.runtime.Context, key: str, **values: object) -> Markup:
+    """``'key' | tr(**values)``, the same as ``tr('key', **values)``: a filter is called directly, a function
+    through Context.call, which costs more than the string (and there are a few per commit)."""
+    tr: Callable[..., Markup] = context["tr"]
+    return tr(key, **values)
 
 
 def web_base(issue: Issue) -> str:

@@ -14,7 +14,8 @@ from jinja2 import Environment, StrictUndefined, Template
 
 from newsletter import template_files
 from newsletter.render.budget import Plan
-from newsletter.render.view import Catalogue, IssueView
+from newsletter.render.catalogue import Catalogue
+from newsletter.render.view import IssueView
 
 WIDTH = 76
 
