@@ -108,6 +108,17 @@ def test_import_reports_lines_and_is_idempotent(store: Store, tmp_path: Path) ->
     assert snapshot(store, "ada@example.com") == before
 
 
+def test_import_names_the_first_line_of_each_suppressed_address(store: Store, tmp_path: Path) -> None:
+    store.suppress("spam@example.com", "complained", "ses")
+    rows = "".join(f"reader{i}@example.com,R{i}\r\n" for i in range(5))
+    file = write_csv(tmp_path / "people.csv", f"email,name\r\n{rows}SPAM@example.com,S\r\nspam@example.com,S\r\n")
+    result = run("subscribers", "import", str(file), "--list", "sglang", "--confirmed")
+    assert result.exit_code == 0, result.output
+    assert "line 7: suppressed address, skipped" in result.stdout and "line 8" not in result.stdout
+    assert "7 rows: 5 added as active, 1 already present, 0 invalid, 1 suppressed" in result.stdout
+    assert store.get_member("spam@example.com", "sglang") is None
+
+
 def test_export_neutralises_formulas_and_imports_again(store: Store, tmp_path: Path) -> None:
     rows = [("-2+3@example.com", '=HYPERLINK("http://evil")'), ("ada@example.com", "@Ada"), ("b@example.com", "+1")]
     store.add_members(rows, "sglang", status=MemberStatus.ACTIVE, source="t")

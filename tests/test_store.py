@@ -338,6 +338,24 @@ def test_batches_are_idempotent_and_never_resubscribe(any_store: Store) -> None:
     assert any_store.add_members([], "sglang", status=MemberStatus.ACTIVE, source="x").added == []
 
 
+def test_an_import_batch_may_bind_more_addresses_than_sqlite_allows_in_one_query(tmp_path: Path) -> None:
+    # The import's batches are large (roster.IMPORT_BATCH). How many bound parameters one statement may have
+    # depends on the build (999 before SQLite 3.32, 32,766 since, 250,000 in Debian's): the store looks a
+    # batch up in chunks, and this batch is over the default limit.
+    store = SqliteStore(tmp_path / "big.db")
+    emails = [f"reader{i:05d}@example.com" for i in range(33_000)]
+    store.add_members([(e, None) for e in emails[:3]], "l", status=MemberStatus.PENDING, source="t")
+    store.suppress(emails[-1], "manual", "cli")
+    outcome = store.add_members([(e, None) for e in emails], "l", status=MemberStatus.ACTIVE, source="import:big.csv")
+    assert outcome.present == emails[:3] and outcome.suppressed == emails[-1:]
+    assert outcome.added == emails[3:-1]
+    assert store.count_members("l") == {
+        MemberStatus.PENDING: 3,
+        MemberStatus.ACTIVE: 32_996,
+        MemberStatus.UNSUBSCRIBED: 0,
+    }
+
+
 def test_listing_pages_through_in_email_order(make_store: Callable[..., Store]) -> None:
     store = make_store(page_size=7)
     emails = [f"user{i:03d}@example.com" for i in range(40)]

@@ -313,10 +313,11 @@ class Subscribers(Protocol):
         source: str,
         preferences: Mapping[str, ReaderPreferences] | None = None,
     ) -> BatchOutcome:
-        """Add one batch (≤ 1,000) of (email, name) as ``status``; existing members of any status are left
-        alone (never re-subscribes someone who unsubscribed) and suppressed addresses are skipped. The people
-        added get their ``preferences`` (by email) in the same writes, each logged as ``set_preferences``
-        logs it: an import with preference columns costs a batch, not a transaction per reader."""
+        """Add one batch of an import (up to ``roster.IMPORT_BATCH`` rows of (email, name)) as ``status``;
+        existing members of any status are left alone (never re-subscribes someone who unsubscribed) and
+        suppressed addresses are skipped. The people added get their ``preferences`` (by email) in the same
+        writes, each logged as ``set_preferences`` logs it: an import with preference columns costs a batch,
+        not a transaction per reader."""
         ...
 
     def members(self, list_id: str, status: MemberStatus | None = None) -> Iterator[Member]:

@@ -104,23 +104,19 @@ class People(SqliteStoreBase):
             return BatchOutcome()
         now, state = iso(self.clock()), status.value
         names = first_names(rows)
-        emails = list(names)
-        hash_of = {e: email_hash(e) for e in emails}
         with self._tx() as db:
-            marks = ",".join("?" * len(emails))
-            present = {
-                r[0]
-                for r in db.execute(
-                    f"SELECT email FROM members WHERE list_id = ? AND email IN ({marks})", (list_id, *emails)
-                )
-            }
-            hashes = {h: e for e, h in hash_of.items()}
-            suppressed = {
-                hashes[r[0]]
-                for r in db.execute(f"SELECT email_hash FROM suppressions WHERE email_hash IN ({marks})", tuple(hashes))
-            }
+            present = _found(db, "SELECT email FROM members WHERE list_id = ? AND email IN", (list_id,), names)
+            # Only the addresses not on the list yet are hashed: a re-run of the same file hashes nothing.
+            hash_of = {e: email_hash(e) for e in names if e not in present}
+            suppressed: set[str] = set()
+            if hash_of and db.execute("SELECT 1 FROM suppressions LIMIT 1").fetchone():
+                hashes = {h: e for e, h in hash_of.items()}
+                found = _found(db, "SELECT email_hash FROM suppressions WHERE email_hash IN", (), hashes)
+                suppressed = {hashes[h] for h in found}
             outcome = sort_batch(rows, present, suppressed)
-            new = outcome.added
+            # In key order, so that consecutive inserts land on the same pages of the four email-keyed b-trees
+            # (a file's rows come in any order).
+            new = sorted(outcome.added)
             db.executemany(
                 "INSERT INTO subscribers (email, email_hash, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (email) DO NOTHING",
@@ -128,25 +124,26 @@ class People(SqliteStoreBase):
             )
             db.executemany(
                 "INSERT INTO members (list_id, email, status, source, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(list_id, e, state, source, now, now) for e in new],
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                [(list_id, e, state, source, now) for e in new],
             )
             db.executemany(
                 "INSERT INTO consent_log (email, list_id, action, status, source, at)"
                 " VALUES (?, ?, 'imported', ?, ?, ?)",
                 [(e, list_id, state, source, now) for e in new],
             )
-            chosen = [(e, p) for e in new if (p := (preferences or {}).get(e)) is not None and not p.is_default]
-            db.executemany(
-                "INSERT INTO preferences (list_id, email, doc, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (list_id, email) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-                [(list_id, e, dump(p), now) for e, p in chosen],
-            )
-            db.executemany(
-                "INSERT INTO consent_log (email, list_id, action, status, source, at, detail)"
-                " VALUES (?, ?, 'preferences', ?, ?, ?, ?)",
-                [(e, list_id, state, source, now, describe(p)) for e, p in chosen],
-            )
+            if preferences:
+                chosen = [(e, p) for e in new if (p := preferences.get(e)) is not None and not p.is_default]
+                db.executemany(
+                    "INSERT INTO preferences (list_id, email, doc, updated_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (list_id, email) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                    [(list_id, e, dump(p), now) for e, p in chosen],
+                )
+                db.executemany(
+                    "INSERT INTO consent_log (email, list_id, action, status, source, at, detail)"
+                    " VALUES (?, ?, 'preferences', ?, ?, ?, ?)",
+                    [(e, list_id, state, source, now, describe(p)) for e, p in chosen],
+                )
         return outcome
 
     def members(self, list_id: str, status: MemberStatus | None = None) -> Iterator[Member]:
@@ -296,6 +293,16 @@ class People(SqliteStoreBase):
             "INSERT INTO consent_log (email, list_id, action, status, source, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (email, list_id, action, status, source, at, detail),
         )
+
+
+def _found(db: sqlite3.Connection, sql: str, args: tuple[Any, ...], keys: Iterable[str]) -> set[str]:
+    """The first column of ``sql … IN (keys)``, in chunks well under SQLite's limit on bound parameters (999
+    before 3.32), so that a batch may be as large as the caller likes."""
+    wanted, found = list(keys), set()
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        found.update(r[0] for r in db.execute(f"{sql} ({','.join('?' * len(chunk))})", (*args, *chunk)))
+    return found
 
 
 def _member(row: tuple[Any, ...]) -> Member:
