@@ -11,13 +11,15 @@ import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from newsletter.analyze.heuristic import analyse
 from newsletter.compose import compose_issue
 from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Issue, Usage
-from newsletter.render.markdown import escape, render_markdown
+from newsletter.render.links import safe_url
+from newsletter.render.markdown import escape, render_markdown, url
 from tests.day import DAY, TZ, day_of_commits
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -135,6 +137,16 @@ def test_escape_agrees_with_the_rule_on_every_mix_of_special_characters() -> Non
     samples += ["_", "__", "a_", "_a", "a__b", "é_a", "a_é", "&_", "_<", "\\_", "`a_b` _c_", "[x](y)", ""]
     wrong = [s for s in samples if escape(s) != _escape_by_the_rule(s)]
     assert not wrong, [(s, escape(s), _escape_by_the_rule(s)) for s in wrong[:5]]
+
+
+def test_a_link_destination_is_percent_encoded_exactly_as_quote_would() -> None:
+    rng = random.Random(7)
+    alphabet = [*"aZ9_.-~:/?#=&%@+,;()[]!$'*|^{}", "é", "中", " ", "\u00a0"]
+    for _ in range(20_000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 16)))
+        link = "https://github.com/o/r/" + tail
+        checked = safe_url(link)
+        assert url(link) == ("#" if checked is None else quote(checked, safe=":/?#=&%@+,;~")), link
 
 
 def test_fallbacks_and_mismatches_are_visible() -> None:

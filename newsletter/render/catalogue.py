@@ -28,7 +28,8 @@ class Catalogue:
 
     def moment(self, when: datetime, tz: str) -> str:
         local = when.astimezone(zone(tz))
-        return f"{self.short_date(local.date())} {local:%H:%M}" if self.weekly else f"{local:%H:%M}"
+        clock = f"{local.hour:02d}:{local.minute:02d}"  # %H:%M without strftime (once per commit)
+        return f"{self.short_date(local.date())} {clock}" if self.weekly else clock
 
     def __call__(self, key: str, **values: object) -> str:
         if values:

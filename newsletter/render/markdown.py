@@ -32,6 +32,8 @@ _NEEDS = re.compile(r"[\\`*\[\]|~_&<>]")
 _REPLACE = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), *((c, "\\" + c) for c in "\\`*[]|~"))
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _TOC_WIDTH = 70
+_URL_SAFE = ":/?#=&%@+,;~"
+_URL_AS_IS = re.compile(r"[A-Za-z0-9_.\-~:/?#=&%@+,;]*")  # quote's always-safe characters and _URL_SAFE
 _SPACES = re.compile(r"\s+")
 # Not "\n{3,}": a pattern that opens with a literal is searched for in C, ten times faster on a long issue.
 _BLANK_LINES = re.compile("\n\n\n+")
@@ -91,7 +93,9 @@ def url(value: object) -> Markup:
     checked = safe_url(str(value or ""))
     if checked is None:
         return Markup("#")
-    return Markup(quote(checked, safe=":/?#=&%@+,;~"))
+    if _URL_AS_IS.fullmatch(checked):  # what quote() would leave as it is (most links), found without it
+        return Markup(checked)
+    return Markup(quote(checked, safe=_URL_SAFE))
 
 
 def truncate(text: object, width: int = _TOC_WIDTH) -> str:

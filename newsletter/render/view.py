@@ -192,14 +192,15 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool =
     title = clip(c.title, TITLE_MAX) or c.short_sha
     headline = clip(a.headline, LINE_MAX)
     reason = clip(a.fallback_reason, LINE_MAX)
+    url = safe_url(c.url)
     return CommitView(
         sha=c.sha,
         anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
         short=c.short_sha,
-        url=safe_url(c.url),
+        url=url,
         title=title,
         author=clip(c.author.name or c.author.login, 60),
-        author_url=_profile(safe_url(c.url), c.author.login),
+        author_url=_profile(url, c.author.login),
         time=(c.authored_at.astimezone(zone(tz)).strftime("%Y-%m-%d") if authored else t.moment(c.committed_at, tz)),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
