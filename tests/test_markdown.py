@@ -17,7 +17,8 @@ import pytest
 
 from newsletter.analyze.heuristic import analyse
 from newsletter.compose import compose_issue
-from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Issue, Usage
+from newsletter.issue import Issue
+from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Usage
 from newsletter.render.links import safe_url
 from newsletter.render.markdown import escape, render_markdown, url
 from tests.day import DAY, TZ, day_of_commits

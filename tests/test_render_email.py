@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from newsletter.errors import InputError
+from newsletter.issue import Issue, RepoDigest
 from newsletter.models import (
     Analysis,
     AnalyzedCommit,
@@ -18,11 +19,9 @@ from newsletter.models import (
     Commit,
     Importance,
     Insights,
-    Issue,
     Person,
     Placeholder,
     PullRequest,
-    RepoDigest,
     Window,
 )
 from newsletter.render.email import minify, render_issue

@@ -19,7 +19,8 @@ import jinja2.runtime
 from markupsafe import Markup
 
 from newsletter import i18n, template_files
-from newsletter.models import Analysis, Card, Importance, Issue, RepoDigest, zone
+from newsletter.issue import Card, Issue, RepoDigest
+from newsletter.models import Analysis, Importance, zone
 from newsletter.render.links import safe_url
 
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}

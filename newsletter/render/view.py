@@ -11,18 +11,8 @@ import re
 from copy import copy
 from dataclasses import dataclass, field
 
-from newsletter.models import (
-    Analysis,
-    AnalyzedCommit,
-    Card,
-    Commit,
-    Importance,
-    Issue,
-    Placeholder,
-    RepoDigest,
-    ThreadKind,
-    zone,
-)
+from newsletter.issue import Card, Issue, RepoDigest
+from newsletter.models import Analysis, AnalyzedCommit, Commit, Importance, Placeholder, ThreadKind, zone
 from newsletter.render.catalogue import Catalogue
 from newsletter.render.links import LOCAL_WEB_VERSION, page_url, safe_url
 from newsletter.render.subject import subject_line, untagged
