@@ -1,17 +1,15 @@
 """A list's members as CSV: import (streamed, batched, idempotent) and export (formula-safe).
 
 Import reads the file twice: once to check that it is a CSV with an ``email`` column in UTF-8 at all (a
-malformed file changes nothing), once to validate each address and add it in batches, each written while
-the next is read. Memory stays at two batches whatever the file's size. Rows with an invalid address are
-reported with their line number and skipped; addresses already on the list (any status, including
-unsubscribed) are left alone.
+malformed file changes nothing), once to validate each address and add it in batches. Memory stays at one
+batch whatever the file's size. Rows with an invalid address are reported with their line number and
+skipped; addresses already on the list (any status, including unsubscribed) are left alone.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ from newsletter.errors import InputError
 from newsletter.models import MailingList, ReaderPreferences
 from newsletter.preferences import choose
 from newsletter.progress import NoProgress, Progress
-from newsletter.store.base import BatchOutcome, MemberStatus, PreferenceStore, Subscribers
+from newsletter.store.base import MemberStatus, PreferenceStore, Subscribers
 from newsletter.subscriptions import normalise_email
 
 # The reader's own choices (newsletter/preferences.py); an empty cell means the list's default.
@@ -29,7 +27,8 @@ PREFERENCE_COLUMNS = ("min_importance", "areas", "language", "cadence")
 # Rows per store batch (one SQLite transaction, whole or not at all). Large, because each commit rewrites every
 # index page its rows touched, and a list's addresses and their hashes land all over the indexes: a 100k import
 # in batches of 1,000 wrote 11x the database's size (49x from a file in random order), in batches of 20,000
-# under 3x (5x). Memory stays at two batches: one being read, one being written.
+# under 3x (5x). Writing a batch in a thread while the next is read cost more CPU than it saved (the GIL is
+# taken back for every row sqlite3 binds), so the batches are written in turn.
 IMPORT_BATCH = 20_000
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = ("email", "name", "status", "source", "created_at", "updated_at", *PREFERENCE_COLUMNS)
@@ -114,43 +113,31 @@ def import_csv(
     bar: Progress = progress or NoProgress()
     bar.start("importing", layout.rows)
     report = ImportReport()
+    reported = 0
     batch: list[tuple[str, str | None]] = []
     lines: list[int] = []  # the line of each row of the batch, for the report
     chosen: dict[str, ReaderPreferences] = {}  # the preferences of the current batch's rows that have some
-    # The store writes one batch in a thread while this one reads the next: SQLite works (and a DynamoDB client
-    # waits) without the GIL, so on two cores the Python of reading and checking costs no time. One batch in
-    # flight at a time: an interrupted import waits for it, and batches are written in the file's order.
-    writing: tuple[Future[BatchOutcome], list[tuple[str, str | None]], list[int], int] | None = None
-    reported = 0  # rows the progress bar has been told about: those of the batches written
 
-    def settle() -> None:
-        nonlocal writing, reported
-        if writing is None:
-            return
-        job, rows, at_lines, upto = writing
-        writing = None
-        outcome = job.result()
+    def flush() -> None:
+        nonlocal reported
+        outcome = store.add_members(batch, list_id, status=status, source=source, preferences=chosen)
         report.added += len(outcome.added)
         report.present += len(outcome.present)
         if outcome.suppressed:
             first: dict[str, int] = {}
-            for (email, _), line in zip(rows, at_lines, strict=True):
+            for (email, _), line in zip(batch, lines, strict=True):
                 first.setdefault(email, line)
             report.suppressed.extend(first[e] for e in outcome.suppressed)
-        bar.advance(upto - reported)
-        reported = upto
-
-    def flush() -> None:
-        nonlocal writing, batch, lines, chosen
-        settle()
-        job = writer.submit(store.add_members, batch, list_id, status=status, source=source, preferences=chosen)
-        writing = (job, batch, lines, report.rows)
-        batch, lines, chosen = [], [], {}
+        batch.clear()
+        lines.clear()
+        chosen.clear()
+        bar.advance(report.rows - reported)
+        reported = report.rows
 
     # The hot loop: 100,000 rows in well under a second of Python (bench/subscribers.py), so it reads the
     # csv module's rows directly and keeps what it looks up per row in locals.
     at, name_at, choices = layout.email, layout.name, layout.choices
-    with _open(path) as handle, ThreadPoolExecutor(1, thread_name_prefix="import") as writer:
+    with _open(path) as handle:
         reader = csv.reader(handle, strict=True)
         with _reading(path, reader):
             next(reader)  # the header
@@ -177,8 +164,6 @@ def import_csv(
                     flush()
             if batch:
                 flush()
-            settle()
-    bar.advance(report.rows - reported)  # invalid rows after the last batch
     return report
 
 
