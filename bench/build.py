@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.github import FakeGitHub
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI, Request
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT.parent / "shared" / "fixtures" / "github" / "specforge-2026-07-14"
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--case", type=Path, default=CASE)
     parser.add_argument("--analyzer", choices=["llm", "heuristic"], default="llm")
+    parser.add_argument("--timeline", action="store_true", help="print the schedule the fake servers saw")
     args = parser.parse_args()
     if not (args.case / "case.json").exists():
         raise SystemExit(f"no GitHub case at {args.case} (pass --case DIR, e.g. ../shared/fixtures/github/…)")
@@ -61,14 +62,16 @@ def main() -> None:
         command = ["build", "sgl-project/SpecForge", "--date", "2026-07-14", "--tz", "America/Los_Angeles"]
         command += ["--analyzer", args.analyzer, "--out", str(Path(data) / "issue.md")]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
+        started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "newsletter", *command], cwd=ROOT, env=env, capture_output=True)
-        wall = time.perf_counter() - started
+        wall = time.monotonic() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             raise SystemExit(f"build failed: {done.stderr.decode()[-500:]}")
         analyses = len(model.completions("analysis")) + len(model.completions("thread"))
         overviews = len(model.completions("overview"))
+        if args.timeline:
+            timeline(started, wall, [r.at for r in github.requests], model.requests)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if args.analyzer == "heuristic":
         print(f"newsletter build --analyzer heuristic, {args.case.name}: wall {wall:6.2f} s (cpu {cpu:.2f} s)")
@@ -80,6 +83,27 @@ def main() -> None:
     )
     print(f"  wall {wall:6.2f} s (cpu {cpu:.2f} s), ideal schedule {ideal:.1f} s at concurrency {CONCURRENCY}")
     print(f"  ratio {wall / ideal:.2f}x ideal; target <= {target:.2f} s: {'met' if wall <= target else 'NOT met'}")
+
+
+def timeline(started: float, wall: float, github: list[float], requests: list[Request]) -> None:
+    """What the fake servers saw, in seconds from the process's start: the collection, each model request's
+    arrival and answer, how many were in flight, and what ran after the last answer."""
+    first_get, last_get = github[0] - started, github[-1] - started
+    print(f"  collect: {len(github)} GitHub requests, first at {first_get:.2f} s, last {last_get:.2f} s")
+    events = sorted([(r.received, 1) for r in requests] + [(r.answered, -1) for r in requests])
+    flying = 0
+    for r in sorted(requests, key=lambda r: r.received):
+        print(f"  {r.kind:9} {r.received - started:6.2f} → {r.answered - started:6.2f} s  {r.title or ''}"[:110])
+    below, last = 0.0, None
+    for at, step in events:
+        if last is not None and flying < CONCURRENCY and at > last:
+            below += at - last
+        flying += step
+        last = at
+    first = min(r.received for r in requests) - started
+    end = max(r.answered for r in requests) - started
+    print(f"  first request at {first:.2f} s; last answer at {end:.2f} s; exit {wall - end:.2f} s after")
+    print(f"  between first request and last answer, {below:.2f} s with fewer than {CONCURRENCY} in flight")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter.collect import CollectOptions, collect_repos  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
-from newsletter.models import Importance, Issue, RepoSpec, Usage, Window  # noqa: E402
+from newsletter.issue import Issue  # noqa: E402
+from newsletter.models import Importance, RepoSpec, Usage, Window  # noqa: E402
 from newsletter.pipeline import build_issue  # noqa: E402
 from newsletter.store.sqlite import SqliteStore  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402

@@ -16,16 +16,8 @@ from newsletter.config import Settings
 from newsletter.context import Context
 from newsletter.deliver.service import SendableIssue, issue_id
 from newsletter.i18n import check_language, t
-from newsletter.models import (
-    AnalyzedCommit,
-    Importance,
-    Issue,
-    MailingList,
-    RepoCommits,
-    RepoSpec,
-    Thread,
-    Window,
-)
+from newsletter.issue import Issue
+from newsletter.models import AnalyzedCommit, Importance, MailingList, RepoCommits, RepoSpec, Thread, Window
 from newsletter.progress import Progress
 from newsletter.render.email import render_issue
 from newsletter.segments import keep_base, list_segment, load_base, narrow

@@ -19,18 +19,9 @@ from newsletter.config import Settings
 from newsletter.deliver.campaign import CampaignResult
 from newsletter.deliver.message import MessageFactory, TokenMaker
 from newsletter.deliver.service import SendableIssue, factory_for, issue_id
+from newsletter.issue import Focus, Issue, Week
 from newsletter.lifecycle import BodyStore, LifecycleStore, keep_part, load_part
-from newsletter.models import (
-    AnalyzedCommit,
-    Cadence,
-    Focus,
-    Importance,
-    Issue,
-    MailingList,
-    ReaderPreferences,
-    Week,
-    zone,
-)
+from newsletter.models import AnalyzedCommit, Cadence, Importance, MailingList, ReaderPreferences, zone
 from newsletter.preferences import touches
 from newsletter.store.base import Recipient
 

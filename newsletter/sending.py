@@ -16,8 +16,9 @@ from newsletter.context import Context
 from newsletter.deliver.campaign import CampaignResult, Outcome, send_test
 from newsletter.deliver.service import SendableIssue, deliver, factory_for, issue_id
 from newsletter.errors import InputError
+from newsletter.issue import Issue
 from newsletter.lifecycle import Prepared
-from newsletter.models import Issue, MailingList, ReaderPreferences, RepoCommits
+from newsletter.models import MailingList, ReaderPreferences, RepoCommits
 from newsletter.progress import Progress
 from newsletter.segments import segment_messages
 from newsletter.store.base import Recipient

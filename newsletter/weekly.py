@@ -20,16 +20,8 @@ from newsletter.compose import stats
 from newsletter.context import Context
 from newsletter.deliver.service import SendableIssue
 from newsletter.errors import InputError
-from newsletter.models import (
-    Cadence,
-    DaySummary,
-    Issue,
-    MailingList,
-    ReaderPreferences,
-    RepoDigest,
-    Week,
-    Window,
-)
+from newsletter.issue import DaySummary, Issue, RepoDigest, Week
+from newsletter.models import Cadence, MailingList, ReaderPreferences, Window
 from newsletter.segments import Segment, keep_base, load_base, narrow
 
 DAYS = 7

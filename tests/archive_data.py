@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from newsletter.issue import Issue, RepoDigest
 from newsletter.models import (
     Analysis,
     AnalyzedCommit,
@@ -11,11 +12,9 @@ from newsletter.models import (
     Commit,
     FileChange,
     Importance,
-    Issue,
     Person,
     Placeholder,
     RenderedIssue,
-    RepoDigest,
     Window,
 )
 

@@ -98,6 +98,21 @@ def test_rate_limits_and_cut_off_answers_never_lose_a_commit() -> None:
         assert c.analysis.fallback_reason in markdown
 
 
+def test_requests_in_flight_reach_the_concurrency_and_never_pass_it() -> None:
+    """A unit of work gives its place back when its answer is in, before the answer is checked, and the next
+    unit's request takes it; a unit's second request (here: every answer first comes in the wrong language)
+    waits for a place like any other."""
+    day = day_of_commits(12)
+    with FakeOpenAI(latency=0.4, invent="wrong_language_once") as fake:
+        settings = llm_settings(fake, triage=False, analysis_concurrency=3)
+        issue = build_issue([day], language="en", settings=settings, store=open_store(settings), analyzer_choice="llm")
+    asked = fake.completions("analysis") + fake.completions("thread")
+    reminded = [r for r in asked if sum(m["role"] == "user" for m in r.body["messages"]) > 1]
+    assert asked and len(reminded) == len(asked) // 2  # every unit asked twice
+    assert all(c.analysis.analyzer == "llm" for c in _all(issue))
+    assert fake.max_in_flight == 3
+
+
 def test_cut_off_twice_falls_back_with_the_reason() -> None:
     day = day_of_commits(2)
     with FakeOpenAI(truncate_every=1) as fake:

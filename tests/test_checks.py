@@ -18,7 +18,8 @@ from newsletter.backends import open_archive, open_store
 from newsletter.cli import app
 from newsletter.config import Settings
 from newsletter.i18n import t
-from newsletter.models import AnalyzedCommit, Issue, RepoCommits
+from newsletter.issue import Issue
+from newsletter.models import AnalyzedCommit, RepoCommits
 from newsletter.pipeline import build_issue
 from newsletter.store.base import MemberStatus
 from newsletter.store.sqlite import SqliteStore

@@ -10,7 +10,8 @@ import pytest
 
 from newsletter.analyze import checks, facts
 from newsletter.backends import open_store
-from newsletter.models import Analysis, ChangeType, Commit, FileChange, Importance, Issue, Person, RepoCommits, Window
+from newsletter.issue import Issue
+from newsletter.models import Analysis, ChangeType, Commit, FileChange, Importance, Person, RepoCommits, Window
 from newsletter.pipeline import build_issue
 from tests.fakes.openai import FakeOpenAI
 from tests.llm_helpers import llm_settings

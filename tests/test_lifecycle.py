@@ -15,8 +15,9 @@ from newsletter import lifecycle, segments
 from newsletter.archive import LocalArchive, S3Archive
 from newsletter.deliver.service import SendableIssue
 from newsletter.errors import StoreError
+from newsletter.issue import Issue
 from newsletter.lifecycle import IssueStatus
-from newsletter.models import Issue, RenderedIssue
+from newsletter.models import RenderedIssue
 from newsletter.store.base import IssueRecord, LedgerState
 from tests.deliver_support import DAY, sendable
 from tests.stores import Store

@@ -15,7 +15,8 @@ import pytest
 
 from newsletter.analyze.heuristic import analyse
 from newsletter.compose import compose_issue
-from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Issue, Usage
+from newsletter.issue import Issue
+from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Usage
 from newsletter.render.markdown import escape, render_markdown
 from tests.day import DAY, TZ, day_of_commits
 

@@ -15,7 +15,7 @@ import pytest
 
 from newsletter.backends import open_store
 from newsletter.config import Settings
-from newsletter.models import Issue
+from newsletter.issue import Issue
 from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.samples import sample_day

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from newsletter.errors import InputError
+from newsletter.issue import Issue, RepoDigest
 from newsletter.models import (
     Analysis,
     AnalyzedCommit,
@@ -17,11 +18,9 @@ from newsletter.models import (
     Commit,
     Importance,
     Insights,
-    Issue,
     Person,
     Placeholder,
     PullRequest,
-    RepoDigest,
     Window,
 )
 from newsletter.render.email import minify, render_issue

@@ -16,8 +16,9 @@ import pytest
 
 from newsletter.config import Settings
 from newsletter.context import Context
+from newsletter.issue import Issue
 from newsletter.lists import parse_list
-from newsletter.models import Importance, Issue, ReaderPreferences
+from newsletter.models import Importance, ReaderPreferences
 from newsletter.pipeline import run_list
 from newsletter.preferences import touches
 from newsletter.segments import Segment, load_base, narrow

@@ -23,7 +23,8 @@ import pytest
 from newsletter.backends import open_store
 from newsletter.config import Settings
 from newsletter.deliver.message import MessageFactory
-from newsletter.models import Issue, MailingList, RepoCommits, RepoSpec
+from newsletter.issue import Issue
+from newsletter.models import MailingList, RepoCommits, RepoSpec
 from newsletter.pipeline import build_issue
 from newsletter.render.email import render_issue
 from newsletter.samples.synthetic import busy_issue

@@ -16,12 +16,13 @@ import heapq
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
+from newsletter.analyze import units as work_units
 from newsletter.analyze.base import Job, ProgressFn
 from newsletter.analyze.model_client import Ask, Fallback, ModelClient, fatal_error, fatal_errors, quota_error, sdk
 from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, thread_prompt, version
@@ -90,29 +91,25 @@ class LlmAnalyzer(ModelClient):
         ranks = [heuristic.importance(job.commit).rank if budget else 0 for job in jobs]
         queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
         heapq.heapify(queue)
-        queued = len(queue)
-        with ThreadPoolExecutor(max_workers=self.settings.analysis_concurrency, thread_name_prefix="llm") as pool:
-            running: dict[Future[tuple[list[tuple[int, Analysis]], list[int]]], list[int]] = {}
-            try:
-                while queue or running:
-                    while queue and len(running) < self.settings.analysis_concurrency:
-                        unit = heapq.heappop(queue)[2]
-                        running[pool.submit(self._unit, jobs, unit, language)] = unit
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        del running[future]
-                        answered, again = future.result()
-                        for i, analysis in answered:
-                            results[i] = analysis
-                        for i in again:
-                            heapq.heappush(queue, (ranks[i], queued, [i]))
-                            queued += 1
-                        done += len(answered)
-                        if progress and answered:
-                            progress(done, len(jobs))
-            except AnalysisError:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        concurrency = self.settings.analysis_concurrency
+        # The first requests' prompts are made by their workers; the diffs of the rest are read meanwhile, while
+        # the requests are out, so that a freed place is not held up reading the next commit’s diff.
+        stop = facts.read_ahead([jobs[i].commit for _, _, unit in sorted(queue)[concurrency:] for i in unit])
+
+        def finished(result: tuple[list[tuple[int, Analysis]], list[int]]) -> list[tuple[int, list[int]]]:
+            nonlocal done
+            answered, again = result
+            for i, analysis in answered:
+                results[i] = analysis
+            done += len(answered)
+            if progress and answered:
+                progress(done, len(jobs))
+            return [(ranks[i], [i]) for i in again]  # asked one by one, in their own place
+
+        try:
+            work_units.run(queue, partial(self._unit, jobs, language=language), finished, concurrency=concurrency)
+        finally:
+            stop.set()
         self.usage.seconds += time.monotonic() - started
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
@@ -178,12 +175,13 @@ class LlmAnalyzer(ModelClient):
         instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown,
         and no flag that contradicts what the diff certainly does."""
         budget = self.settings.diff_token_budget
+        prompt = commit_prompt(job, language, budget=budget)
 
         def render(schema: str | None) -> Prompt:
-            return commit_prompt(job, language, budget=budget, schema=schema)
+            # The prompt without a schema is the one the checks read: it is made once.
+            return prompt if schema is None else commit_prompt(job, language, budget=budget, schema=schema)
 
         ask = Ask(job.commit.short_sha, render, answer_schema(), "commit_analysis", parse_answer)
-        prompt = render(None)
         sources = checks.commit_sources(job.commit, prompt.user)
         answer = self._analysis(language, *self._answer(ask, language))
         if not checks.in_language(checks.prose(answer), language, sources):
@@ -276,11 +274,15 @@ class LlmAnalyzer(ModelClient):
         assert thread is not None
         commits = [job.commit for job in members]
         budget = self.settings.diff_token_budget
+        prompt = thread_prompt(repo, thread, commits, language, budget=budget)
 
         def render(schema: str | None) -> Prompt | None:
-            return thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
+            return (
+                prompt
+                if schema is None
+                else thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
+            )
 
-        prompt = render(None)
         if prompt is None:
             return None
         extra = _LINE_TOKENS * len(commits)

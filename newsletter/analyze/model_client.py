@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from newsletter.analyze import units
 from newsletter.analyze.budget import estimate_tokens
 from newsletter.analyze.pricing import load_price
 from newsletter.analyze.prompts import Prompt
@@ -139,7 +140,12 @@ class ModelClient:
     def _create(self, ask: Ask, language: str, max_tokens: int, reminder: bool = False) -> Any:
         """One completion in the run's response format; the SDK itself retries 429/5xx/connection errors,
         honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
-        schema in the prompt, and when that works the rest of the run uses json_object."""
+        schema in the prompt, and when that works the rest of the run uses json_object. The request (and its
+        retry) holds a place among those in flight (``units``) until the answer is in."""
+        with units.in_flight():
+            return self._create_in_flight(ask, language, max_tokens, reminder)
+
+    def _create_in_flight(self, ask: Ask, language: str, max_tokens: int, reminder: bool) -> Any:
         openai = sdk()
         mode = self.response_format
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 
@@ -92,7 +93,9 @@ _BINARY_EXT = {
 CORE_HINTS = re.compile(r"(^|/)(csrc|kernels?|core|engine|runtime|scheduler|src)(/|$)|\.(cu|cuh|cc|cpp|h|hpp|rs)$")
 
 
+@lru_cache(maxsize=8192)
 def kind_of(path: str) -> Kind:
+    """What a file is; asked for the same paths many times per commit (facts, prompt, rules, views)."""
     p = PurePosixPath(path)
     parts = {part.lower() for part in p.parts[:-1]}
     name = p.name

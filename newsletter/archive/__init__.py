@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 from newsletter.archive.site import ArchivedIssue, Site
 from newsletter.archive.storage import FolderStorage, S3Storage, Storage
-from newsletter.models import Issue, RenderedIssue
+from newsletter.issue import Issue
+from newsletter.models import RenderedIssue
 
 _PUBLIC_BLOBS = "_sendable/"
 

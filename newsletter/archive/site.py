@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from newsletter.archive.storage import Storage
 from newsletter.errors import ArchiveError, InputError
 from newsletter.i18n import language_of
-from newsletter.models import Issue, Placeholder, RenderedIssue
+from newsletter.issue import Issue
+from newsletter.models import Placeholder, RenderedIssue
 from newsletter.web.templating import render, t
 
 _LIST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

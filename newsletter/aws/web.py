@@ -4,8 +4,9 @@ server in front — the Lambda ``http`` handler (``handle``: API Gateway HTTP AP
 
 Routes: GET/POST /subscribe, GET /confirm?token=, GET /unsubscribe?token=, POST /unsubscribe?token= (RFC 8058
 ``List-Unsubscribe=One-Click``, or ``undo=1`` from the result page), GET/POST /preferences?token=.
-Decisions are the subscriptions module's; pages are ``newsletter.web.pages``. Nothing from the request is
-echoed back and every link or form action is built from the configured public URL.
+Decisions are the subscriptions module's; pages are ``newsletter.web.pages``; the request is read (and a bad one
+refused) by ``newsletter.web.request``. Nothing from the request is echoed back and every link or form action is
+built from the configured public URL.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import base64
 import binascii
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from newsletter import preferences, subscriptions
 from newsletter.errors import InputError, NewsletterError, TokenError
@@ -26,32 +25,14 @@ from newsletter.store.base import MemberStatus
 from newsletter.web import pages
 from newsletter.web.http import HttpRequest, HttpResponse
 from newsletter.web.pages import HEADERS, ListChoice, Page, ReaderForm
+from newsletter.web.request import BadRequest, Request, parse
 
 if TYPE_CHECKING:
     from newsletter.context import Context
 
 log = logging.getLogger("newsletter.aws.http")
 
-MAX_BODY = 16 * 1024  # a subscribe or preferences form is a few hundred bytes
 _SOURCE = "web"
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    form: dict[str, list[str]]
-    is_json: bool
-    language: str  # from Accept-Language, for pages not tied to a list
-
-    def one(self, name: str, *, where: str = "form") -> str:
-        values = (self.form if where == "form" else self.query).get(name) or [""]
-        return values[0].strip()
-
-
-class BadRequest(Exception):
-    pass
 
 
 def from_event(event: dict[str, Any]) -> HttpRequest:
@@ -79,43 +60,6 @@ def from_event(event: dict[str, Any]) -> HttpRequest:
 def to_event_answer(response: HttpResponse) -> dict[str, Any]:
     """A response as the Lambda integration returns it (every body here is UTF-8 text)."""
     return {"statusCode": response.status, "headers": dict(response.headers), "body": response.body.decode("utf-8")}
-
-
-def parse(http: HttpRequest) -> Request:
-    headers = http.headers
-    query = parse_qs(http.query, keep_blank_values=True)
-    raw = http.body
-    if len(raw) > MAX_BODY:
-        raise BadRequest("body too large")
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    form: dict[str, list[str]] = {}
-    is_json = content_type == "application/json"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise BadRequest("body is not UTF-8") from err
-    if is_json and text.strip():
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise BadRequest("body is not JSON") from err
-        except RecursionError as err:  # a few KiB of "[[[[…" is enough to exhaust the parser's stack
-            raise BadRequest("JSON nested too deeply") from err
-        if not isinstance(data, dict):
-            raise BadRequest("JSON body is not an object")
-        for key, value in data.items():
-            values = value if isinstance(value, list) else [value]
-            form[str(key)] = [str(v) for v in values if isinstance(v, str | int)]
-    elif text:
-        form = parse_qs(text, keep_blank_values=True)
-    return Request(
-        http.method,
-        "/" + http.path.strip("/"),
-        query,
-        form,
-        is_json,
-        pages.pick_language(headers.get("accept-language")),
-    )
 
 
 def _response(page: Page) -> HttpResponse:

@@ -103,9 +103,23 @@ AnalyzerOpt = Annotated[
 ]
 
 
+def _print_version(asked: bool) -> None:
+    """``--version``: print and stop while the options are parsed. Stopping here, before typer coerces the
+    options still to come (its own ``--help``, through pydantic TypeAdapters), keeps pydantic out of this
+    process: ``newsletter --version`` starts as fast as ``newsletter --help`` (bench/startup.py)."""
+    if asked:
+        from newsletter import __version__
+
+        console.print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
     """The daily commit digest."""
     # Libraries (urllib3's "Retrying …", PyGithub's backoff notes) would reach stderr through logging's
@@ -114,8 +128,3 @@ def _root(
     # PyGithub attaches its own stderr handler at INFO ("Request GET … failed with 403"); rate-limit waits are
     # shown through the progress notes instead.
     logging.getLogger("github").setLevel(logging.WARNING)
-    if version:
-        from newsletter import __version__
-
-        console.print(__version__)
-        raise typer.Exit()

@@ -14,7 +14,8 @@ from newsletter.cli.progress import RichProgress
 from newsletter.errors import InputError
 
 if TYPE_CHECKING:
-    from newsletter.models import Issue, Usage
+    from newsletter.issue import Issue
+    from newsletter.models import Usage
 
 FORMATS = ("md", "json")
 

@@ -11,17 +11,8 @@ from datetime import UTC, date, datetime
 
 from newsletter.analyze import story
 from newsletter.analyze.paths import directory
-from newsletter.models import (
-    AnalyzedCommit,
-    ChangeType,
-    Importance,
-    Issue,
-    RepoCommits,
-    RepoDigest,
-    RepoStats,
-    Thread,
-    Usage,
-)
+from newsletter.issue import Issue, RepoDigest, RepoStats
+from newsletter.models import AnalyzedCommit, ChangeType, Importance, RepoCommits, Thread, Usage
 
 TOP_DIRS = 5
 

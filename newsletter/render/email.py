@@ -22,7 +22,8 @@ from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from newsletter import template_files
-from newsletter.models import Issue, RenderedIssue
+from newsletter.issue import Issue
+from newsletter.models import RenderedIssue
 from newsletter.render import budget
 from newsletter.render.budget import DEFAULT_BUDGET, Plan
 from newsletter.render.markdown import render_markdown

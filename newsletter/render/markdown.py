@@ -16,7 +16,8 @@ import jinja2
 from markupsafe import Markup
 
 from newsletter import i18n, template_files
-from newsletter.models import Analysis, Importance, Issue, zone
+from newsletter.issue import Issue
+from newsletter.models import Analysis, Importance, zone
 from newsletter.render.view import safe_url
 
 ICONS = {Importance.HIGH: "🔴", Importance.MEDIUM: "🟡", Importance.LOW: "🟢"}

@@ -14,18 +14,8 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from newsletter import i18n
-from newsletter.models import (
-    Analysis,
-    AnalyzedCommit,
-    Card,
-    Commit,
-    Importance,
-    Issue,
-    Placeholder,
-    RepoDigest,
-    ThreadKind,
-    zone,
-)
+from newsletter.issue import Card, Issue, RepoDigest
+from newsletter.models import Analysis, AnalyzedCommit, Commit, Importance, Placeholder, ThreadKind, zone
 
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
 # Longest texts shown for one item; a model that answers with a novel must not blow the size budget.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
+from newsletter.issue import Issue, RepoDigest, RepoStats
 from newsletter.models import (
     Analysis,
     AnalyzedCommit,
@@ -17,11 +18,8 @@ from newsletter.models import (
     FileChange,
     Importance,
     Insights,
-    Issue,
     Person,
     PullRequest,
-    RepoDigest,
-    RepoStats,
     Window,
 )
 

@@ -81,6 +81,7 @@ class Logged:
     kind: str  # repo | commits | commit | pulls | rate_limit | atom | other
     status: int
     headers: dict[str, str] = field(default_factory=dict, compare=False)
+    at: float = field(default_factory=time.monotonic, compare=False)  # when it was answered
 
 
 @dataclass

@@ -59,6 +59,9 @@ class Request:
     response_format: str | None  # "json_schema" | "json_object" | None
     kind: str  # "analysis" (one commit) | "thread" (one change of several commits) | "overview"
     title: str | None
+    # time.monotonic() when the request arrived and when its answer was ready (the server's view of the schedule)
+    received: float = 0.0
+    answered: float = 0.0
 
     @property
     def user(self) -> str:
@@ -131,6 +134,7 @@ class FakeOpenAI:
 
     # -------------------------------------------------------------------------------------------- answers
     def _handle(self, path: str, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, str], Any]:
+        received = time.monotonic()
         with self._lock:
             self._count += 1
             n = self._count
@@ -139,12 +143,14 @@ class FakeOpenAI:
         try:
             if self.latency:
                 time.sleep(self.latency)
-            return self._answer(n, path, body, auth)
+            return self._answer(n, path, body, auth, received)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    def _answer(self, n: int, path: str, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, str], Any]:
+    def _answer(
+        self, n: int, path: str, body: dict[str, Any], auth: str | None, received: float
+    ) -> tuple[int, dict[str, str], Any]:
         fmt = (body.get("response_format") or {}).get("type")
         user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
         system = next((m["content"] for m in body.get("messages", []) if m.get("role") == "system"), "")
@@ -154,7 +160,8 @@ class FakeOpenAI:
 
         def log(status: int) -> None:
             with self._lock:
-                self.requests.append(Request(n, body, status, fmt, kind, title_match[1] if title_match else None))
+                title = title_match[1] if title_match else None
+                self.requests.append(Request(n, body, status, fmt, kind, title, received, time.monotonic()))
 
         if not path.endswith("/chat/completions"):
             log(404)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(?P<context>.*)$")
 
 
-@dataclass(frozen=True)
-class Line:
-    sign: str  # "+", "-" or " "
+class Line(NamedTuple):
+    """A tuple, not a dataclass: a large day's patches are a few hundred thousand lines."""
+
+    sign: str  # "+", "-" or " " ("" for an empty line, which git writes for a blank context line)
     text: str
     context: str  # the hunk header's context (git puts the enclosing def/class there)
 
@@ -41,17 +43,21 @@ def _parse(patch: str) -> tuple[Hunk, ...]:
     found: list[Hunk] = []
     context = ""
     current: list[Line] = []
+    append = current.append
     for raw in patch.splitlines():
-        header = _HUNK.match(raw)
-        if header:
+        first = raw[:1]
+        if first == "@" and (header := _HUNK.match(raw)):
             if current:
                 found.append(Hunk(context, tuple(current)))
             context, current = header["context"], []
+            append = current.append
             continue
-        if raw.startswith("\\"):  # "\ No newline at end of file"
+        if first == "\\":  # "\ No newline at end of file"
             continue
-        sign = raw[:1] if raw[:1] in "+-" else " "
-        current.append(Line(sign, raw[1:] if raw[:1] in "+- " else raw, context))
+        if first in "+- ":  # also "": an empty line keeps the sign ""
+            append(Line(first, raw[1:], context))
+        else:
+            append(Line(" ", raw, context))
     if current:
         found.append(Hunk(context, tuple(current)))
     return tuple(found)

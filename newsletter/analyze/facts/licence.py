@@ -12,6 +12,9 @@ from newsletter.analyze.facts.model import Fact, FactKind
 _FILE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|COPYRIGHT|UNLICENSE|PATENTS)([.\-_].*)?$", re.I)
 _SPDX = re.compile(r"SPDX-License-Identifier:\s*(?P<id>[\w.+-]+(?:\s+(?:OR|AND|WITH)\s+[\w.+-]+)*)")
 _FIELD = re.compile(r"""^\s*"?licen[cs]e(?:[-_]files)?"?\s*[=:]\s*(?P<value>.+?),?\s*$""", re.I)
+# What every match of the two patterns above contains.
+_SPDX_WORD = re.compile(r"SPDX-License-Identifier:")
+_FIELD_WORD = re.compile(r"licen[cs]e", re.I)
 
 
 def is_licence_file(path: str) -> bool:
@@ -34,7 +37,9 @@ def extract(path: str, patch: str | None, status: str) -> list[Fact]:
         ]
     facts: list[Fact] = []
     gone_lines, new_lines = removed(patch), added(patch)
-    for pattern, key in ((_SPDX, "id"), (_FIELD, "value")):
+    for pattern, key, needle in ((_SPDX, "id", _SPDX_WORD), (_FIELD, "value", _FIELD_WORD)):
+        if not needle.search(patch or ""):
+            continue  # no line of the patch can match: one scan of the patch instead of a search per line
         old = {m[key].strip() for line in gone_lines if (m := pattern.search(line.text))}
         new = {m[key].strip() for line in new_lines if (m := pattern.search(line.text))}
         # A new file with the project's usual header is not a licence change; a modified header is.
