@@ -104,6 +104,13 @@ def timeline(started: float, wall: float, github: list[float], requests: list[Re
     end = max(r.answered for r in requests) - started
     print(f"  first request at {first:.2f} s; last answer at {end:.2f} s; exit {wall - end:.2f} s after")
     print(f"  between first request and last answer, {below:.2f} s with fewer than {CONCURRENCY} in flight")
+    step = 0.25
+    counts = [sum(r.received <= started + t < r.answered for r in requests) for t in _ticks(wall, step)]
+    print(f"  in flight every {step} s from the start: " + "".join(str(min(n, 9)) for n in counts))
+
+
+def _ticks(wall: float, step: float) -> list[float]:
+    return [i * step for i in range(int(wall / step) + 1)]
 
 
 if __name__ == "__main__":

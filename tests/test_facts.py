@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from newsletter.analyze import facts
@@ -286,6 +287,26 @@ def test_inside_one_build_a_commit_is_read_once_and_another_commit_under_its_sha
         assert "--plan" in named(extract(other), FactKind.FLAG_ADDED)
         assert "--capture-layers" in named(extract(first), FactKind.FLAG_REMOVED)
     assert extract(first) is not found  # outside a build nothing is kept
+
+
+def test_threads_asking_for_one_commit_at_once_share_one_reading() -> None:
+    """The read-ahead of a build and the analysis of the same commit may meet: the diff is read once."""
+    big = commit(*(patch(f"scripts/tool_{n}.py", ARGPARSE) for n in range(300)))
+    start = threading.Barrier(8)
+    found: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        found.append(extract(big))
+
+    with facts.memo():
+        readers = [threading.Thread(target=ask) for _ in range(8)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+    assert len(found) == 8 and all(f is found[0] for f in found)
+    assert "--capture-layers" in named(found[0], FactKind.FLAG_REMOVED)
 
 
 RENAME_FLAG = """

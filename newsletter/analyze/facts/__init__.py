@@ -229,6 +229,7 @@ def combine(parts: Iterable[Facts]) -> Facts:
 
 
 _memo: dict[tuple[str, int], Facts] = {}
+_reading: dict[tuple[str, int], threading.Event] = {}  # extractions under way in the memo's build
 _memo_users = 0
 _memo_lock = threading.Lock()
 
@@ -271,7 +272,8 @@ def read_ahead(commits: Sequence[Commit]) -> threading.Event:
 
 def extract(commit: Commit) -> Facts:
     """Every fact of one commit: its files' diffs, then its PR body (or its message body). The same object
-    for the same commit inside ``memo()``: read it, never change it."""
+    for the same commit inside ``memo()``, read once even when several threads ask at once: read it, never
+    change it."""
     if not _memo_users:
         return _extract(commit)
     # The SHA names the commit; the content guards against two different commits under one SHA (made-up days).
@@ -281,13 +283,29 @@ def extract(commit: Commit) -> Facts:
         tuple((f.path, f.status, f.patch) for f in commit.files),
     )
     key = (commit.sha, hash(content))
-    found = _memo.get(key)
-    if found is None:
+    with _memo_lock:
+        found = _memo.get(key)
+        reading = _reading.get(key) if found is None else None
+        mine = found is None and reading is None
+        if mine:
+            reading = _reading[key] = threading.Event()
+    if found is not None:
+        return found
+    assert reading is not None
+    if not mine:  # another thread (the read-ahead, another check) is reading this diff: its facts, not a second read
+        reading.wait()
+        found = _memo.get(key)
+        return found if found is not None else _extract(commit)  # its reading failed: this one reports why
+    try:
         found = _extract(commit)
         with _memo_lock:
             if _memo_users:
                 _memo[key] = found
-    return found
+        return found
+    finally:
+        with _memo_lock:
+            _reading.pop(key, None)
+        reading.set()
 
 
 def _extract(commit: Commit) -> Facts:
