@@ -7,9 +7,11 @@ Golden files live in tests/data/golden/; regenerate them after an intended chang
 from __future__ import annotations
 
 import os
+import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -17,7 +19,8 @@ from newsletter.analyze.heuristic import analyse
 from newsletter.compose import compose_issue
 from newsletter.issue import Issue
 from newsletter.models import Analysis, AnalyzedCommit, ChangeType, Importance, Insights, Usage
-from newsletter.render.markdown import escape, render_markdown
+from newsletter.render.links import safe_url
+from newsletter.render.markdown import escape, render_markdown, url
 from tests.day import DAY, TZ, day_of_commits
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -113,6 +116,38 @@ def test_untrusted_text_cannot_inject_html_links_or_break_tables() -> None:
     assert "| **Architecture** | One engine per data type \\| no `enum\\|dispatch` |" in text
     assert "`sgl-model-gateway/src/workflow/`" in text  # code spans survive escaping
     assert "Fix sgl-kernel per_token_quant fp8" in text  # intraword underscores stay readable
+
+
+def _escape_by_the_rule(text: str) -> str:
+    """The escaping rule written as regexes, per character (the reference ``escape`` must agree with)."""
+    text = re.sub(r"\s+", " ", text)
+    out = []
+    for part in re.split(r"(`[^`\n]+`)", text):
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(part)
+            continue
+        part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append(re.sub(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))", r"\\\1", part))
+    return "".join(out)
+
+
+def test_escape_agrees_with_the_rule_on_every_mix_of_special_characters() -> None:
+    rng = random.Random(12)
+    alphabet = [*"ab9Z_ _`*[]|~&<>\\\n\t()#!é中\u00a0", "&amp;", "__", "``", "a_b", "  "]
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24))) for _ in range(20_000)]
+    samples += ["_", "__", "a_", "_a", "a__b", "é_a", "a_é", "&_", "_<", "\\_", "`a_b` _c_", "[x](y)", ""]
+    wrong = [s for s in samples if escape(s) != _escape_by_the_rule(s)]
+    assert not wrong, [(s, escape(s), _escape_by_the_rule(s)) for s in wrong[:5]]
+
+
+def test_a_link_destination_is_percent_encoded_exactly_as_quote_would() -> None:
+    rng = random.Random(7)
+    alphabet = [*"aZ9_.-~:/?#=&%@+,;()[]!$'*|^{}", "é", "中", " ", "\u00a0"]
+    for _ in range(20_000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 16)))
+        link = "https://github.com/o/r/" + tail
+        checked = safe_url(link)
+        assert url(link) == ("#" if checked is None else quote(checked, safe=":/?#=&%@+,;~")), link
 
 
 def test_fallbacks_and_mismatches_are_visible() -> None:

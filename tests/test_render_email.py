@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -24,7 +25,7 @@ from newsletter.models import (
     Window,
 )
 from newsletter.render.email import minify, render_issue
-from newsletter.render.view import LOCAL_WEB_VERSION, safe_url
+from newsletter.render.links import LOCAL_WEB_VERSION, safe_url
 from newsletter.samples.synthetic import busy_issue
 
 GMAIL_CLIP = 102_000
@@ -242,7 +243,7 @@ def _top_titled(title: str, headline: str = "", list_title: str = "SGLang daily"
 def test_a_subject_fits_a_phone_and_keeps_title_date_and_scope(
     language: str, title: str, headline: str, list_title: str
 ) -> None:
-    from newsletter.render.view import SUBJECT_MAX, columns
+    from newsletter.render.subject import SUBJECT_MAX, columns
 
     subject = _top_titled(title, headline, list_title, language)
     assert columns(subject) <= SUBJECT_MAX
@@ -262,7 +263,7 @@ def test_a_subject_cannot_carry_a_header_or_markup() -> None:
 
 
 def columns_ok(subject: str) -> bool:
-    from newsletter.render.view import SUBJECT_MAX, columns
+    from newsletter.render.subject import SUBJECT_MAX, columns
 
     return columns(subject) <= SUBJECT_MAX
 
@@ -317,6 +318,26 @@ def test_text_twin_wraps_chinese_without_spaces() -> None:
     wrapped = wrap("这是一个没有空格的很长的中文句子" * 8, indent="  ")
     assert all(_columns(line) <= 76 for line in wrapped.splitlines())
     assert len(wrapped.splitlines()) > 2
+
+
+@pytest.mark.parametrize("width", [76, 30, 12])
+def test_text_twin_wraps_greedily_at_word_boundaries(width: int) -> None:
+    from newsletter.render.text import wrap
+
+    rng = random.Random(width)
+    words = ["a", "to", "the", "kernel", "per_token_quant", "x" * 40, "·", "—", "+1,234", "(#16953)"]
+    for _ in range(3_000):
+        text = rng.choice(["", " ", "\n"]).join(rng.choice(words) for _ in range(rng.randrange(0, 30)))
+        text = rng.choice(["", "  ", "\t"]) + text + rng.choice(["", " ", "\n"])
+        first, indent = rng.choice([("", ""), ("* ", "  "), ("  1. ", "     "), ("   - ", "     ")])
+        lines = wrap(text, indent, first, width).split("\n")
+        assert lines[0].startswith(first.rstrip()) and all(line.startswith(indent) for line in lines[1:])
+        rows = [lines[0][len(first) :].split()] + [line[len(indent) :].split() for line in lines[1:]]
+        assert [w for row in rows for w in row] == text.split()  # every word, in order, none broken
+        for line, row in zip(lines, rows, strict=True):
+            assert line == line.rstrip() and (_columns(line) <= width or len(row) == 1), (text, line)
+        for before, row in zip(lines, rows[1:], strict=False):  # a line ends only when the next word won't fit
+            assert _columns(before) + 1 + _columns(row[0]) > width, (text, lines)
 
 
 def test_text_twin_commit_rows_start_at_the_margin_and_continue_under_the_title() -> None:

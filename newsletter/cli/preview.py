@@ -52,9 +52,9 @@ def preview(
     from newsletter.collect import resolve_window
     from newsletter.models import RepoSpec
     from newsletter.pipeline import build_day
+    from newsletter.render.catalogue import Catalogue
     from newsletter.render.email import DEFAULT_BUDGET, render_issue
     from newsletter.render.preview import serve, write_preview
-    from newsletter.render.view import Catalogue
     from newsletter.samples import sample_day
 
     budget = DEFAULT_BUDGET if budget is None else budget

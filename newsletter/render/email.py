@@ -26,9 +26,10 @@ from newsletter.issue import Issue
 from newsletter.models import RenderedIssue
 from newsletter.render import budget
 from newsletter.render.budget import DEFAULT_BUDGET, Plan
+from newsletter.render.catalogue import Catalogue
 from newsletter.render.markdown import render_markdown
 from newsletter.render.text import render_text
-from newsletter.render.view import Catalogue, CommitView, IssueView, build_view
+from newsletter.render.view import CommitView, IssueView, build_view
 
 __all__ = ["DEFAULT_BUDGET", "Email", "minify", "render_email", "render_issue"]
 
@@ -132,6 +133,7 @@ class _Fragments:
         self.macros = _macros(view.language)
         self.by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
         self.html: dict[tuple[str, int], str] = {}
+        self.sizes: dict[tuple[str, int], int] = {}
         self.tables = dict(zip((r.anchor for r in view.repos), self._render_tables(view), strict=True))
 
     def _render_tables(self, view: IssueView) -> list[str]:
@@ -140,7 +142,10 @@ class _Fragments:
     def _batch(self, commits: Iterable[CommitView], level: int) -> None:
         todo = [c for c in commits if (c.anchor, level) not in self.html]
         drawn = 3 if level == 2 else level
-        rendered = _inline([str(self.macros.item(c, drawn)) for c in todo])  # type: ignore[attr-defined]
+        if drawn >= 2:
+            rendered = _inline([str(self.macros.card(c, drawn)) for c in todo])  # type: ignore[attr-defined]
+        else:
+            rendered = _inline([str(self.macros.line(c)) for c in todo])  # type: ignore[attr-defined]
         for c, html in zip(todo, rendered, strict=True):
             if drawn == 3:
                 self.html[(c.anchor, 3)] = html.replace("<!--DETAIL-->", "").replace("<!--/DETAIL-->", "")
@@ -158,7 +163,11 @@ class _Fragments:
         return self.html[(key, level)]
 
     def size(self, key: str, level: int) -> int:
-        return _size(self.get(key, level))
+        # The budget asks for the same sizes again and again while it sheds and gives back.
+        known = self.sizes.get((key, level))
+        if known is None:
+            known = self.sizes[(key, level)] = _size(self.get(key, level))
+        return known
 
     def sentences(self, plan: Plan) -> dict[str, str]:
         """What ``plan`` says in words, by slot: each group's note on what it left out, and the link that

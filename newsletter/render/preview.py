@@ -11,7 +11,7 @@ from pathlib import Path
 
 from newsletter.errors import InputError
 from newsletter.models import RenderedIssue
-from newsletter.render.view import LOCAL_WEB_VERSION
+from newsletter.render.links import LOCAL_WEB_VERSION
 
 
 @dataclass(frozen=True)

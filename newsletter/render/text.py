@@ -14,7 +14,8 @@ from jinja2 import Environment, StrictUndefined, Template
 
 from newsletter import template_files
 from newsletter.render.budget import Plan
-from newsletter.render.view import Catalogue, IssueView
+from newsletter.render.catalogue import Catalogue
+from newsletter.render.view import IssueView
 
 WIDTH = 76
 
@@ -67,23 +68,20 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def _wrap_ascii(words: list[str], indent: str, lead: str, width: int) -> str:
-    """The common case, one column a character (see ``_narrow``): lengths instead of a Unicode lookup per
-    character."""
+def _wrap_ascii(text: str, indent: str, lead: str, width: int) -> str:
+    """The common case, one column a character (see ``_narrow``): each line is the longest run of whole words
+    that fits, found with ``str.rfind`` (a word longer than a line gets a line of its own)."""
     lines: list[str] = []
-    line, used = [lead], len(lead)
-    fresh = True
-    for word in words:
-        if not fresh and used + 1 + len(word) > width:
-            lines.append("".join(line).rstrip())
-            line, used, fresh = [indent], len(indent), True
-        if not fresh:
-            line.append(" ")
-            used += 1
-        line.append(word)
-        used += len(word)
-        fresh = False
-    lines.append("".join(line).rstrip())
+    prefix, at, end = lead, 0, len(text)
+    while end - at > width - len(prefix):
+        cut = text.rfind(" ", at, at + width - len(prefix) + 1)
+        if cut < 0:
+            cut = text.find(" ", at)
+            if cut < 0:
+                break
+        lines.append((prefix + text[at:cut]).rstrip())
+        prefix, at = indent, cut + 1
+    lines.append((prefix + text[at:]).rstrip())
     return "\n".join(lines)
 
 
@@ -91,7 +89,7 @@ def wrap(text: str, indent: str = "", first: str | None = None, width: int = WID
     """``text`` on lines of at most ``width`` columns; ``first`` prefixes line one (default ``indent``)."""
     lead = indent if first is None else first
     if _narrow(text + lead + indent):
-        return _wrap_ascii(text.split(), indent, lead, width)
+        return _wrap_ascii(" ".join(text.split()), indent, lead, width)
     lines: list[str] = []
     line, used = lead, sum(map(_columns, lead))
     fresh = True
@@ -112,14 +110,15 @@ class _References:
     """``ref(url)`` → ``[n]``, each URL numbered once, listed at the end."""
 
     def __init__(self) -> None:
-        self.urls: list[str] = []
+        self.marks: dict[str, str] = {}  # in first-use order
 
     def __call__(self, url: str | None) -> str:
         if not url:
             return ""
-        if url not in self.urls:
-            self.urls.append(url)
-        return f"[{self.urls.index(url) + 1}]"
+        mark = self.marks.get(url)
+        if mark is None:
+            mark = self.marks[url] = f"[{len(self.marks) + 1}]"
+        return mark
 
 
 def render_text(view: IssueView, t: Catalogue, plan: Plan) -> str:
@@ -127,5 +126,5 @@ def render_text(view: IssueView, t: Catalogue, plan: Plan) -> str:
     refs = _References()
     by_key = {c.anchor: c for r in view.repos for group in r.groups.values() for c in group}
     body = _template().render(v=view, t=t, plan=plan, items=by_key, ref=refs, wrap=wrap, width=WIDTH)
-    links = "\n".join(f"[{n}] {url}" for n, url in enumerate(refs.urls, 1))
+    links = "\n".join(f"{mark} {url}" for url, mark in refs.marks.items())
     return f"{body.rstrip()}\n\n{t('text_links')}\n{links}\n" if links else body.rstrip() + "\n"

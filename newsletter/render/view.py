@@ -8,14 +8,14 @@ so a title like ``<img src=x onerror=alert(1)>`` arrives there as text and leave
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
-from urllib.parse import urlsplit
+from copy import copy
+from dataclasses import dataclass, field
 
-from newsletter import i18n
 from newsletter.issue import Card, Issue, RepoDigest
 from newsletter.models import Analysis, AnalyzedCommit, Commit, Importance, Placeholder, ThreadKind, zone
+from newsletter.render.catalogue import Catalogue
+from newsletter.render.links import LOCAL_WEB_VERSION, page_url, safe_url
+from newsletter.render.subject import subject_line, untagged
 
 IMPORTANCES = (Importance.HIGH, Importance.MEDIUM, Importance.LOW)
 # Longest texts shown for one item; a model that answers with a novel must not blow the size budget.
@@ -25,72 +25,6 @@ PARAGRAPH_MAX = 900
 LIST_MAX = 6
 
 _SPACE = re.compile(r"\s+")
-# Anything that could let a URL escape its attribute or smuggle a scheme: controls, spaces, quotes, brackets.
-_URL_BAD = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
-# http(s)://host[:port] then a path, query, fragment or nothing: urlsplit would find that scheme and a host.
-_PLAIN_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#]|\Z)")
-
-
-class Catalogue:
-    """``t(key, **values)`` for one language (newsletter.i18n); a missing key is a bug, so it raises KeyError.
-
-    Dotted keys (``importance.high``) are the shared catalogue's; plain keys are the email's own (``email.``)."""
-
-    def __init__(self, language: str, *, weekly: bool = False) -> None:
-        self.language = i18n.check_language(language)
-        self.weekly = weekly  # a weekly issue: times carry their day
-
-    def short_date(self, day: date) -> str:
-        """ "Sun 8 Mar": a day of a weekly issue, short enough for a phone's column."""
-        return self("week_day_label").format(
-            weekday=self("weekdays_short").split(",")[day.weekday()],
-            day=day.day,
-            month=self("subject_months").split(",")[day.month - 1],
-        )
-
-    def moment(self, when: datetime, tz: str) -> str:
-        local = when.astimezone(zone(tz))
-        return f"{self.short_date(local.date())} {local:%H:%M}" if self.weekly else f"{local:%H:%M}"
-
-    def __call__(self, key: str, **values: object) -> str:
-        return i18n.t(self.language, key if "." in key else f"email.{key}", **values)
-
-    def date(self, day: date) -> str:
-        return self("date_format").format(
-            weekday=self("weekdays").split(",")[day.weekday()],
-            day=day.day,
-            month=self("language.months").split(",")[day.month - 1],
-            month_number=day.month,
-            year=day.year,
-        )
-
-
-# Where "view in browser" and "read the whole issue" lead when the issue has no archive page (``newsletter
-# preview``, ``build``): the web version the preview writes beside the email (newsletter/render/preview.py).
-LOCAL_WEB_VERSION = "web.html"
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL with a host and nothing that could break out; else None."""
-    if not url or _URL_BAD.search(url):
-        return None
-    if _PLAIN_URL.match(url):  # the common shape, decided without urlsplit (most of build_view's time)
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
-    return url
-
-
-def page_url(url: str | None) -> str | None:
-    """The issue's page on the archive: a safe http(s) URL, or a local archive's ``file:///`` URL (the embedded
-    default, before NEWSLETTER_ARCHIVE_URL says where the folder is served)."""
-    if url and url.startswith("file:///") and not _URL_BAD.search(url):
-        return url
-    return safe_url(url)
 
 
 def clip(text: str | None, limit: int) -> str:
@@ -196,12 +130,9 @@ class IssueView:
     glance_title: str = ""
 
 
-_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])*\s*(?:[\w/-]+(?:\([^)]*\))?!?:\s*)?")
-
-
 def _restates(headline: str, title: str) -> bool:
     """True when the headline is only the title again ("Fix: <title>" with the [area] tag dropped)."""
-    core = _TAGS.sub("", title).strip().lower()
+    core = untagged(title).lower()
     return bool(core) and core in headline.lower()
 
 
@@ -217,7 +148,7 @@ def _card_view(card: Card, views: dict[str, CommitView], tz: str, t: Catalogue, 
     day's commits already viewed, by SHA (each is viewed once and copied, as anchors are set per item)."""
     lead = views.get(card.commit.sha)
     same = lead is not None and card.analysis is card.lead.analysis
-    view = replace(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t, authored)
+    view = copy(lead) if same and lead is not None else _commit_view(card.commit, card.analysis, tz, t, authored)
     view.title = clip(card.title, TITLE_MAX) or view.title
     view.headline = "" if _restates(view.headline, view.title) else view.headline
     if card.thread is not None:
@@ -232,7 +163,7 @@ def _member(
     item: AnalyzedCommit, views: dict[str, CommitView], tz: str, t: Catalogue, authored: bool = False
 ) -> CommitView:
     seen = views.get(item.commit.sha)
-    return replace(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t, authored)
+    return copy(seen) if seen is not None else _commit_view(item.commit, item.analysis, tz, t, authored)
 
 
 def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool = False) -> CommitView:
@@ -251,14 +182,15 @@ def _commit_view(c: Commit, a: Analysis, tz: str, t: Catalogue, authored: bool =
     title = clip(c.title, TITLE_MAX) or c.short_sha
     headline = clip(a.headline, LINE_MAX)
     reason = clip(a.fallback_reason, LINE_MAX)
+    url = safe_url(c.url)
     return CommitView(
         sha=c.sha,
         anchor="c-" + _HEX.sub("", c.sha)[:12].lower(),  # made unique over the issue by build_view
         short=c.short_sha,
-        url=safe_url(c.url),
+        url=url,
         title=title,
         author=clip(c.author.name or c.author.login, 60),
-        author_url=_profile(safe_url(c.url), c.author.login),
+        author_url=_profile(url, c.author.login),
         time=(c.authored_at.astimezone(zone(tz)).strftime("%Y-%m-%d") if authored else t.moment(c.committed_at, tz)),
         importance=a.importance.value,
         importance_label=t(f"importance.{a.importance.value}"),
@@ -336,67 +268,6 @@ def _repo_view(digest: RepoDigest, tz: str, t: Catalogue, anchors: set[str]) -> 
 def _top_items(repos: list[RepoView], limit: int = 3) -> list[str]:
     ranked = [c for imp in IMPORTANCES for r in repos for c in r.groups[imp.value]]
     return [clip(c.headline or c.title, 70) for c in ranked[:limit]]
-
-
-SUBJECT_MAX = 78  # display columns (a CJK character is two): what a phone shows of a subject line
-_TITLE_MIN = 16
-# "[CI/NPU] Fix …", "[router][perf] …", "feat(router)!: …", "fix: …" → the scope, if any, and the rest.
-_BRACKETS = re.compile(r"^\s*((?:\[[^\]]{1,30}\]\s*)+)")
-_CONVENTIONAL = re.compile(r"^\s*[A-Za-z]+(?:\(([^)]{1,30})\))?!?:\s*")
-
-
-def columns(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` columns: cut at a word boundary when there is one near, with an ellipsis."""
-    if columns(text) <= limit:
-        return text
-    out, used = "", 0
-    for ch in text:
-        used += columns(ch)
-        if used > limit - 1:
-            break
-        out += ch
-    space = out.rfind(" ")
-    if space >= len(out) // 2:
-        out = out[:space]
-    return out.rstrip(" ,;:·-—") + "…"
-
-
-def _scope(title: str) -> str:
-    """The area a commit title names: "[CI/NPU]" → "CI/NPU", "feat(router):" → "router"; else ""."""
-    brackets = _BRACKETS.match(title)
-    if brackets:
-        return "/".join(re.findall(r"\[([^\]]+)\]", brackets.group(1))).strip()
-    conventional = _CONVENTIONAL.match(title)
-    return (conventional.group(1) or "").strip() if conventional else ""
-
-
-def _top_change(c: CommitView, colon: str) -> str:
-    """The top item as the subject names it: its headline (or its title without tags), with its scope."""
-    plain = _TAGS.sub("", c.title).strip() or c.title
-    change = c.headline or plain
-    scope = _scope(c.title)
-    return f"{scope}{colon}{change}" if scope and scope.lower() not in change.lower() else change
-
-
-def subject_line(t: Catalogue, title: str, day: date, top: CommitView | None, *, week: bool = False) -> str:
-    """ "{title} · {date}: {top change}" in at most SUBJECT_MAX columns: the short date, then the list title
-    cut to about a third of the room when both do not fit (never under _TITLE_MIN columns), then the change
-    cut at a word."""
-    short = t("subject_date").format(day=day.day, month=t("subject_months").split(",")[day.month - 1])
-    if week:  # ``day`` is the week's first
-        short = t("subject_week", date=short)
-    if top is None:
-        return shorten(t("subject_empty", title=title, date=short), SUBJECT_MAX)
-    change = _top_change(top, t("colon"))
-    frame = columns(t("subject", title="", date=short, top=""))
-    room = SUBJECT_MAX - frame
-    title_room = max(_TITLE_MIN, room - columns(change), room // 3)
-    name = shorten(title, title_room)
-    return t("subject", title=name, date=short, top=shorten(change, room - columns(name)))
 
 
 def build_view(issue: Issue) -> tuple[IssueView, Catalogue]:
