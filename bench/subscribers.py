@@ -1,6 +1,6 @@
 """Subscriber import and listing at scale (run by hand, not in CI).
 
-    python bench/subscribers.py [--rows 100000] [--dynamodb 5000] [--preferences]
+    python bench/subscribers.py [--rows 100000] [--dynamodb 5000] [--preferences] [--shuffle]
 
 Generates a CSV of ``--rows`` rows with 1 % invalid addresses and 1 % duplicates, imports it into a fresh
 SQLite store, checks that the report names exactly the bad lines, imports it again (nothing may change), then
@@ -8,6 +8,8 @@ measures peak Python memory (tracemalloc) while streaming every member and every
 streaming a tenth as many: flat memory means a ratio near 1. ``--dynamodb N`` repeats the import and the
 listing for N rows against DynamoDB through a local moto server. ``--preferences`` adds the preference
 columns (half the readers choose a minimum importance and areas), which the import stores with the batch.
+``--shuffle`` writes the addresses in random order (the generated ones otherwise come nearly in key order,
+which is kind to the store's indexes). On Linux it prints how much the import wrote to disk.
 """
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ from newsletter.store.sqlite import SqliteStore
 TARGET_SECONDS = 3.0  # 100k rows (issue 14)
 
 
-def make_csv(path: Path, rows: int, seed: int = 7, *, preferences: bool = False) -> tuple[list[int], int]:
+def make_csv(
+    path: Path, rows: int, seed: int = 7, *, preferences: bool = False, shuffle: bool = False
+) -> tuple[list[int], int]:
     """Write the file; return the line numbers of the invalid rows and the number of duplicate rows. With
-    ``preferences``, every second valid reader chose a minimum importance and two areas."""
+    ``preferences``, every second valid reader chose a minimum importance and two areas. Without ``shuffle``
+    the addresses come nearly in key order (reader1…, reader10…); with it in random order, as a list exported
+    from elsewhere does."""
     rng = random.Random(seed)
     kinds = ["ok"] * rows
     slots = rng.sample(range(1, rows), rows // 50)  # never the first data row (duplicates need an earlier one)
@@ -48,25 +54,28 @@ def make_csv(path: Path, rows: int, seed: int = 7, *, preferences: bool = False)
         kinds[i] = "invalid"
     for i in slots[rows // 100 :]:
         kinds[i] = "duplicate"
-    invalid_lines, written, duplicates = [], [], 0
+    lines: list[tuple[bool, str]] = []  # (invalid, text)
+    written, duplicates = [], 0
+    none = ",," if preferences else ""
+    for i, kind in enumerate(kinds):
+        if kind == "invalid":
+            bad = rng.choice([f"user{i}.example.com", f"user{i}@", f"us er{i}@example.com", ""])
+            lines.append((True, f"{bad},Bad{none}"))
+        elif kind == "duplicate":
+            email, chosen = rng.choice(written)  # the same choices: in a shuffled file the copy may come first
+            lines.append((False, f"{email.upper()},Dup{chosen}"))
+            duplicates += 1
+        else:
+            email = f"reader{i}@mail{i % 97}.example.com"
+            chosen = (",high,python/ docs/" if i % 2 else none) if preferences else ""
+            written.append((email, chosen))
+            lines.append((False, f"{email},Reader {i}{chosen}"))
+    if shuffle:
+        rng.shuffle(lines)
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("\ufeffemail,name" + (",min_importance,areas" if preferences else "") + "\r\n")  # as Excel writes
-        none = ",," if preferences else ""
-        for i, kind in enumerate(kinds):
-            line = i + 2
-            if kind == "invalid":
-                bad = rng.choice([f"user{i}.example.com", f"user{i}@", f"us er{i}@example.com", ""])
-                out.write(f"{bad},Bad{none}\r\n")
-                invalid_lines.append(line)
-            elif kind == "duplicate":
-                out.write(f"{rng.choice(written).upper()},Dup{none}\r\n")
-                duplicates += 1
-            else:
-                email = f"reader{i}@mail{i % 97}.example.com"
-                written.append(email)
-                chosen = (",high,python/ docs/" if i % 2 else none) if preferences else ""
-                out.write(f"{email},Reader {i}{chosen}\r\n")
-    return invalid_lines, duplicates
+        out.writelines(f"{text}\r\n" for _, text in lines)
+    return [n for n, (invalid, _) in enumerate(lines, start=2) if invalid], duplicates
 
 
 def store_emails(store: Any) -> Iterator[str]:
@@ -103,13 +112,22 @@ BENCH_LIST = MailingList(
 )
 
 
-def bench(store: Any, label: str, folder: Path, rows: int, preferences: bool = False) -> bool:
+def written_bytes() -> int | None:
+    """What this process has written to storage so far (Linux), or None."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return None
+    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith("write_bytes:"))
+
+
+def bench(store: Any, label: str, folder: Path, rows: int, preferences: bool = False, shuffle: bool = False) -> bool:
     csv_path = folder / f"{label}.csv"
-    invalid_lines, duplicates = make_csv(csv_path, rows, preferences=preferences)
+    invalid_lines, duplicates = make_csv(csv_path, rows, preferences=preferences, shuffle=shuffle)
     size = csv_path.stat().st_size / 2**20
     print(f"\n== {label}: {rows:,} rows ({size:.1f} MiB), {len(invalid_lines):,} invalid, {duplicates:,} duplicates")
 
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, before = time.perf_counter(), time.process_time(), written_bytes()
     first = import_csv(store, csv_path, BENCH_LIST, status=MemberStatus.ACTIVE, source="import:bench.csv")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     expected_added = rows - len(invalid_lines) - duplicates
@@ -122,6 +140,10 @@ def bench(store: Any, label: str, folder: Path, rows: int, preferences: bool = F
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"               cpu {cpu:.2f} s, load average {load} ({os.cpu_count()} cores)")
     if label == "sqlite":
+        after = written_bytes()
+        if before is not None and after is not None:
+            size = (folder / "bench.db").stat().st_size
+            print(f"               wrote {(after - before) / 2**20:,.0f} MiB for a database of {size / 2**20:,.0f} MiB")
         budget = TARGET_SECONDS * rows / 100_000
         print(f"               {seconds / budget:.2f} of the {budget:.1f} s budget (3 s per 100k rows)")
     if preferences:
@@ -179,6 +201,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dynamodb", type=int, default=0, metavar="N", help="also run N rows on moto server")
     parser.add_argument("--preferences", action="store_true", help="with preference columns")
+    parser.add_argument("--shuffle", action="store_true", help="addresses in random order, not nearly sorted")
     args = parser.parse_args()
     # moto accepts any credentials; a real account's are never needed (nor read) here
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -187,7 +210,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = SqliteStore(folder / "bench.db")
-        ok &= bench(store, "sqlite", folder, args.rows, args.preferences)
+        ok &= bench(store, "sqlite", folder, args.rows, args.preferences, args.shuffle)
         with sqlite3.connect(folder / "bench.db") as db:
             events = db.execute("SELECT count(*) FROM consent_log").fetchone()[0]
         print(f"consent log: {events:,} events (one per address added)")
@@ -196,7 +219,7 @@ def main() -> int:
             with moto_server() as endpoint:
                 dynamo = DynamoStore("bench", region="us-east-1", endpoint_url=endpoint)
                 dynamo.init()
-                ok &= bench(dynamo, "dynamodb", folder, args.dynamodb, args.preferences)
+                ok &= bench(dynamo, "dynamodb", folder, args.dynamodb, args.preferences, args.shuffle)
     print("\nall checks passed" if ok else "\nSOME CHECKS FAILED")
     return 0 if ok else 1
 

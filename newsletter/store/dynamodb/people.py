@@ -170,15 +170,15 @@ class People(DynamoStoreBase):
         if not rows:
             return BatchOutcome()
         names = first_names(rows)
-        emails = list(names)
-        keys = [(f"P#{e}", f"M#{list_id}") for e in emails]
-        keys += [(f"P#{e}", "PROFILE") for e in emails]
-        keys += [(f"X#{email_hash(e)}", "X") for e in emails]
+        hashes = {email_hash(e): e for e in names}
+        keys = [(f"P#{e}", f"M#{list_id}") for e in names]
+        keys += [(f"P#{e}", "PROFILE") for e in names]
+        keys += [(f"X#{h}", "X") for h in hashes]
         found = self._batch_get(keys)
         present = {i["email"] for i in found if i["sk"].startswith("M#")}
         profiles = {i["email"] for i in found if i["sk"] == "PROFILE"}
-        hashes = {i["pk"][2:] for i in found if i["sk"] == "X"}
-        outcome = sort_batch(rows, present, {e for e in emails if email_hash(e) in hashes})
+        suppressed = {hashes[i["pk"][2:]] for i in found if i["sk"] == "X"}
+        outcome = sort_batch(rows, present, suppressed)
         now = iso(self.clock())
         writes: list[dict[str, Any]] = []
         for email in outcome.added:
