@@ -10,6 +10,7 @@ from tests.browser import browser  # noqa: F401  (a fresh headless Chromium, for
 
 # Stores of both backends (SQLite in tmp, DynamoDB through moto server): see tests/stores.py.
 from tests.stores import any_store, clock, make_store, moto_endpoint, store_backend, store_env, store_location  # noqa: F401
+from tests.widgets import widgets_github  # noqa: F401  (the fake GitHub serving the widgets day)
 
 _OUTSIDE = (
     "GITHUB_TOKEN",

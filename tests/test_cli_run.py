@@ -18,8 +18,8 @@ from newsletter.cli import app
 from newsletter.store.base import MemberStatus
 from newsletter.store.sqlite import SqliteStore
 from tests.fakes.github import FakeGitHub
+from tests.widgets import write_lists
 
-DATA = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 DAY, QUIET_DAY = "2026-03-08", "2026-03-02"  # the fixture's day of commits; a day without any
 POSTAL = "Widgets Inc., 1 Example Road, Springfield"
 LIST_TOML = f"""\
@@ -35,20 +35,8 @@ ACTIVE = ["ada@example.org", "bob@example.org", "cyd@example.org"]
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    with FakeGitHub(DATA) as gh:
-        monkeypatch.setenv("GITHUB_API_URL", gh.api_url)
-        monkeypatch.setenv("GITHUB_URL", gh.web_url)
-        yield gh
-
-
-@pytest.fixture
 def lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "lists"
-    folder.mkdir()
-    (folder / "widgets.toml").write_text(LIST_TOML, encoding="utf-8")
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(folder))
-    return folder
+    return write_lists(tmp_path / "lists", monkeypatch, {"widgets": LIST_TOML})
 
 
 @pytest.fixture
@@ -81,7 +69,7 @@ def outbox(data: Path) -> list[EmailMessage]:
 
 
 def test_run_builds_archives_and_mails_every_active_reader_once(
-    github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
+    widgets_github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
 ) -> None:
     first = cli("run", "--list", "widgets", "--date", DAY)
     assert first.exit_code == 0, first.output
@@ -98,13 +86,13 @@ def test_run_builds_archives_and_mails_every_active_reader_once(
     assert f"messages: outbox {isolated_env / 'outbox'}" in first.stdout
     record = store.get_issue(f"widgets/{DAY}")
     assert record is not None and record.status == "sent" and record.stats["sent"] == 3
-    fetched = len(github.requests)
+    fetched = len(widgets_github.requests)
 
     again = cli("run", "--list", "widgets", "--date", DAY)
     assert again.exit_code == 0, again.output
     assert "issue reused" in again.stdout and "nothing sent this time" in again.stdout
     assert len(outbox(isolated_env)) == 3
-    assert len(github.requests) == fetched  # the stored issue is reused: GitHub is not asked again
+    assert len(widgets_github.requests) == fetched  # the stored issue is reused: GitHub is not asked again
 
     # `send` runs the campaign regardless; the ledger lets nobody through twice.
     resend = cli("send", "widgets", "--date", DAY)
@@ -119,7 +107,7 @@ def _rows(table: str) -> list[str]:
 
 
 def test_an_empty_day_that_the_list_skips_sends_nothing_and_says_so(
-    github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
+    widgets_github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
 ) -> None:
     result = cli("run", "--list", "widgets", "--date", QUIET_DAY)
     assert result.exit_code == 0, result.output
@@ -128,14 +116,14 @@ def test_an_empty_day_that_the_list_skips_sends_nothing_and_says_so(
     assert not (isolated_env / "archive" / "widgets" / f"{QUIET_DAY}.html").exists()
     record = store.get_issue(f"widgets/{QUIET_DAY}")
     assert record is not None and record.status == "skipped"
-    asked = len(github.requests)
+    asked = len(widgets_github.requests)
     again = cli("run", "--date", QUIET_DAY)  # every list, that day
     assert again.exit_code == 0 and "nothing sent" in again.stdout
-    assert len(github.requests) == asked  # decided once: the day is not collected again
+    assert len(widgets_github.requests) == asked  # decided once: the day is not collected again
 
 
 def test_run_without_a_list_takes_the_lists_whose_send_time_has_come(
-    github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
+    widgets_github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
 ) -> None:
     now = datetime.now(UTC)
     due = LIST_TOML.replace(
@@ -154,7 +142,7 @@ def test_run_without_a_list_takes_the_lists_whose_send_time_has_come(
 
 
 def test_send_builds_the_issue_when_no_run_has_and_run_then_sends_nothing(
-    github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
+    widgets_github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path
 ) -> None:
     sent = cli("send", "widgets", "--date", DAY)
     assert sent.exit_code == 0, sent.output
@@ -166,14 +154,14 @@ def test_send_builds_the_issue_when_no_run_has_and_run_then_sends_nothing(
 
 
 def test_real_lists_still_need_the_secret(
-    github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    widgets_github: FakeGitHub, lists: Path, store: SqliteStore, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NEWSLETTER_SECRET")
     result = cli("run", "--list", "widgets", "--date", DAY)
     assert result.exit_code == 1
     assert "NEWSLETTER_SECRET is not set" in result.stdout
     assert outbox(isolated_env) == []
-    assert github.requests == [] and not (isolated_env / "archive").exists()  # stopped before any work
+    assert widgets_github.requests == [] and not (isolated_env / "archive").exists()  # stopped before any work
     assert not (isolated_env / "sample-secret").exists()
 
 

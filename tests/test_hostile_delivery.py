@@ -7,7 +7,6 @@ import email
 import email.policy
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,8 @@ from tests.deliver_support import SECRET, mailing_list, seed, sendable
 from tests.fakes.github import FakeGitHub
 from tests.fakes.ses import SesProxy, moto_ses, raw_messages
 from tests.fakes.smtp_sink import SmtpSink
+from tests.widgets import write_lists
 
-DATA = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 DAY = "2026-03-08"
 LIST_TOML = """\
 title = "{title}"
@@ -46,21 +45,6 @@ def cli(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    with FakeGitHub(DATA) as gh:
-        monkeypatch.setenv("GITHUB_API_URL", gh.api_url)
-        monkeypatch.setenv("GITHUB_URL", gh.web_url)
-        yield gh
-
-
-def _lists(folder: Path) -> Path:
-    folder.mkdir()
-    for list_id in ("alpha", "beta"):
-        (folder / f"{list_id}.toml").write_text(LIST_TOML.format(title=list_id.title()), encoding="utf-8")
-    return folder
-
-
 def _people(n_plain: int) -> tuple[list[str], list[str], list[str]]:
     """1,000 addresses as typed: plain ASCII, IDN domains (in Unicode and in their xn-- form), non-ASCII local
     parts (with ASCII and with IDN domains), and one the server refuses for good."""
@@ -74,7 +58,7 @@ def _people(n_plain: int) -> tuple[list[str], list[str], list[str]]:
 # 1,000 readers through a server without SMTPUTF8; fewer through one with it (the same path, plus RFC 6531).
 @pytest.mark.parametrize(("smtputf8", "n_plain"), [(False, 880), (True, 80)], ids=["plain-smtp", "smtputf8"])
 def test_idn_and_non_ascii_addresses_and_a_refusal_fail_alone_and_the_next_list_still_goes_out(
-    github: FakeGitHub,
+    widgets_github: FakeGitHub,
     tmp_path: Path,
     isolated_env: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -91,7 +75,8 @@ def test_idn_and_non_ascii_addresses_and_a_refusal_fail_alone_and_the_next_list_
         source="test",
     )
     db.add_members([("second@example.org", None)], "beta", status=MemberStatus.ACTIVE, source="test")
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(_lists(tmp_path / "lists")))
+    files = {list_id: LIST_TOML.format(title=list_id.title()) for list_id in ("alpha", "beta")}
+    write_lists(tmp_path / "lists", monkeypatch, files)
     with SmtpSink(smtputf8=smtputf8) as sink:
         sink.refuse(REFUSED, "550 5.1.1 No such user")
         for name, value in {

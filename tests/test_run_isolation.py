@@ -25,8 +25,8 @@ from newsletter.store.base import IssueRecord, MemberStatus
 from newsletter.store.sqlite import SqliteStore
 from newsletter.weekly import week_id
 from tests.fakes.github import FakeGitHub
+from tests.widgets import write_lists
 
-DATA = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 DAY = date(2026, 3, 9)  # a Monday with commits; the lists' weekly day is Tuesday, so the week 3–9 March goes too
 LIST_TOML = """\
 title = "{title}"
@@ -69,21 +69,9 @@ class FailingContext(Context):
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    with FakeGitHub(DATA) as gh:
-        monkeypatch.setenv("GITHUB_API_URL", gh.api_url)
-        monkeypatch.setenv("GITHUB_URL", gh.web_url)
-        yield gh
-
-
-@pytest.fixture
 def lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "lists"
-    folder.mkdir()
-    for list_id in ("alpha", "beta"):
-        (folder / f"{list_id}.toml").write_text(LIST_TOML.format(title=f"{list_id} daily"), encoding="utf-8")
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(folder))
-    return folder
+    files = {list_id: LIST_TOML.format(title=f"{list_id} daily") for list_id in ("alpha", "beta")}
+    return write_lists(tmp_path / "lists", monkeypatch, files)
 
 
 def recipients(data: Path) -> Counter[str]:
@@ -100,7 +88,7 @@ def recipients(data: Path) -> Counter[str]:
     ids=["readers-choices", "week-record"],
 )
 def test_a_fault_in_one_lists_week_leaves_the_next_list_built_and_mailed(
-    github: FakeGitHub, lists: Path, isolated_env: Path, where: str, alpha_daily: str
+    widgets_github: FakeGitHub, lists: Path, isolated_env: Path, where: str, alpha_daily: str
 ) -> None:
     setup = SqliteStore(isolated_env / "newsletter.db")
     for list_id in ("alpha", "beta"):

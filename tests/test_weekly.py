@@ -10,7 +10,7 @@ import email
 import email.policy
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,8 +26,8 @@ from newsletter.models import Cadence, ReaderPreferences, Weekday
 from newsletter.store.base import LedgerState, MemberStatus
 from newsletter.weekly import ends_week, parse_issue_id, week_id
 from tests.fakes.github import FakeGitHub
+from tests.widgets import WIDGETS_DAY, write_lists
 
-DATA = Path(__file__).resolve().parent / "data" / "github" / "widgets-2026-03-08"
 FIRST = date(2026, 3, 8)  # a Sunday; the week runs Sunday to Saturday and goes out on Sunday 15 March
 LAST = FIRST + timedelta(days=6)
 LIST_TOML = """\
@@ -46,20 +46,8 @@ DAY9 = {"3f69c7a", "d20625d", "d7b41d5"}
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    with FakeGitHub(DATA) as gh:
-        monkeypatch.setenv("GITHUB_API_URL", gh.api_url)
-        monkeypatch.setenv("GITHUB_URL", gh.web_url)
-        yield gh
-
-
-@pytest.fixture
 def lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "lists"
-    folder.mkdir()
-    (folder / "widgets.toml").write_text(LIST_TOML, encoding="utf-8")
-    monkeypatch.setenv("NEWSLETTER_LISTS_DIR", str(folder))
-    return folder
+    return write_lists(tmp_path / "lists", monkeypatch, {"widgets": LIST_TOML})
 
 
 def cli(*args: str) -> Result:
@@ -78,7 +66,11 @@ def shas(mail: EmailMessage) -> set[str]:
 
 
 def test_weekly_readers_get_one_message_on_the_weekly_day_covering_seven_days(
-    github: FakeGitHub, lists: Path, store_env: dict[str, Any], make_store: Callable[..., Any], isolated_env: Path
+    widgets_github: FakeGitHub,
+    lists: Path,
+    store_env: dict[str, Any],
+    make_store: Callable[..., Any],
+    isolated_env: Path,
 ) -> None:
     store = make_store()
     store.add_members(
@@ -152,7 +144,7 @@ def test_on_aws_the_ticks_queue_daily_readers_daily_and_weekly_readers_on_the_we
     from newsletter.aws import handlers
     from tests.aws_stack import event, make_stack
 
-    with FakeGitHub(DATA) as gh:
+    with FakeGitHub(WIDGETS_DAY) as gh:
         stack = make_stack(moto_endpoint, tmp_path, {"GITHUB_API_URL": gh.api_url, "GITHUB_URL": gh.web_url})
         for name, value in stack.env.items():
             monkeypatch.setenv(name, value)
