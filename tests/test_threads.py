@@ -198,8 +198,9 @@ def test_every_commit_is_in_exactly_one_card_in_every_renderer(tmp_path) -> None
             assert len(re.findall(rf"\b{c.short_sha}\b", text_cards)) == 2, (language, c.title)  # card + table
 
 
-def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such() -> None:
-    commits = [
+def bulk_import_day() -> list[Commit]:
+    """30 commits committed within minutes but authored over seven months: a history rewrite or bulk import."""
+    return [
         make(
             f"feat: part {i}",
             [f"{i:040x}"],
@@ -209,6 +210,10 @@ def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such
         )
         for i in range(30)
     ]
+
+
+def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such() -> None:
+    commits = bulk_import_day()
     en = shape(commits, [], "en")
     assert en and "30 commits were committed within" in en[0] and "authored between 2025-12-23" in en[0]
     assert "历史重写或批量导入" in shape(commits, [], "zh-CN")[0]
@@ -217,16 +222,7 @@ def test_a_day_committed_in_minutes_but_authored_over_months_is_reported_as_such
 
 
 def test_a_bulk_import_day_shows_authored_dates_in_every_commit_table_and_says_so_in_the_statistics(tmp_path) -> None:
-    commits = [
-        make(
-            f"feat: part {i}",
-            [f"{i:040x}"],
-            author=f"dev{i % 3}",
-            minutes=i % 8,
-            authored=START - timedelta(days=210 - 7 * i),
-        )
-        for i in range(30)
-    ]
+    commits = bulk_import_day()
     authored = {c.sha: c.authored_at.date().isoformat() for c in commits}
     committed = START.strftime("%Y-%m-%d")
     for language, header, note in (("en", "Authored", "authored between"), ("zh-CN", "编写时间", "编写于")):
