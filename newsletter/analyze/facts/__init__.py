@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from difflib import SequenceMatcher
 
@@ -36,7 +36,6 @@ __all__ = [
     "licence_changed",
     "memo",
     "only_ci_tests_docs",
-    "read_ahead",
     "removes_public_surface",
 ]
 
@@ -249,25 +248,6 @@ def memo() -> Iterator[None]:
             _memo_users -= 1
             if not _memo_users:
                 _memo.clear()
-
-
-def read_ahead(commits: Sequence[Commit]) -> threading.Event:
-    """Extract these commits' facts in the background, in this order, into the open ``memo()`` (nothing without
-    one): while a build waits for the model, the commits it asks next are read. Set the event to stop."""
-    stop = threading.Event()
-
-    def run() -> None:
-        for commit in commits:
-            if stop.is_set() or not _memo_users:
-                return
-            try:
-                extract(commit)
-            except Exception:  # the commit's own analysis meets the same error and reports it
-                return
-
-    if _memo_users and commits:
-        threading.Thread(target=run, name="facts-read-ahead", daemon=True).start()
-    return stop
 
 
 def extract(commit: Commit) -> Facts:
