@@ -23,6 +23,7 @@ def _quiet_in_background(slots: Slots) -> threading.Event:
 
 def test_quiet_waits_while_a_unit_is_making_its_request() -> None:
     slots = Slots(2)
+    slots.startable(False)
     assert slots.take(for_unit=True)  # a unit started: its request has not left yet
     quiet = _quiet_in_background(slots)
     assert not quiet.wait(0.3)
@@ -31,8 +32,7 @@ def test_quiet_waits_while_a_unit_is_making_its_request() -> None:
 
 
 def test_quiet_waits_while_a_free_place_could_start_a_unit() -> None:
-    slots = Slots(1)
-    slots.startable(True)  # a unit is queued, a place is free
+    slots = Slots(1)  # until the run says otherwise, a unit could start: a place is free
     quiet = _quiet_in_background(slots)
     assert not quiet.wait(0.3)
     assert slots.take(for_unit=True)
@@ -44,6 +44,7 @@ def test_quiet_waits_while_a_free_place_could_start_a_unit() -> None:
 
 def test_ahead_makes_nothing_until_the_requests_are_out_then_each_value_once() -> None:
     slots = Slots(1)
+    slots.startable(False)
     assert slots.take(for_unit=True)
     made: Counter[int] = Counter()
     started = threading.Event()
@@ -76,6 +77,7 @@ def test_ahead_makes_nothing_until_the_requests_are_out_then_each_value_once() -
 
 def test_a_value_the_background_failed_to_make_is_made_by_the_unit() -> None:
     slots = Slots(1)
+    slots.startable(False)
     calls: list[str] = []
 
     def make(key: str) -> str:

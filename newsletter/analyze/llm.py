@@ -147,6 +147,7 @@ class LlmAnalyzer(ThreadCalls):
     ) -> tuple[list[tuple[int, Analysis]], list[int]]:
         """(the analyses of the unit's jobs, the jobs still to ask one by one)."""
         if len(unit) > 1:
+            ahead.get(tuple(unit))  # the commits' facts: read ahead, or now
             return self._thread(jobs, unit, language)
         job = jobs[unit[0]]
         return [(unit[0], self._ready(job, language) or self._one(job, language, partial(ahead.get, tuple(unit))))], []
@@ -161,7 +162,7 @@ class LlmAnalyzer(ThreadCalls):
 
     def _prepare_one(self, job: Job, language: str) -> tuple[Prompt, checks.Sources]:
         prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget)
-        return prompt, checks.commit_sources(job.commit, prompt.user)
+        return prompt, checks.commit_sources(job.commit, prompt.user).indexed()
 
     def _key(self, job: Job, language: str) -> str:
         return f"{job.commit.sha}:{self.model}:{version(language)}:{language}"

@@ -101,11 +101,14 @@ class ModelClient:
 
     @cached_property
     def client(self) -> openai.OpenAI:
-        return sdk().OpenAI(
+        openai = sdk()
+        return openai.OpenAI(
             api_key=self.settings.openai_api_key,
             base_url=self.settings.openai_base_url,
             max_retries=self.settings.llm_max_retries,
             timeout=self.settings.llm_timeout,
+            # The SDK's own HTTP client (its defaults), telling the run when a request is on its way.
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [units.request_hook]}),
         )
 
     def _answer(
@@ -142,7 +145,6 @@ class ModelClient:
         honouring retry-after. A 400 to json_schema (in "auto") is retried once as json_object with the
         schema in the prompt, and when that works the rest of the run uses json_object. The request (and its
         retry) holds a place among those in flight (``units``) until the answer is in."""
-        self.client  # noqa: B018 - made (or waited for, from the warm-up) before the request counts as leaving
         with units.in_flight():
             return self._create_in_flight(ask, language, max_tokens, reminder)
 

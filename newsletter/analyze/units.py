@@ -19,13 +19,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 R = TypeVar("R")
 V = TypeVar("V")
 Unit = list[int]  # the indices of the jobs asked in one call
-_unit = threading.local()  # in a worker: the run's Slots, and whether the unit still holds its first place
+# In a worker: the run's Slots, whether the unit still holds its first place, and whether its first request is
+# being made (holding a place, not written yet).
+_unit = threading.local()
 
 
 class Slots:
@@ -37,7 +39,7 @@ class Slots:
         self.size = size
         self._free = size
         self._preparing = 0  # units holding a place whose first request has not left yet
-        self._startable = False  # a unit is queued and the pool has a worker for it
+        self._startable = True  # a unit is queued and the pool has a worker for it (the run says; until then, yes)
         self._cond = threading.Condition()
 
     def take(self, or_else: Callable[[], bool] = lambda: False, *, for_unit: bool = False) -> bool:
@@ -75,23 +77,25 @@ class Slots:
                 self._startable = value
                 self._cond.notify_all()
 
-    def quiet(self) -> None:
-        """Wait while a request is about to leave: called before work that sends nothing, it lets that request
-        have the interpreter first."""
+    def quiet(self, unless: Callable[[], bool] = lambda: False) -> None:
+        """Wait while a request is about to leave (and ``unless`` does not hold): called before work that sends
+        nothing, it lets that request have the interpreter first."""
         with self._cond:
-            self._cond.wait_for(lambda: not (self._preparing or (self._free > 0 and self._startable)))
+            self._cond.wait_for(lambda: not (self._preparing or (self._free > 0 and self._startable)) or unless())
 
 
 class Ahead(Generic[K, V]):
     """What the units will need (their prompts), made in the background in the order they will start, while
-    the run is ``quiet``; or by the unit itself when it needs one not made yet. Each is made once: a unit that
-    needs one being made waits for it. ``make`` must not fail (a unit meets the same error and reports it)."""
+    the run is ``quiet`` (long work calls ``pause_point()`` between its steps); or by the unit itself when it
+    needs one not made yet. Each is made once: a unit that needs the one being made waits for it (and the
+    background no longer pauses). ``make`` must not fail (a unit meets the same error and reports it)."""
 
     def __init__(self, make: Callable[[K], V], keys: Sequence[K], slots: Slots) -> None:
         self._make, self._keys, self._slots = make, list(keys), slots
         self._lock = threading.Lock()
         self._made: dict[K, V] = {}
         self._making: dict[K, threading.Event] = {}
+        self._wanted = False  # a unit waits for what the background is making
         self._stopped = False
         if self._keys:
             threading.Thread(target=self._run, name="read-ahead", daemon=True).start()
@@ -105,6 +109,8 @@ class Ahead(Generic[K, V]):
             if making is None:
                 self._making[key] = threading.Event()  # the background leaves it to this thread
         if making is not None:
+            self._wanted = True
+            self._slots.wake()
             making.wait()
             with self._lock:
                 if key in self._made:
@@ -120,23 +126,46 @@ class Ahead(Generic[K, V]):
         self._stopped = True
         self._slots.wake()
 
+    def pause(self) -> None:
+        """Between steps of the value being made: wait while a request is about to leave."""
+        self._slots.quiet(unless=lambda: self._wanted or self._stopped)
+        if self._stopped:
+            raise _Stopped
+
     def _run(self) -> None:
+        _background.ahead = self
         for key in self._keys:
-            self._slots.quiet()
+            self._slots.quiet(unless=lambda: self._stopped)
             with self._lock:
                 if self._stopped:
                     return
                 if key in self._making:
                     continue  # a unit is making (or has made) it
                 making = self._making[key] = threading.Event()
+            self._wanted = False
             try:
                 value = self._make(key)
-            except Exception:
-                making.set()  # the unit makes it again and reports the error
+            except Exception:  # _Stopped, or an error the unit meets again and reports
+                making.set()
                 return
             with self._lock:
                 self._made[key] = value
             making.set()
+
+
+class _Stopped(Exception):
+    """The run ended while the background was making a value nobody needs any more."""
+
+
+_background = threading.local()  # in the read-ahead thread: its Ahead
+
+
+def pause_point() -> None:
+    """Between the steps of long work (a large diff's files): in the read-ahead, wait while a request is about
+    to leave; anywhere else, nothing."""
+    ahead: Ahead[Any, Any] | None = getattr(_background, "ahead", None)
+    if ahead is not None:
+        ahead.pause()
 
 
 @contextmanager
@@ -148,15 +177,23 @@ def in_flight() -> Iterator[None]:
         yield
         return
     if _unit.holding:
-        _unit.holding = False
-        slots.leaving()
+        _unit.holding, _unit.preparing = False, True  # until the request is written (``request_hook``)
     else:
         slots.take()
     try:
         yield
     finally:
+        request_hook()  # when no request was written (an error before)
         slots.give_back()
     slots.quiet()
+
+
+def request_hook(*_: object) -> None:
+    """The HTTP client's hook before a request is written: the unit's first request is leaving, so the work
+    that waits for that (``quiet``) may go on. Nothing outside a unit, or after its first request."""
+    if getattr(_unit, "preparing", False):
+        _unit.preparing = False
+        _unit.slots.leaving()
 
 
 def run(
@@ -202,10 +239,10 @@ def run(
 
 def _started(slots: Slots, work: Callable[[Unit], R], unit: Unit) -> R:
     """``work`` on ``unit``, holding the place taken for it until its first answer is in (or it ends)."""
-    _unit.slots, _unit.holding = slots, True
+    _unit.slots, _unit.holding, _unit.preparing = slots, True, False
     try:
         return work(unit)
     finally:
         if _unit.holding:  # ended without a request (cached, triaged, or failed before sending)
             slots.give_back(unsent=True)
-        _unit.slots, _unit.holding = None, False
+        _unit.slots, _unit.holding, _unit.preparing = None, False, False
