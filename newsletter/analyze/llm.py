@@ -36,7 +36,6 @@ from newsletter.analyze.prompts import (
 )
 from newsletter.analyze.schema import answer_schema, parse_answer
 from newsletter.config import Settings
-from newsletter.errors import AnalysisError
 from newsletter.i18n import t
 from newsletter.models import Analysis, AnalyzedCommit, Thread
 from newsletter.store.base import Cache
@@ -185,17 +184,12 @@ class LlmAnalyzer(ThreadCalls):
             if self._unreachable:
                 # Every request would wait through the same retries: the rest of the run goes without the model.
                 raise Fallback(self._unreachable)
-            analysis = self._ask(job, language, prepared)
+            with self._fatal_stops_the_run():
+                analysis = self._ask(job, language, prepared)
         except Fallback as fb:
             self._count(heuristic=1)
             analysis = heuristic.analyse(job.commit, language, fallback_reason=fb.reason)
             return analysis.model_copy(update={"tokens_in": fb.tokens_in, "tokens_out": fb.tokens_out})
-        except fatal_errors() as err:
-            self._fatal = fatal_error(err, self.settings)
-            raise self._fatal from err
-        except AnalysisError as err:
-            self._fatal = err
-            raise
         self.cache.put("analysis", self._key(job, language), analysis.model_dump(mode="json"))
         return analysis
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,6 +32,19 @@ class ThreadCalls(ModelClient):
     _fatal: AnalysisError | None
     # The analysis of each thread asked as a whole in this run, by (thread key, language): the story reads it.
     _wholes: dict[tuple[str, str], Analysis]
+
+    @contextmanager
+    def _fatal_stops_the_run(self) -> Iterator[None]:
+        """An error no other request would escape (a refused key, an unknown model, a spent quota) is kept:
+        every unit that starts after it raises it at once."""
+        try:
+            yield
+        except fatal_errors() as err:
+            self._fatal = fatal_error(err, self.settings)
+            raise self._fatal from err
+        except AnalysisError as err:
+            self._fatal = err
+            raise
 
     def _analysis(self, language: str, fields: dict[str, Any], tokens_in: int, tokens_out: int) -> Analysis:
         return Analysis(
@@ -74,7 +88,8 @@ class ThreadCalls(ModelClient):
         if self._unreachable:
             return [], unit
         try:
-            answered = self._ask_thread(members, language)
+            with self._fatal_stops_the_run():
+                answered = self._ask_thread(members, language)
         except Fallback as fb:
             log.info(
                 "%s: %s; its commits are asked one by one",
@@ -82,12 +97,6 @@ class ThreadCalls(ModelClient):
                 fb.reason,
             )
             return [], unit
-        except fatal_errors() as err:
-            self._fatal = fatal_error(err, self.settings)
-            raise self._fatal from err
-        except AnalysisError as err:
-            self._fatal = err
-            raise
         if answered is None:
             return [], unit
         whole, by_sha = answered
