@@ -3,11 +3,13 @@ S3, SQS, SES) and the GitHub fake: tick → archive + queue → send_batch → o
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +17,7 @@ import pytest
 
 from newsletter.aws import handlers
 from newsletter.errors import StoreError
-from newsletter.store.base import IssueStatus, MemberStatus
+from newsletter.store.base import IssueRecord, IssueStatus, MemberStatus
 from tests.aws_stack import DATA, Stack, event, http_event, make_stack
 from tests.fakes.github import FakeGitHub, synthetic_day
 
@@ -277,6 +279,30 @@ def test_http_subscribe_confirm_unsubscribe_undo_preferences(stack: Stack) -> No
     )
     assert as_json["statusCode"] == 202 and json.loads(as_json["body"]) == {"status": "pending"}
     assert handlers.http(http_event("GET", "/nowhere"), None)["statusCode"] == 404
+
+
+def test_a_list_whose_kept_day_is_corrupt_fails_alone_and_the_next_list_goes_out(stack: Stack) -> None:
+    """One list's issue failing in a way nobody foresaw (its kept day is not an issue any more) is reported
+    and fails the tick at the end; the next list of the same tick is still queued and mailed."""
+    lists = Path(stack.env["NEWSLETTER_LISTS_DIR"])
+    gadgets = (lists / "widgets.toml").read_text(encoding="utf-8").replace("Widgets daily", "Gadgets daily")
+    (lists / "gadgets.toml").write_text(gadgets, encoding="utf-8")  # read before widgets: lists go by name
+    store = stack.store()
+    for list_id in ("gadgets", "widgets"):
+        store.add_members([(f"{list_id}@{stack.domain}", None)], list_id, status=MemberStatus.ACTIVE, source="t")
+    now = datetime.now(UTC)
+    garbage = base64.b64encode(zlib.compress(b'{"not": "an issue"}')).decode("ascii")
+    corrupt = IssueRecord(
+        issue_id="gadgets/2026-03-08@en", list_id="gadgets", date=date(2026, 3, 8), created_at=now, updated_at=now
+    )
+    assert store.create_issue(corrupt.model_copy(update={"body": garbage}))
+
+    with pytest.raises(RuntimeError, match=r"failed for: gadgets \(day\)$"):
+        tick("2026-03-09T15:00:00Z")
+    stack.drain(handlers.send_batch)
+    assert [str(m["To"]) for m in stack.mails()] == [f"widgets@{stack.domain}"]
+    record = store.get_issue("widgets/2026-03-08")
+    assert record is not None and record.status == IssueStatus.SENT
 
 
 def test_a_notification_the_store_cannot_record_fails_the_invocation_so_that_it_is_retried(

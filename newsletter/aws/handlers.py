@@ -27,7 +27,6 @@ from newsletter.errors import InputError, NewsletterError
 
 if TYPE_CHECKING:
     from newsletter.aws.runtime import Runtime
-    from newsletter.schedule import Due
 
 log = logging.getLogger("newsletter.aws")
 log.setLevel(logging.INFO)
@@ -55,6 +54,7 @@ def _event_time(event: dict[str, Any]) -> datetime:
 
 
 def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    from newsletter import fanout
     from newsletter.schedule import due_lists
 
     rt = _current()
@@ -62,28 +62,26 @@ def scheduled(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     failed: list[str] = []
     for due in due_lists(rt.mailing_lists().values(), now):
-        try:
-            done.extend(_tick(rt, due))
-        except NewsletterError as err:
-            # One list's trouble must not hold up the others; the tick fails at the end so the
-            # scheduler retries it, and what already went out is not repeated (issue records, ledger).
-            log.error("list %s, day %s: %s", due.mailing_list.id, due.day, err.message)
-            failed.append(due.mailing_list.id)
+        # The day's issue, and on the list's weekly day the week's (for its weekly readers): each on its own.
+        for kind, enqueue in (("day", fanout.enqueue_issue), ("week", fanout.enqueue_week)):
+            try:
+                enqueued = enqueue(due.mailing_list, due.day, rt, rt.queue)
+            except Exception as err:
+                # One issue's trouble, foreseen or not, must not hold up the others; the tick fails at the end
+                # so the scheduler retries it, and what already went out is not repeated (issue records, ledger).
+                if isinstance(err, NewsletterError):
+                    log.error("list %s, %s of %s: %s", due.mailing_list.id, kind, due.day, err.message)
+                else:
+                    log.exception("list %s, %s of %s: unexpected error", due.mailing_list.id, kind, due.day)
+                failed.append(f"{due.mailing_list.id} ({kind})")
+                continue
+            if enqueued is not None:
+                done.append({"issue": enqueued.issue_id, "status": str(enqueued.status), "messages": enqueued.batches})
     for line in done:
         log.info("tick %s", line)
     if failed:
         raise RuntimeError(f"the tick of {now:%Y-%m-%d %H:%M} UTC failed for: {', '.join(failed)}")
     return {"time": now.isoformat(), "issues": done}
-
-
-def _tick(rt: Runtime, due: Due) -> list[dict[str, Any]]:
-    """The day's issue, and on the list's weekly day the week's (for its weekly readers)."""
-    from newsletter import fanout
-
-    done = [fanout.enqueue_issue(due.mailing_list, due.day, rt, rt.queue)]
-    week = fanout.enqueue_week(due.mailing_list, due.day, rt, rt.queue)
-    done += [week] if week is not None else []
-    return [{"issue": d.issue_id, "status": str(d.status), "messages": d.batches} for d in done]
 
 
 # ---------------------------------------------------------------------------------------------- send_batch
