@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from newsletter.analyze.schema import Answer
 from newsletter.backends import make_analyzer, open_store
 from newsletter.compose import find_threads
 from newsletter.errors import AnalysisError
+from newsletter.issue import Issue
 from newsletter.models import Analysis, Window
 from newsletter.pipeline import build_issue
 from newsletter.render.markdown import render_markdown
@@ -253,11 +255,23 @@ def test_the_cache_survives_a_new_process_as_json() -> None:
 
 
 def test_an_unreachable_server_degrades_to_the_heuristic_quickly() -> None:
+    """Every commit after the first falls back without a request, reading its diff while the next prompts
+    are read ahead: that must never wait on the read-ahead (it once could, and about one run in six hung)."""
     day = day_of_commits(6)
     with FakeOpenAI() as fake:
         url = fake.url  # the port is closed once the fake stops
     settings = llm_settings(fake, openai_base_url=url, triage=False, llm_max_retries=0, analysis_concurrency=1)
-    issue = build_issue([day], language="en", settings=settings, store=open_store(settings))
+    built: list[Issue] = []
+
+    def build() -> None:
+        built.append(build_issue([day], language="en", settings=settings, store=open_store(settings)))
+
+    for attempt in range(12):
+        run = threading.Thread(target=build, daemon=True)
+        run.start()
+        run.join(30)
+        assert not run.is_alive(), f"the analysis hung (run {attempt + 1})"
+    issue = built[-1]
     analysed = _all(issue)
     assert len(analysed) == 6
     for c in analysed:

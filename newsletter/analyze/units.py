@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -85,17 +85,17 @@ class Slots:
 
 
 class Ahead(Generic[K, V]):
-    """What the units will need (their prompts), made in the background in the order they will start, while
-    the run is ``quiet`` (long work calls ``pause_point()`` between its steps); or by the unit itself when it
-    needs one not made yet. Each is made once: a unit that needs the one being made waits for it (and the
-    background no longer pauses). ``make`` must not fail (a unit meets the same error and reports it)."""
+    """What the units will need (their prompts), made in the background in the order they will start, each
+    begun only while the run is ``quiet``; or by the unit itself when it needs one not begun yet. Each is made
+    once: a unit that needs the one being made waits for it, so the background never waits while it makes one
+    (and holds nothing while it waits to begin the next). ``make`` must not fail (a unit meets the same error
+    and reports it)."""
 
     def __init__(self, make: Callable[[K], V], keys: Sequence[K], slots: Slots) -> None:
         self._make, self._keys, self._slots = make, list(keys), slots
         self._lock = threading.Lock()
         self._made: dict[K, V] = {}
         self._making: dict[K, threading.Event] = {}
-        self._wanted = False  # a unit waits for what the background is making
         self._stopped = False
         if self._keys:
             threading.Thread(target=self._run, name="read-ahead", daemon=True).start()
@@ -109,8 +109,6 @@ class Ahead(Generic[K, V]):
             if making is None:
                 self._making[key] = threading.Event()  # the background leaves it to this thread
         if making is not None:
-            self._wanted = True
-            self._slots.wake()
             making.wait()
             with self._lock:
                 if key in self._made:
@@ -126,14 +124,7 @@ class Ahead(Generic[K, V]):
         self._stopped = True
         self._slots.wake()
 
-    def pause(self) -> None:
-        """Between steps of the value being made: wait while a request is about to leave."""
-        self._slots.quiet(unless=lambda: self._wanted or self._stopped)
-        if self._stopped:
-            raise _Stopped
-
     def _run(self) -> None:
-        _background.ahead = self
         for key in self._keys:
             self._slots.quiet(unless=lambda: self._stopped)
             with self._lock:
@@ -142,30 +133,14 @@ class Ahead(Generic[K, V]):
                 if key in self._making:
                     continue  # a unit is making (or has made) it
                 making = self._making[key] = threading.Event()
-            self._wanted = False
             try:
                 value = self._make(key)
-            except Exception:  # _Stopped, or an error the unit meets again and reports
+            except Exception:  # the unit makes it again and reports the error
                 making.set()
                 return
             with self._lock:
                 self._made[key] = value
             making.set()
-
-
-class _Stopped(Exception):
-    """The run ended while the background was making a value nobody needs any more."""
-
-
-_background = threading.local()  # in the read-ahead thread: its Ahead
-
-
-def pause_point() -> None:
-    """Between the steps of long work (a large diff's files): in the read-ahead, wait while a request is about
-    to leave; anywhere else, nothing."""
-    ahead: Ahead[Any, Any] | None = getattr(_background, "ahead", None)
-    if ahead is not None:
-        ahead.pause()
 
 
 @contextmanager

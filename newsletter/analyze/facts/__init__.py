@@ -23,7 +23,6 @@ from difflib import SequenceMatcher
 from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
 from newsletter.analyze.paths import Kind, directory, kind_of
-from newsletter.analyze.units import pause_point
 from newsletter.models import Commit, FileChange
 
 __all__ = [
@@ -292,7 +291,6 @@ def extract(commit: Commit) -> Facts:
 def _extract(commit: Commit) -> Facts:
     found: list[Fact] = []
     for change in commit.files:
-        pause_point()
         found += file_facts(change)
     found = _unmoved(found)
     found += _renames(found)
