@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from newsletter.analyze import Analyzer, Job, ProgressFn, facts
 from newsletter.backends import make_analyzer
@@ -14,14 +15,14 @@ from newsletter.collect import CollectOptions
 from newsletter.compose import compose_issue, find_threads
 from newsletter.config import Settings
 from newsletter.context import Context
-from newsletter.deliver.service import SendableIssue, issue_id
 from newsletter.i18n import check_language, t
 from newsletter.issue import Issue
 from newsletter.models import AnalyzedCommit, Importance, MailingList, RepoCommits, RepoSpec, Thread, Window
 from newsletter.progress import Progress
-from newsletter.render.email import render_issue
-from newsletter.segments import keep_base, list_segment, load_base, narrow
 from newsletter.store.base import Cache
+
+if TYPE_CHECKING:
+    from newsletter.deliver.service import SendableIssue
 
 __all__ = ["base_issue", "build_day", "build_issue", "build_sendable", "collect_list"]
 
@@ -168,6 +169,9 @@ def _base(
     progress: Progress | None = None,
 ) -> Issue:
     """The day's issue in ``language`` with every commit, kept: what every segment of readers is narrowed from."""
+    from newsletter.deliver.service import issue_id  # these stages: only for a list's issue, not for ``build``
+    from newsletter.segments import keep_base
+
     base = build_day(
         ctx,
         list(mailing_list.repos),
@@ -198,6 +202,9 @@ def base_issue(
     """The kept base issue of ``language``; the first reader of a second language has it collected (commit
     details come from the store's cache) and analysed in that language (analyses cached per language).
     ``repos``: the day's commits when already known."""
+    from newsletter.deliver.service import issue_id
+    from newsletter.segments import load_base
+
     kept = load_base(ctx.store, ctx.archive, issue_id(mailing_list.id, day), language)
     if kept is not None:
         return kept
@@ -217,6 +224,10 @@ def build_sendable(
     """collect → analyse → compose → render → archive for one list and day. Callers go through ``prepare``,
     which keeps what this returns, or returns the issue already kept (a retried run sends what the first built).
     None: an empty day the list skips. ``repos``: the day's commits when already known (the sample day)."""
+    from newsletter.deliver.service import SendableIssue, issue_id
+    from newsletter.render.email import render_issue
+    from newsletter.segments import list_segment, narrow
+
     if repos is None:
         repos = collect_list(mailing_list, day, ctx, progress=progress)
     if mailing_list.skip_empty_days and not any(repo.commits for repo in repos):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -57,3 +58,33 @@ def path(family: str, name: str) -> Path:
 def loader(family: str) -> jinja2.FileSystemLoader:
     """A Jinja loader for one family that finds a deployment's file before the shipped one."""
     return jinja2.FileSystemLoader([str(folder) for folder in folders(family)])
+
+
+def environment(family: str, **options: Any) -> jinja2.Environment:
+    """The Jinja environment of one family: its loader, and its compiled templates kept between runs."""
+    return jinja2.Environment(loader=loader(family), bytecode_cache=_compiled(family, _key(options)), **options)
+
+
+class _Compiled(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates (in this user's temporary folder), so that a command renders without
+    compiling its templates first. Keyed by the file, its content, its family and the environment's options:
+    a changed template, or a changed way of compiling it, is compiled again."""
+
+    def __init__(self, salt: str) -> None:
+        super().__init__()
+        self._salt = salt
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"{self._salt}\0{name}", filename)
+
+
+@cache
+def _compiled(family: str, options: str) -> jinja2.BytecodeCache | None:
+    try:
+        return _Compiled(f"{family}\0{options}")
+    except (OSError, RuntimeError):  # no temporary folder to keep them in: compile each time
+        return None
+
+
+def _key(options: dict[str, Any]) -> str:
+    return repr(sorted((name, getattr(value, "__qualname__", value)) for name, value in options.items()))

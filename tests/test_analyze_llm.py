@@ -190,20 +190,23 @@ def test_a_run_budget_spares_the_model_for_what_the_heuristic_rates_low() -> Non
     assert issue.usage.tokens_in + issue.usage.tokens_out <= 25_000
 
 
-def test_without_a_run_budget_the_commits_are_asked_as_they_come() -> None:
+def test_without_a_run_budget_the_smaller_diffs_are_asked_first() -> None:
     """Ordering by the heuristic's rating only matters when a budget may cut the run; without one, rating the
-    whole day first (every diff's facts) would only hold back the first request."""
+    whole day first (every diff's facts) would only hold back the first request. The smaller diffs go first
+    (their prompts are made soonest), the rest in the day's order."""
     day = day_of_commits(40)
     from newsletter.analyze.heuristic import importance
 
     ranks = [importance(c).rank for c in day.commits]
     assert ranks != sorted(ranks)  # rating first would change the order
+    sizes = [sum(len(f.patch or "") for f in c.files) for c in day.commits]
+    assert sizes != sorted(sizes)  # asking as they come would keep the day's order
     with FakeOpenAI() as fake:
         settings = llm_settings(fake, triage=False, analysis_concurrency=1)
         build_issue([day], language="en", settings=settings, store=open_store(settings))
         asked = [r.body["messages"][1]["content"] for r in fake.completions("analysis")]
     order = [next(i for i, c in enumerate(day.commits) if c.sha in text) for text in asked]
-    assert order == sorted(order)
+    assert len(order) > 20 and order == sorted(order, key=lambda i: (sizes[i], i))
 
 
 def test_the_sdk_is_imported_while_the_day_is_collected_not_before(tmp_path: Path) -> None:

@@ -75,3 +75,29 @@ def test_every_package_and_the_templates_ship_in_the_wheel() -> None:
     assert set(setuptools["packages"]) == on_disk | {"newsletter.templates"}
     assert setuptools["package-dir"]["newsletter.templates"] == "templates"
     assert (ROOT / "templates" / "email" / "issue.mjml.j2").is_file()
+
+
+def test_compiled_templates_are_kept_between_runs_and_compiled_again_when_they_change(tmp_path: Path) -> None:
+    own = tmp_path / "own-templates"
+    (own / "text").mkdir(parents=True)
+    probe = own / "text" / "probe.txt.j2"
+    probe.write_text("{% if true %}\n  kept\n{% endif %}\n")
+    script = (
+        "import sys\nfrom newsletter import template_files\n"
+        "options = dict(trim_blocks=True, lstrip_blocks=True) if sys.argv[1] == 'trimmed' else {}\n"
+        "print(repr(template_files.environment('text', **options).get_template('probe.txt.j2').render()))"
+    )
+    env = {**os.environ, "NEWSLETTER_TEMPLATES_DIR": str(own), "TMPDIR": str(tmp_path)}
+
+    def render(options: str) -> str:
+        command = [sys.executable, "-c", script, options]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert render("plain") == repr("\n  kept\n")
+    assert list(tmp_path.glob("_jinja2-cache-*/*.cache"))  # compiled once, kept for the next run
+    assert render("plain") == repr("\n  kept\n")
+    assert render("trimmed") == repr("  kept\n")  # other options: compiled for them, not the plain run's code
+    probe.write_text("changed\n")
+    assert render("plain") == repr("changed")

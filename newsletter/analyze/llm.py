@@ -2,9 +2,10 @@
 (``model_client``: structured output, temperature 0, fixed seed, the SDK's retries, the run's token budget).
 
 One request per thread whose commits fit one prompt (the analysis of the whole change and one line per
-commit), one per commit otherwise (a thread too large for one prompt, a failed thread call, commits of no
-thread), in a bounded thread pool, what the heuristic rates high first; the heuristic analysis for any commit
-that still has none. Answers are checked (``checks``) and cached by (sha — or the thread's shas —, model,
+commit: ``llm_threads``), one per commit otherwise (a thread too large for one prompt, a failed thread call,
+commits of no thread), in a bounded thread pool (``units``), what the heuristic rates high first and, of equal
+rank, the smaller diffs first, with the next prompts made while the requests are out; the heuristic analysis
+for any commit that still has none. Answers are checked (``checks``) and cached by (sha — or the thread's shas —, model,
 prompt version, language), so a re-run costs nothing and lists that share a repository and a language share
 the analyses.
 """
@@ -15,50 +16,61 @@ import hashlib
 import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from newsletter.analyze import checks, facts, heuristic, story
 from newsletter.analyze import units as work_units
 from newsletter.analyze.base import Job, ProgressFn
-from newsletter.analyze.model_client import Ask, Fallback, ModelClient, fatal_error, fatal_errors, quota_error, sdk
-from newsletter.analyze.prompts import Prompt, commit_prompt, overview_prompt, thread_prompt, version
-from newsletter.analyze.schema import answer_schema, parse_answer, parse_thread_answer, thread_schema
+from newsletter.analyze.llm_threads import ThreadCalls
+from newsletter.analyze.model_client import Ask, Fallback, fatal_error, fatal_errors, quota_error, sdk
+from newsletter.analyze.prompts import (
+    THREAD_MAX_COMMITS,
+    Prompt,
+    commit_prompt,
+    overview_prompt,
+    version,
+)
+from newsletter.analyze.schema import answer_schema, parse_answer
 from newsletter.config import Settings
 from newsletter.errors import AnalysisError
 from newsletter.i18n import t
-from newsletter.models import Analysis, AnalyzedCommit, Commit, Thread
+from newsletter.models import Analysis, AnalyzedCommit, Thread
 from newsletter.store.base import Cache
 
 if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger(__name__)
+
+Unit = tuple[int, ...]  # the jobs asked in one call
+Prepared = tuple[Prompt, checks.Sources] | None  # a commit's prompt and sources, made ahead; None for a thread
 _OVERVIEW_TOKENS = 400
 
 
-_LINE_TOKENS = 80  # output tokens of one commit's line in a thread's answer
-
-
 def _by_thread(jobs: Sequence[Job]) -> list[list[int]]:
-    """The jobs' indices grouped by thread (in the order first seen); a commit of no thread is alone."""
+    """The jobs' indices grouped by thread (in the order first seen); a commit of no thread is alone, and so is
+    each commit of a thread with too many commits for one call: known now, so that they are queued (and their
+    diffs read ahead) as the single calls they will be, not after a thread call that cannot be made."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, job in enumerate(jobs):
         key = (job.repo, job.thread.id) if job.thread is not None else (job.repo, f"commit:{job.commit.sha}:{i}")
         groups.setdefault(key, []).append(i)
-    return list(groups.values())
+    units = []
+    for group in groups.values():
+        units.extend([group] if len(group) <= THREAD_MAX_COMMITS else [[i] for i in group])
+    return units
 
 
-class LlmAnalyzer(ModelClient):
+class LlmAnalyzer(ThreadCalls):
     def __init__(self, settings: Settings, cache: Cache, *, client: openai.OpenAI | None = None) -> None:
         super().__init__(settings, client=client)
         self.cache = cache
-        self._fatal: AnalysisError | None = None
-        # The analysis of each thread asked as a whole in this run, by (thread key, language): the story reads it.
-        self._wholes: dict[tuple[str, str], Analysis] = {}
+        self._fatal = None
+        self._wholes = {}
 
     # ------------------------------------------------------------------------------------------ commits
     def analyze(self, jobs: Sequence[Job], *, language: str, progress: ProgressFn | None = None) -> list[Analysis]:
@@ -89,12 +101,16 @@ class LlmAnalyzer(ModelClient):
         # Without one the order does not matter: rating the whole day first would hold back the first request.
         budget = self.settings.run_token_budget
         ranks = [heuristic.importance(job.commit).rank if budget else 0 for job in jobs]
+        # Of equal rank, the smaller diffs go first: the first requests leave sooner, and the large diffs are
+        # read while they are out.
+        units.sort(key=lambda unit: sum(len(f.patch or "") for i in unit for f in jobs[i].commit.files))
         queue = [(min(ranks[i] for i in unit), n, unit) for n, unit in enumerate(units)]
         heapq.heapify(queue)
-        concurrency = self.settings.analysis_concurrency
-        # The first requests' prompts are made by their workers; the diffs of the rest are read meanwhile, while
-        # the requests are out, so that a freed place is not held up reading the next commit’s diff.
-        stop = facts.read_ahead([jobs[i].commit for _, _, unit in sorted(queue)[concurrency:] for i in unit])
+        slots = work_units.Slots(self.settings.analysis_concurrency)
+        # The first requests' prompts are made by their workers; the rest are made meanwhile, while the requests
+        # are out, so that a freed place is not held up reading the next commit's diff.
+        later = [tuple(unit) for _, _, unit in sorted(queue)[slots.size :]]
+        ahead = work_units.Ahead(partial(self._prepare, jobs, language), later, slots)
 
         def finished(result: tuple[list[tuple[int, Analysis]], list[int]]) -> list[tuple[int, list[int]]]:
             nonlocal done
@@ -107,9 +123,9 @@ class LlmAnalyzer(ModelClient):
             return [(ranks[i], [i]) for i in again]  # asked one by one, in their own place
 
         try:
-            work_units.run(queue, partial(self._unit, jobs, language=language), finished, concurrency=concurrency)
+            work_units.run(queue, partial(self._unit, jobs, ahead, language), finished, slots=slots)
         finally:
-            stop.set()
+            ahead.stop()
         self.usage.seconds += time.monotonic() - started
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
@@ -127,13 +143,26 @@ class LlmAnalyzer(ModelClient):
         return None
 
     def _unit(
-        self, jobs: Sequence[Job], unit: list[int], language: str
+        self, jobs: Sequence[Job], ahead: work_units.Ahead[Unit, Prepared], language: str, unit: list[int]
     ) -> tuple[list[tuple[int, Analysis]], list[int]]:
         """(the analyses of the unit's jobs, the jobs still to ask one by one)."""
         if len(unit) > 1:
+            ahead.get(tuple(unit))  # the commits' facts: read ahead, or now
             return self._thread(jobs, unit, language)
         job = jobs[unit[0]]
-        return [(unit[0], self._ready(job, language) or self._one(job, language))], []
+        return [(unit[0], self._ready(job, language) or self._one(job, language, partial(ahead.get, tuple(unit))))], []
+
+    def _prepare(self, jobs: Sequence[Job], language: str, unit: Unit) -> Prepared:
+        """A commit's prompt and what its answer is checked against; for a thread, its commits' facts read."""
+        if len(unit) > 1:
+            for i in unit:
+                facts.extract(jobs[i].commit)
+            return None
+        return self._prepare_one(jobs[unit[0]], language)
+
+    def _prepare_one(self, job: Job, language: str) -> tuple[Prompt, checks.Sources]:
+        prompt = commit_prompt(job, language, budget=self.settings.diff_token_budget)
+        return prompt, checks.commit_sources(job.commit, prompt.user).indexed()
 
     def _key(self, job: Job, language: str) -> str:
         return f"{job.commit.sha}:{self.model}:{version(language)}:{language}"
@@ -149,14 +178,14 @@ class LlmAnalyzer(ModelClient):
         self._count(cache_hits=1)
         return analysis
 
-    def _one(self, job: Job, language: str) -> Analysis:
+    def _one(self, job: Job, language: str, prepared: Callable[[], Prepared] | None = None) -> Analysis:
         if self._fatal:
             raise self._fatal
         try:
             if self._unreachable:
                 # Every request would wait through the same retries: the rest of the run goes without the model.
                 raise Fallback(self._unreachable)
-            analysis = self._ask(job, language)
+            analysis = self._ask(job, language, prepared)
         except Fallback as fb:
             self._count(heuristic=1)
             analysis = heuristic.analyse(job.commit, language, fallback_reason=fb.reason)
@@ -170,19 +199,18 @@ class LlmAnalyzer(ModelClient):
         self.cache.put("analysis", self._key(job, language), analysis.model_dump(mode="json"))
         return analysis
 
-    def _ask(self, job: Job, language: str) -> Analysis:
+    def _ask(self, job: Job, language: str, prepared: Callable[[], Prepared] | None = None) -> Analysis:
         """The model's answer for one commit, checked: in the list's language (else asked once more with the
         instruction repeated, then the heuristic), every figure and identifier grounded in what it was shown,
         and no flag that contradicts what the diff certainly does."""
         budget = self.settings.diff_token_budget
-        prompt = commit_prompt(job, language, budget=budget)
+        prompt, sources = (prepared() if prepared else None) or self._prepare_one(job, language)
 
         def render(schema: str | None) -> Prompt:
             # The prompt without a schema is the one the checks read: it is made once.
             return prompt if schema is None else commit_prompt(job, language, budget=budget, schema=schema)
 
         ask = Ask(job.commit.short_sha, render, answer_schema(), "commit_analysis", parse_answer)
-        sources = checks.commit_sources(job.commit, prompt.user)
         answer = self._analysis(language, *self._answer(ask, language))
         if not checks.in_language(checks.prose(answer), language, sources):
             self._count(language_retries=1)
@@ -196,141 +224,7 @@ class LlmAnalyzer(ModelClient):
         self._count(figures_dropped=len(checked.ungrounded), corrections=len(checked.corrections))
         return checked
 
-    def _analysis(self, language: str, fields: dict[str, Any], tokens_in: int, tokens_out: int) -> Analysis:
-        return Analysis(
-            **fields,
-            analyzer=self.name,
-            model=self.model,
-            prompt_version=version(language),
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-        )
-
-    # ------------------------------------------------------------------------------------------ threads
-    def _thread_key(self, jobs: Sequence[Job], language: str) -> str:
-        return self._key_of_shas([job.commit.sha for job in jobs], language)
-
-    def _key_of_shas(self, shas: Sequence[str], language: str) -> str:
-        digest = hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest()[:24]
-        return f"{digest}:{self.model}:{version(language)}:{language}"
-
-    def _cached_thread(self, jobs: Sequence[Job], language: str) -> list[Analysis] | None:
-        key = self._thread_key(jobs, language)
-        value = self.cache.get("thread", key)
-        if value is None:
-            return None
-        try:
-            whole = Analysis.model_validate(value["thread"])
-            members = [Analysis.model_validate(value["commits"][job.commit.sha]) for job in jobs]
-        except (ValidationError, KeyError, TypeError):
-            return None  # written by an older shape: ask again
-        self._wholes[(key, language)] = whole
-        self._count(cache_hits=len(jobs))
-        return members
-
-    def _thread(
-        self, jobs: Sequence[Job], unit: list[int], language: str
-    ) -> tuple[list[tuple[int, Analysis]], list[int]]:
-        """One call for the thread of ``unit``'s jobs: (their analyses, the jobs to ask one by one — all of
-        them when the thread does not fit one prompt or its call fails, else those the answer left out)."""
-        members = [jobs[i] for i in unit]
-        if self._fatal:
-            raise self._fatal
-        if self._unreachable:
-            return [], unit
-        try:
-            answered = self._ask_thread(members, language)
-        except Fallback as fb:
-            log.info(
-                "%s: %s; its commits are asked one by one",
-                members[0].thread.id if members[0].thread else "?",
-                fb.reason,
-            )
-            return [], unit
-        except fatal_errors() as err:
-            self._fatal = fatal_error(err, self.settings)
-            raise self._fatal from err
-        except AnalysisError as err:
-            self._fatal = err
-            raise
-        if answered is None:
-            return [], unit
-        whole, by_sha = answered
-        key = self._thread_key(members, language)
-        self._wholes[(key, language)] = whole
-        if len(by_sha) == len(members):
-            value = {
-                "thread": whole.model_dump(mode="json"),
-                "commits": {s: a.model_dump(mode="json") for s, a in by_sha.items()},
-            }
-            self.cache.put("thread", key, value)
-        pairs = [(i, by_sha[jobs[i].commit.sha]) for i in unit if jobs[i].commit.sha in by_sha]
-        return pairs, [i for i in unit if jobs[i].commit.sha not in by_sha]
-
-    def _ask_thread(self, members: Sequence[Job], language: str) -> tuple[Analysis, dict[str, Analysis]] | None:
-        """The model's answer for a whole thread (None when it does not fit one prompt), checked as a commit's
-        is: the whole against the facts of all its commits, each commit's line against its own."""
-        thread, repo = members[0].thread, members[0].repo
-        assert thread is not None
-        commits = [job.commit for job in members]
-        budget = self.settings.diff_token_budget
-        prompt = thread_prompt(repo, thread, commits, language, budget=budget)
-
-        def render(schema: str | None) -> Prompt | None:
-            return (
-                prompt
-                if schema is None
-                else thread_prompt(repo, thread, commits, language, budget=budget, schema=schema)
-            )
-
-        if prompt is None:
-            return None
-        extra = _LINE_TOKENS * len(commits)
-        ask = Ask(thread.id, render, thread_schema(), "thread_analysis", parse_thread_answer, extra)
-        sources = checks.Sources.of(prompt.user, *(checks.stats_text(c) for c in commits))
-        raw, tokens_in, tokens_out = self._answer(ask, language)
-        whole, lines = self._analysis(language, raw["thread"], tokens_in, tokens_out), raw["commits"]
-        if not checks.in_language([*checks.prose(whole), *(line["headline"] for line in lines)], language, sources):
-            self._count(language_retries=1)
-            log.info("%s: answer not in %s; asking again", thread.id, language)
-            raw, tokens_in, tokens_out = self._answer(ask, language, reminder=True, spent=(tokens_in, tokens_out))
-            whole, lines = self._analysis(language, raw["thread"], tokens_in, tokens_out), raw["commits"]
-            if not checks.in_language([*checks.prose(whole), *(line["headline"] for line in lines)], language, sources):
-                raise Fallback(t(language, "fallback.language"), tokens_in, tokens_out)
-        lead = next((c for c in commits if c.sha == thread.lead), commits[0])
-        whole = checks.ground(whole, sources, heuristic.analyse(lead, language, thread=thread))
-        whole = checks.reconcile(whole, lead, facts.combine(facts.extract(c) for c in commits), language)
-        by_sha = {}
-        for commit in commits:
-            line = _line_of(commit, lines)
-            if line is None:
-                continue
-            fields = {k: v for k, v in line.items() if k != "sha"}
-            analysis = checks.ground(
-                self._analysis(language, fields, 0, 0),
-                checks.commit_sources(commit, prompt.user),
-                heuristic.analyse(commit, language, thread=thread),
-            )
-            by_sha[commit.sha] = checks.reconcile(analysis, commit, facts.extract(commit), language)
-        checked = [whole, *by_sha.values()]
-        self._count(
-            figures_dropped=sum(len(a.ungrounded) for a in checked),
-            corrections=sum(len(a.corrections) for a in checked),
-        )
-        return whole, by_sha
-
     # ------------------------------------------------------------------------------------------ overview
-    def threads(self, threads: Sequence[Thread], commits: Sequence[AnalyzedCommit], *, language: str) -> list[Thread]:
-        """A thread asked as a whole has the model's analysis of the whole; any other its lead's (a PR's merge
-        commit sees the whole PR's diff); either at the highest importance of its commits."""
-        in_day = {c.commit.sha for c in commits}
-        wholes = {}
-        for thread in threads:
-            key = self._key_of_shas([s for s in thread.shas if s in in_day], language)
-            if (whole := self._wholes.get((key, language))) is not None:
-                wholes[thread.id] = whole
-        return story.analyse_threads(threads, commits, language, wholes=wholes)
-
     def overview(
         self, repo: str, commits: Sequence[AnalyzedCommit], *, language: str, threads: Sequence[Thread] = ()
     ) -> str | None:
@@ -386,12 +280,3 @@ class LlmAnalyzer(ModelClient):
         if choice.finish_reason in ("length", "content_filter") or choice.message.refusal or not text:
             return None
         return text
-
-
-def _line_of(commit: Commit, lines: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The answer's line for ``commit``: its SHA as shown, or a prefix of at least 7 characters of it."""
-    for line in lines:
-        sha = str(line.get("sha", "")).strip().lower()
-        if len(sha) >= 7 and commit.sha.startswith(sha):
-            return line
-    return None

@@ -10,7 +10,6 @@ heuristic's analysis, or asks commit by commit); what no request of the run coul
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -37,8 +36,8 @@ log = logging.getLogger("newsletter.analyze.llm")
 
 def sdk() -> Any:
     """The openai SDK. Importing it is most of this analyzer's start (about half a second of CPU), so it is
-    imported in the background when the analyzer is made (``_warm_up``), while the day is being collected,
-    and here when a request is first sent (waiting for that import to finish if it has not)."""
+    imported (and the client made) in the background when the analyzer is made (``_warm_up``), while the day
+    is being collected, and here when a request is first sent (waiting for that import if it has not ended)."""
     import openai
 
     return openai
@@ -47,13 +46,6 @@ def sdk() -> Any:
 def fatal_errors() -> tuple[type[Exception], ...]:
     openai = sdk()
     return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-
-
-def _warm_up() -> None:
-    try:
-        importlib.import_module("openai")
-    except Exception:  # the first request imports it again and reports what is wrong
-        log.debug("importing the openai SDK in the background failed", exc_info=True)
 
 
 class Fallback(Exception):
@@ -85,10 +77,9 @@ class ModelClient:
     def __init__(self, settings: Settings, *, client: openai.OpenAI | None = None) -> None:
         self.settings = settings
         self.model: str | None = settings.openai_model
+        warm = client is None
         if client is not None:
             self.client = client
-        else:
-            threading.Thread(target=_warm_up, name="openai-import", daemon=True).start()
         # "auto" starts with json_schema and switches to json_object for the rest of the run on the first 400
         # that json_object then answers.
         self.response_format = "json_object" if settings.llm_response_format == "json_object" else "json_schema"
@@ -98,14 +89,26 @@ class ModelClient:
         self._spent = 0  # tokens used or reserved against settings.run_token_budget
         self._unreachable: str | None = None  # set once the server could not be reached even after retries
         self.usage = Usage(analyzer=self.name, model=self.model)
+        if warm:
+            threading.Thread(target=self._warm_up, name="openai-import", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """The SDK imported and the client made (with what it imports when first used) in the background."""
+        try:
+            self.client.chat.completions  # noqa: B018 - the resources are made on first use
+        except Exception:  # the first request makes it again and reports what is wrong
+            log.debug("making the openai client in the background failed", exc_info=True)
 
     @cached_property
     def client(self) -> openai.OpenAI:
-        return sdk().OpenAI(
+        openai = sdk()
+        return openai.OpenAI(
             api_key=self.settings.openai_api_key,
             base_url=self.settings.openai_base_url,
             max_retries=self.settings.llm_max_retries,
             timeout=self.settings.llm_timeout,
+            # The SDK's own HTTP client (its defaults), telling the run when a request is on its way.
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [units.request_hook]}),
         )
 
     def _answer(

@@ -52,8 +52,8 @@ class Prompt:
 
 @cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=template_files.loader("prompts"),
+    return template_files.environment(
+        "prompts",
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # plain text for a model, not HTML

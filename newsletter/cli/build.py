@@ -32,10 +32,10 @@ def build(
 ) -> None:
     """Build one day's issue: collect the commits, analyse each one, write it as Markdown or JSON."""
     from newsletter.backends import check_analyzer
+    from newsletter.building import build_day
     from newsletter.collect import resolve_window
     from newsletter.i18n import check_language
     from newsletter.models import RepoSpec
-    from newsletter.pipeline import build_day
     from newsletter.render.markdown import render_markdown
 
     started = time.monotonic()

@@ -49,9 +49,9 @@ def preview(
     `newsletter preview --sample` needs no network and no key: it renders the sample day shipped with the package.
     """
     from newsletter.backends import check_analyzer
+    from newsletter.building import build_day
     from newsletter.collect import resolve_window
     from newsletter.models import RepoSpec
-    from newsletter.pipeline import build_day
     from newsletter.render.catalogue import Catalogue
     from newsletter.render.email import DEFAULT_BUDGET, render_issue
     from newsletter.render.preview import serve, write_preview

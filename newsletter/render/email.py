@@ -49,8 +49,8 @@ def _as_code(match: re.Match[str]) -> str:
 @cache
 def _env() -> Environment:
     # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
-    env = Environment(
-        loader=template_files.loader("email"),
+    env = template_files.environment(
+        "email",
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

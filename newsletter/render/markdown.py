@@ -127,8 +127,8 @@ def _slug(text: str) -> str:
 
 @cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=template_files.loader("markdown"),
+    env = template_files.environment(
+        "markdown",
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_finalize,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 
-from jinja2 import Environment, StrictUndefined, Template
+from jinja2 import StrictUndefined, Template
 
 from newsletter import template_files
 from newsletter.render.budget import Plan
@@ -23,8 +23,8 @@ WIDTH = 76
 @cache
 def _template() -> Template:
     # Built on first use, not at import: a deployment's templates folder is checked when a command runs.
-    env = Environment(
-        loader=template_files.loader("text"),
+    env = template_files.environment(
+        "text",
         autoescape=False,  # plain text: nothing is interpreted, so nothing needs escaping
         undefined=StrictUndefined,
         trim_blocks=True,

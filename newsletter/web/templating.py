@@ -21,8 +21,8 @@ def t(language: str, key: str, **values: Any) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=template_files.loader("web"),
+    env = template_files.environment(
+        "web",
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -90,6 +90,11 @@ class Sources:
     def of(cls, *parts: str | None) -> Sources:
         return cls("\n".join(p for p in parts if p))
 
+    def indexed(self) -> Sources:
+        """These sources with their index built now (ahead of an answer) rather than at the first check."""
+        _ = self._figures, self._lowered
+        return self
+
     @cached_property
     def _figures(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
         found = figures(_HUNK.sub(" ", self.text), prose=False)

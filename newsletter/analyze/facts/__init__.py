@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from difflib import SequenceMatcher
 
 from newsletter.analyze.facts import ci, config, deps, diff, docker, golang, licence, prbody, python, rust, typescript
 from newsletter.analyze.facts.model import ADDITIONS, REMOVALS, Fact, FactKind, Facts, Scope
 from newsletter.analyze.paths import Kind, directory, kind_of
+from newsletter.analyze.units import pause_point
 from newsletter.models import Commit, FileChange
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "licence_changed",
     "memo",
     "only_ci_tests_docs",
-    "read_ahead",
     "removes_public_surface",
 ]
 
@@ -251,25 +251,6 @@ def memo() -> Iterator[None]:
                 _memo.clear()
 
 
-def read_ahead(commits: Sequence[Commit]) -> threading.Event:
-    """Extract these commits' facts in the background, in this order, into the open ``memo()`` (nothing without
-    one): while a build waits for the model, the commits it asks next are read. Set the event to stop."""
-    stop = threading.Event()
-
-    def run() -> None:
-        for commit in commits:
-            if stop.is_set() or not _memo_users:
-                return
-            try:
-                extract(commit)
-            except Exception:  # the commit's own analysis meets the same error and reports it
-                return
-
-    if _memo_users and commits:
-        threading.Thread(target=run, name="facts-read-ahead", daemon=True).start()
-    return stop
-
-
 def extract(commit: Commit) -> Facts:
     """Every fact of one commit: its files' diffs, then its PR body (or its message body). The same object
     for the same commit inside ``memo()``, read once even when several threads ask at once: read it, never
@@ -311,6 +292,7 @@ def extract(commit: Commit) -> Facts:
 def _extract(commit: Commit) -> Facts:
     found: list[Fact] = []
     for change in commit.files:
+        pause_point()
         found += file_facts(change)
     found = _unmoved(found)
     found += _renames(found)
