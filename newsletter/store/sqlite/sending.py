@@ -238,7 +238,8 @@ class Sending(SqliteStoreBase):
 def _ledger_entry(
     issue_id: str, email: str, state: str, runner: str, updated_at: str, message_id: str | None, reason: str | None
 ) -> LedgerEntry:
-    return LedgerEntry(
+    # Our own rows, each field converted here: built without validation (a re-run reads the whole ledger).
+    return LedgerEntry.model_construct(
         issue_id=issue_id,
         email=email,
         state=LedgerState(state),
