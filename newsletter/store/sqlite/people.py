@@ -183,9 +183,7 @@ class People(SqliteStoreBase):
             " ORDER BY m.email LIMIT ?"
         )
         for email, name in self._pages(sql, (list_id,)):
-            # Rows of our own tables, of the model's types already: built without validation (a third of the cost),
-            # once per reader of every campaign.
-            yield Recipient.model_construct(email=email, name=name, list_id=list_id)
+            yield Recipient(email=email, name=name, list_id=list_id)
 
     def still_active(self, list_id: str, emails: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(emails))

@@ -238,8 +238,7 @@ class Sending(SqliteStoreBase):
 def _ledger_entry(
     issue_id: str, email: str, state: str, runner: str, updated_at: str, message_id: str | None, reason: str | None
 ) -> LedgerEntry:
-    # Our own rows, each field converted here: built without validation (a re-run reads the whole ledger).
-    return LedgerEntry.model_construct(
+    return LedgerEntry(
         issue_id=issue_id,
         email=email,
         state=LedgerState(state),
