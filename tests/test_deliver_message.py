@@ -7,7 +7,7 @@ import html
 import random
 import re
 from email import policy
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from newsletter.deliver.message import MessageFactory
 from newsletter.store.common import email_hash
@@ -147,3 +147,28 @@ def test_an_issue_kept_with_the_old_view_placeholder_still_links_its_page() -> N
     text, page = (part.get_content() for part in message.iter_parts())
     assert text == "View: https://v/2026-01-13?a&b\n"
     assert page == '<p><a href="https://v/2026-01-13?a&amp;b">view</a> ann@example.org</p>'
+
+
+def test_each_message_carries_the_links_the_old_path_wrote_byte_for_byte() -> None:
+    """The links go into the message as the public address, the purpose and the signed token, without quoting
+    (the token's characters need none): on random addresses, each equals what quote(token, safe="") gave before,
+    as it is in the text part and List-Unsubscribe, escaped in the HTML part."""
+    rng = random.Random(11)
+    tokens = Tokens(SECRET, clock=lambda: 1_768_300_000.0)
+    factory = MessageFactory(
+        rendered(), mailing_list(), tokens=tokens, public_url="https://news.example.com/", view_url="https://v/"
+    )
+    for _ in range(200):
+        local = "".join(rng.choice("abcXYZ019.+_-&'%=~") for _ in range(rng.randint(1, 24)))
+        address = f"{local}@{rng.choice(['example.org', 'bücher.de', 'mail.example.com'])}"
+        message = email.message_from_bytes(factory.build(address), policy=policy.default)
+        text, page = (part.get_content() for part in message.iter_parts())
+        old = {
+            purpose: quote(tokens.make(purpose, address, "digest"), safe="")
+            for purpose in ("unsubscribe", "preferences")
+        }
+        urls = {purpose: f"https://news.example.com/{purpose}?token={token}" for purpose, token in old.items()}
+        for url in urls.values():
+            assert f": {url}\n" in text
+            assert f'href="{html.escape(url)}"' in page
+        assert str(message["List-Unsubscribe"]).startswith(f"<{urls['unsubscribe']}>")

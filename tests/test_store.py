@@ -153,6 +153,37 @@ def test_claims_and_marks_in_groups_keep_the_rules_of_one_at_a_time(make_store: 
     }
 
 
+def test_group_claims_and_marks_follow_leases_and_repeated_addresses(any_store: Store, clock: FakeClock) -> None:
+    """claim_many and mark_many give what claim and mark one at a time give: an expired reservation is taken, a
+    SENDING one never; an address given twice is claimed once, and its marks are written in the order given."""
+    issue = "l/2026-01-13"
+    assert any_store.claim_many(issue, [A, B], "r1", lease_seconds=60) == {A, B}
+    assert any_store.mark_many(issue, "r1", [LedgerMark(B, LedgerState.SENDING)]) == set()
+    clock.advance(61)
+    c, d = "cy@example.com", "di@example.com"
+    assert any_store.claim_many(issue, [A, B, c, c], "r2", lease_seconds=60) == {A, c}
+    assert any_store.claim_many(issue, [A, c, d], "r2", lease_seconds=60) == {d}  # its own, within the lease
+    lost = any_store.mark_many(
+        issue,
+        "r2",
+        [
+            LedgerMark(A, LedgerState.SENDING),
+            LedgerMark(B, LedgerState.SENT, "m-b"),  # r1's: refused
+            LedgerMark(A, LedgerState.SENT, "m-a"),
+            LedgerMark(c, LedgerState.FAILED, reason="no such mailbox"),
+        ],
+    )
+    assert lost == {B}
+    assert any_store.mark_many(issue, "r1", [LedgerMark(A, LedgerState.SENT), LedgerMark(B, LedgerState.SENT)]) == {A}
+    states = {e.email: (e.state, e.runner, e.message_id, e.reason) for e in any_store.entries(issue)}
+    assert states == {
+        A: (LedgerState.SENT, "r2", "m-a", None),
+        B: (LedgerState.SENT, "r1", None, None),
+        c: (LedgerState.FAILED, "r2", None, "no such mailbox"),
+        d: (LedgerState.RESERVED, "r2", None, None),
+    }
+
+
 def test_two_runners_claiming_in_groups_at_once_take_each_recipient_once(make_store: Callable[..., Store]) -> None:
     stores = [make_store(), make_store()]
     emails = [f"user{i:02d}@example.com" for i in range(40)]

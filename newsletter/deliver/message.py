@@ -15,10 +15,8 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from functools import cached_property
 from typing import Protocol
 from urllib.parse import quote
 
@@ -43,13 +41,21 @@ class TokenMaker(Protocol):
     def make_many(self, purposes: Sequence[str], email: str, list_id: str) -> list[str]: ...
 
 
-@dataclass(frozen=True)
 class Links:
-    """The per-recipient values filled into the placeholders (raw, not escaped)."""
+    """The per-recipient values filled into the placeholders: as given (``value``), as the text part writes them
+    (``raw``) and as the HTML part does (``escaped``). Both forms are made up front, each once per message: a
+    ``functools.cached_property`` takes a lock that every instance shares (Python 3.11), on which the sending
+    threads queued."""
 
-    unsubscribe_url: str
-    preferences_url: str
-    email: str
+    __slots__ = ("email", "escaped", "preferences_url", "raw", "unsubscribe_url")
+
+    def __init__(self, unsubscribe_url: str, preferences_url: str, email: str) -> None:
+        self.unsubscribe_url = unsubscribe_url
+        self.preferences_url = preferences_url
+        self.email = email
+        values = self.values()
+        self.raw = {p: value.encode("utf-8") for p, value in values.items()}
+        self.escaped = {p: html.escape(value, quote=True).encode("utf-8") for p, value in values.items()}
 
     def values(self) -> dict[Placeholder, str]:
         return {
@@ -60,16 +66,6 @@ class Links:
 
     def value(self, placeholder: Placeholder) -> str:
         return self.values()[placeholder]
-
-    @cached_property
-    def raw(self) -> dict[Placeholder, bytes]:
-        """Each value as it goes into the text part (each placeholder occurs several times in a message)."""
-        return {p: value.encode("utf-8") for p, value in self.values().items()}
-
-    @cached_property
-    def escaped(self) -> dict[Placeholder, bytes]:
-        """Each value as it goes into the HTML part."""
-        return {p: html.escape(value, quote=True).encode("utf-8") for p, value in self.values().items()}
 
 
 def _b64_lines(data: bytes) -> bytes:
@@ -268,10 +264,11 @@ class MessageFactory:
         )
 
     def links(self, email: str) -> Links:
+        # Tokens are URL-safe base64 and dots, which URLs carry as they are (quote(token, safe="") is the token).
         unsubscribe, preferences = self.tokens.make_many(("unsubscribe", "preferences"), email, self.list.id)
         return Links(
-            unsubscribe_url=f"{self.public_url}/unsubscribe?token={quote(unsubscribe, safe='')}",
-            preferences_url=f"{self.public_url}/preferences?token={quote(preferences, safe='')}",
+            unsubscribe_url=f"{self.public_url}/unsubscribe?token={unsubscribe}",
+            preferences_url=f"{self.public_url}/preferences?token={preferences}",
             email=email,
         )
 
