@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Unit = tuple[int, ...]  # the jobs asked in one call
+UnitKey = tuple[int, ...]  # a unit's jobs, as what it needs is made ahead under (``units.Ahead``)
 Prepared = tuple[Prompt, checks.Sources] | None  # a commit's prompt and sources, made ahead; None for a thread
 _OVERVIEW_TOKENS = 400
 
@@ -114,12 +114,16 @@ class LlmAnalyzer(ThreadCalls):
         def finished(result: tuple[list[tuple[int, Analysis]], list[int]]) -> list[tuple[int, list[int]]]:
             nonlocal done
             answered, again = result
+            # A thread's commits to ask one by one: first what the cache or the triage answers (checked up front
+            # for the other single commits), then the rest in their own place.
+            ready = [(i, self._ready(jobs[i], language)) for i in again]
+            answered = answered + [(i, analysis) for i, analysis in ready if analysis is not None]
             for i, analysis in answered:
                 results[i] = analysis
             done += len(answered)
             if progress and answered:
                 progress(done, len(jobs))
-            return [(ranks[i], [i]) for i in again]  # asked one by one, in their own place
+            return [(ranks[i], [i]) for i in again if results[i] is None]
 
         try:
             work_units.run(queue, partial(self._unit, jobs, ahead, language), finished, slots=slots)
@@ -142,16 +146,15 @@ class LlmAnalyzer(ThreadCalls):
         return None
 
     def _unit(
-        self, jobs: Sequence[Job], ahead: work_units.Ahead[Unit, Prepared], language: str, unit: list[int]
+        self, jobs: Sequence[Job], ahead: work_units.Ahead[UnitKey, Prepared], language: str, unit: list[int]
     ) -> tuple[list[tuple[int, Analysis]], list[int]]:
         """(the analyses of the unit's jobs, the jobs still to ask one by one)."""
         if len(unit) > 1:
             ahead.get(tuple(unit))  # the commits' facts: read ahead, or now
             return self._thread(jobs, unit, language)
-        job = jobs[unit[0]]
-        return [(unit[0], self._ready(job, language) or self._one(job, language, partial(ahead.get, tuple(unit))))], []
+        return [(unit[0], self._one(jobs[unit[0]], language, partial(ahead.get, tuple(unit))))], []
 
-    def _prepare(self, jobs: Sequence[Job], language: str, unit: Unit) -> Prepared:
+    def _prepare(self, jobs: Sequence[Job], language: str, unit: UnitKey) -> Prepared:
         """A commit's prompt and what its answer is checked against; for a thread, its commits' facts read."""
         if len(unit) > 1:
             for i in unit:

@@ -7,8 +7,9 @@ is in, before the answer is checked, so the next unit's request leaves at once i
 has room for twice N units: those whose answers are being checked hold no place.
 
 The threads share one interpreter lock, so work that does not send a request (checking an answer, making the
-next prompts ``Ahead``) waits in ``quiet()`` while a place is free and a unit is waiting to start: the requests
-go out first, and the rest runs while they are out.
+next prompts ``Ahead``) waits in ``quiet()`` while a request is about to leave (a unit holds a place and is
+making its request, or a place is free and a unit is waiting to start): the requests go out first, and the rest
+runs while they are out.
 """
 
 from __future__ import annotations
